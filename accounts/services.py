@@ -1,0 +1,134 @@
+"""Account rules: creating trainers, logging in, API tokens and password resets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.db import utcnow
+from core.errors import DomainError
+from core.extensions import db
+from core.tokens import hash_token, new_token
+
+from accounts.models import ApiToken, PasswordReset, Role, User
+
+MIN_PASSWORD_LENGTH = 10
+RESET_VALID_FOR = timedelta(hours=1)
+API_TOKEN_PREFIX = "ok_"
+# Checked against when the e-mail is unknown, so a login takes as long whether or not the account exists.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(DomainError):
+    """An account rule was broken."""
+
+
+def normalise_email(email: str) -> str:
+    """Trim and lower-case an e-mail address."""
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    """The user with this e-mail address, if any."""
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def check_password_rules(password: str) -> None:
+    """Raise AccountError when a password is too weak to accept."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(_l("Gebruik minstens %(n)d tekens.", n=MIN_PASSWORD_LENGTH), field="password")
+
+
+def create_user(email: str, *, name: str, password: str, coordinator: bool = False) -> User:
+    """Add a trainer (or coordinator); flushes."""
+    email = normalise_email(email)
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise AccountError(_l("Dit is geen e-mailadres."), field="email")
+    if not name.strip():
+        raise AccountError(_l("Vul een naam in."), field="name")
+    if find_user_by_email(email):
+        raise AccountError(_l("Er is al een account met dit e-mailadres."), field="email")
+    check_password_rules(password)
+    role = Role.coordinator if coordinator else Role.trainer
+    user = User(email=email, name=name.strip(), password_hash=generate_password_hash(password), role=role)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user whose e-mail and password match, else None."""
+    user = find_user_by_email(email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace a user's password; flushes."""
+    check_password_rules(password)
+    user.password_hash = generate_password_hash(password)
+    db.session.flush()
+
+
+def create_api_token(user: User, *, name: str = "") -> tuple[ApiToken, str]:
+    """Issue an API token; returns the row and the token, which is never shown again. Flushes."""
+    token = new_token(API_TOKEN_PREFIX)
+    row = ApiToken(user=user, name=name, prefix=token[:10], token_hash=hash_token(token))
+    db.session.add(row)
+    db.session.flush()
+    return row, token
+
+
+def find_user_by_api_token(token: str) -> User | None:
+    """The active user owning this unrevoked API token; records its use. Flushes."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    row.last_used_at = utcnow()
+    db.session.flush()
+    return row.user
+
+
+def revoke_api_token(row: ApiToken) -> None:
+    """Revoke an API token; flushes."""
+    row.revoked_at = row.revoked_at or utcnow()
+    db.session.flush()
+
+
+def start_password_reset(email: str) -> tuple[User, str] | None:
+    """Create a single-use reset token for an active user; returns (user, token) or None. Flushes."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return None
+    token = new_token()
+    db.session.add(PasswordReset(user=user, token_hash=hash_token(token), expires_at=utcnow() + RESET_VALID_FOR))
+    db.session.flush()
+    return user, token
+
+
+def find_password_reset(token: str) -> PasswordReset | None:
+    """The unused, unexpired reset for this token, else None."""
+    row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def finish_password_reset(token: str, password: str) -> User:
+    """Set a new password with a reset token and spend every open token of that user; flushes."""
+    row = find_password_reset(token)
+    if row is None:
+        raise AccountError(_l("Deze link werkt niet meer. Vraag een nieuwe aan."))
+    set_password(row.user, password)
+    now = utcnow()
+    for other in db.session.scalars(select(PasswordReset).where(PasswordReset.user_id == row.user_id)):
+        other.used_at = other.used_at or now
+    db.session.flush()
+    return row.user

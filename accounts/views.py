@@ -1,0 +1,115 @@
+"""Login, logout, password reset and the trainer's API tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from core.errors import DomainError
+from core.extensions import db, limiter, login_manager
+from core.queue import enqueue_after_commit
+
+from accounts import services, tasks
+from accounts.forms import ApiTokenForm, EmptyForm, LoginForm, ResetPasswordForm, ResetRequestForm
+from accounts.models import ApiToken, User
+
+bp = Blueprint("accounts", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an absolute or scheme-relative "next" would be an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("courses.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append(_("Dit e-mailadres en wachtwoord horen niet bij elkaar."))
+    return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        flash(_("Je bent uitgelogd."), "info")
+    return redirect(url_for("core.home"))
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+@limiter.limit("5 per minute", methods=["POST"])
+def request_reset():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        started = services.start_password_reset(form.email.data)
+        if started is not None:
+            user, token = started
+            enqueue_after_commit(db.session, tasks.send_password_reset, user.id, token)
+        db.session.commit()
+        # The same answer whether or not the address exists, so the form cannot be used to find accounts.
+        flash(_("Als dit adres bij ons bekend is, krijg je een e-mail met een link."), "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/request_reset.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def reset_password(token: str):
+    if services.find_password_reset(token) is None:
+        return render_template("accounts/reset_invalid.html"), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.finish_password_reset(token, form.password.data)
+        except DomainError as exc:
+            form.password.errors.append(str(exc.message))
+        else:
+            db.session.commit()
+            flash(_("Je wachtwoord is gewijzigd. Log in met je nieuwe wachtwoord."), "info")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    form = ApiTokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        _row, new_token = services.create_api_token(current_user, name=form.name.data or "")
+        db.session.commit()
+    rows = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.created_at.desc())
+    ).all()
+    return render_template("accounts/tokens.html", form=form, rows=rows, new_token=new_token, empty=EmptyForm())
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    row = db.get_or_404(ApiToken, token_id)
+    if row.user_id != current_user.id:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        services.revoke_api_token(row)
+        db.session.commit()
+        flash(_("De sleutel is ingetrokken."), "info")
+    return redirect(url_for("accounts.tokens"))

@@ -1,0 +1,107 @@
+"""The JSON API blueprint under /api/v1: one error shape and an OpenAPI 3.1 document built from the routes."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from flask import Blueprint, Flask, current_app, jsonify
+
+from core.errors import DomainError, api_error
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "field"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
+def operation(rule: str, method: str = "GET", *, summary: str, tag: str, response: dict, status: int = 200,
+              request: dict | None = None, auth: bool = True, errors: tuple[int, ...] = ()) -> Callable:
+    """Register an API view and describe it for the OpenAPI document in the same place."""
+
+    def decorator(fn: Callable) -> Callable:
+        fn.openapi = {"summary": summary, "tag": tag, "response": response, "status": status,
+                      "request": request, "auth": auth, "errors": errors}
+        api.add_url_rule(rule, endpoint=fn.__name__, view_func=fn, methods=[method])
+        return fn
+
+    return decorator
+
+
+@api.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    return api_error("invalid", str(exc.message), 422, exc.field)
+
+
+def _path(rule: str) -> tuple[str, list[dict]]:
+    params = []
+    for conv, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
+        schema = {"type": "integer"} if conv == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
+
+
+def _responses(meta: dict) -> dict:
+    responses = {str(meta["status"]): {"description": "OK", "content": {"application/json": {"schema": meta["response"]}}}}
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    codes = set(meta["errors"]) | ({401} if meta["auth"] else set())
+    for code in sorted(codes):
+        responses[str(code)] = {"description": {401: "Missing or invalid token", 404: "Not found",
+                                                422: "Invalid input"}.get(code, "Error"), **error}
+    return responses
+
+
+def _operation_doc(view: Callable, method: str, params: list[dict]) -> dict:
+    meta = getattr(view, "openapi", None)
+    if meta is None:
+        raise LookupError(f"API view {view.__name__} has no OpenAPI description")
+    doc = {"summary": meta["summary"], "tags": [meta["tag"]], "operationId": view.__name__,
+           "responses": _responses(meta)}
+    if params:
+        doc["parameters"] = params
+    if meta["request"] is not None:
+        doc["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["request"]}}}
+    doc["security"] = [{"bearer": []}] if meta["auth"] else []
+    return doc
+
+
+def openapi_document(app: Flask) -> dict:
+    """The OpenAPI 3.1 document for every registered /api/v1 route."""
+    paths: dict[str, dict] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        path, params = _path(rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            view = app.view_functions[rule.endpoint]
+            paths.setdefault(path, {})[method.lower()] = _operation_doc(view, method, params)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Ouderkamer API", "version": "1.0.0",
+                 "description": "Courses, parents, live sessions and recordings. Authenticate with an API token "
+                                "from your account page: `Authorization: Bearer <token>`."},
+        "servers": [{"url": app.config["PUBLIC_BASE_URL"]}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@operation("/openapi.json", summary="This OpenAPI document", tag="meta", response={"type": "object"}, auth=False)
+def openapi_json():
+    return jsonify(openapi_document(current_app))

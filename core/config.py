@@ -1,0 +1,199 @@
+"""Settings: read from the environment (and an optional `.env`), with embedded defaults, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or inconsistent; `setting` names it."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+    kind: str = "str"  # str | int | bool
+
+
+#: Every environment variable Ouderkamer reads. The README's configuration table is checked against this list.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("OUDERKAMER_ENV", "development", "`development` or `production`; production requires SECRET_KEY"),
+    Setting("SECRET_KEY", None, "Signs sessions and links; generated into `instance/secret_key` when unset"),
+    Setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", "Absolute base URL used in every link we send"),
+    Setting("INSTANCE_PATH", None, "Folder for the SQLite database, queue and local media (default `instance/`)"),
+    Setting("DATABASE_URL", None, "SQLAlchemy URL; default SQLite in the instance folder; `postgresql://…` at scale"),
+    Setting("REDIS_URL", None, "Redis URL: task queue (RedisHuey) and rate-limit storage; unset = SQLite queue"),
+    Setting("WORKERS", "2", "Worker threads started by `flask worker`", "int"),
+    Setting("MEDIA_ROOT", None, "Local media folder when S3 is not configured (default `instance/media`)"),
+    Setting("S3_BUCKET", None, "Private bucket; setting it switches media storage to S3"),
+    Setting("S3_ENDPOINT_URL", None, "S3-compatible endpoint (MinIO, Garage, Ceph); unset = AWS"),
+    Setting("S3_REGION", "us-east-1", "Region name used for signing"),
+    Setting("S3_ACCESS_KEY_ID", None, "Access key; unset = boto3's own credential chain"),
+    Setting("S3_SECRET_ACCESS_KEY", None, "Secret key; required together with S3_ACCESS_KEY_ID"),
+    Setting("S3_ADDRESSING_STYLE", "path", "`path` or `virtual`"),
+    Setting("JITSI_BASE_URL", "https://meet.jit.si", "Jitsi Meet host for rooms (public or self-hosted)"),
+    Setting("JITSI_APP_ID", None, "Self-hosted token auth: app id (`iss`/`aud`)"),
+    Setting("JITSI_APP_SECRET", None, "Self-hosted token auth: HS256 secret; required with JITSI_APP_ID"),
+    Setting("JAAS_APP_ID", None, "JaaS tenant (`vpaas-magic-cookie-…`)"),
+    Setting("JAAS_KEY_ID", None, "JaaS API key id (`kid`); requires JAAS_APP_ID and a private key"),
+    Setting("JAAS_PRIVATE_KEY", None, "JaaS RS256 private key (PEM text)"),
+    Setting("JAAS_PRIVATE_KEY_PATH", None, "JaaS RS256 private key file (alternative to JAAS_PRIVATE_KEY)"),
+    Setting("JAAS_WEBHOOK_SECRET", None, "Secret that signs JaaS webhooks (`X-Jaas-Signature`)"),
+    Setting("MAIL_FROM", "ouderkamer@localhost", "Organiser mailbox: sender of every mail and ORGANIZER of invites"),
+    Setting("MAIL_FROM_NAME", "Ouderkamer", "Display name of the sender"),
+    Setting("SMTP_HOST", None, "SMTP server; unset = mail is printed to the log"),
+    Setting("SMTP_PORT", "25", "SMTP port", "int"),
+    Setting("SMTP_USERNAME", None, "SMTP login; requires SMTP_PASSWORD"),
+    Setting("SMTP_PASSWORD", None, "SMTP password"),
+    Setting("SMTP_SECURITY", "none", "`none`, `starttls` or `ssl`"),
+    Setting("SMS_GATEWAY_URL", None, "HTTP SMS gateway (JSON POST); unset = SMS printed to the log"),
+    Setting("SMS_GATEWAY_TOKEN", None, "Bearer token for the SMS gateway"),
+    Setting("SMS_SENDER", "Ouderkamer", "SMS sender name or number"),
+    Setting("RATELIMIT_STORAGE_URI", None, "Rate-limit storage; default Redis when REDIS_URL is set, else memory"),
+    Setting("LANGUAGES", "nl,en,ar,tr", "Languages offered to parents; the first is the default"),
+)
+
+SQLITE_PRAGMA_HINT = "use sqlite:///path or postgresql://user@host/db"
+
+
+def _env(name: str, env: dict[str, str]) -> str | None:
+    value = env.get(name)
+    return value.strip() if value is not None and value.strip() != "" else None
+
+
+def read_settings(env: dict[str, str] | None = None) -> dict[str, str | None]:
+    """Return every setting from `env` (default os.environ), empty strings counted as unset."""
+    env = dict(os.environ) if env is None else env
+    return {s.name: _env(s.name, env) or s.default for s in SETTINGS}
+
+
+def _check_url(setting: str, value: str | None, schemes: tuple[str, ...]) -> None:
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        raise ConfigError(setting, f"{value!r} is not a valid URL (expected {' or '.join(schemes)})")
+
+
+def _check_database(value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL", f"cannot parse {value!r}; {SQLITE_PRAGMA_HINT}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError("DATABASE_URL", f"unsupported database {url.get_backend_name()!r}; {SQLITE_PRAGMA_HINT}")
+    if url.get_backend_name() == "postgresql" and not url.database:
+        raise ConfigError("DATABASE_URL", "no database name in the PostgreSQL URL")
+
+
+def _check_pairs(s: dict[str, str | None]) -> None:
+    required_with = [
+        ("S3_ENDPOINT_URL", "S3_BUCKET"),
+        ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"),
+        ("S3_SECRET_ACCESS_KEY", "S3_ACCESS_KEY_ID"),
+        ("JITSI_APP_ID", "JITSI_APP_SECRET"),
+        ("JITSI_APP_SECRET", "JITSI_APP_ID"),
+        ("JAAS_KEY_ID", "JAAS_APP_ID"),
+        ("JAAS_APP_ID", "JAAS_KEY_ID"),
+        ("SMTP_USERNAME", "SMTP_PASSWORD"),
+    ]
+    for present, needed in required_with:
+        if s[present] and not s[needed]:
+            raise ConfigError(needed, f"must be set when {present} is set")
+    if s["JAAS_KEY_ID"] and not (s["JAAS_PRIVATE_KEY"] or s["JAAS_PRIVATE_KEY_PATH"]):
+        raise ConfigError("JAAS_PRIVATE_KEY", "must be set (or JAAS_PRIVATE_KEY_PATH) when JAAS_KEY_ID is set")
+    if s["JAAS_PRIVATE_KEY_PATH"] and not Path(s["JAAS_PRIVATE_KEY_PATH"]).is_file():
+        raise ConfigError("JAAS_PRIVATE_KEY_PATH", f"no readable file at {s['JAAS_PRIVATE_KEY_PATH']!r}")
+    if s["JAAS_APP_ID"] and s["JITSI_APP_ID"]:
+        raise ConfigError("JAAS_APP_ID", "choose either JaaS (JAAS_*) or self-hosted tokens (JITSI_APP_*), not both")
+
+
+def _check_choices_and_numbers(s: dict[str, str | None]) -> None:
+    choices = {"S3_ADDRESSING_STYLE": ("path", "virtual"), "SMTP_SECURITY": ("none", "starttls", "ssl"),
+               "OUDERKAMER_ENV": ("development", "production")}
+    for name, allowed in choices.items():
+        if s[name] not in allowed:
+            raise ConfigError(name, f"{s[name]!r} is not one of {', '.join(allowed)}")
+    for setting in SETTINGS:
+        if setting.kind == "int" and s[setting.name] is not None:
+            if not s[setting.name].isdigit() or int(s[setting.name]) <= 0:
+                raise ConfigError(setting.name, f"{s[setting.name]!r} is not a positive whole number")
+    langs = [x.strip() for x in (s["LANGUAGES"] or "").split(",") if x.strip()]
+    if not langs or any(not x.isalpha() for x in langs):
+        raise ConfigError("LANGUAGES", "give a comma-separated list of language codes, e.g. nl,en,ar,tr")
+
+
+def validate(s: dict[str, str | None]) -> None:
+    """Raise ConfigError naming the first bad setting; returns None when the settings are usable."""
+    _check_database(s["DATABASE_URL"])
+    _check_url("REDIS_URL", s["REDIS_URL"], ("redis", "rediss", "unix"))
+    _check_url("PUBLIC_BASE_URL", s["PUBLIC_BASE_URL"], ("http", "https"))
+    _check_url("S3_ENDPOINT_URL", s["S3_ENDPOINT_URL"], ("http", "https"))
+    _check_url("JITSI_BASE_URL", s["JITSI_BASE_URL"], ("http", "https"))
+    _check_url("SMS_GATEWAY_URL", s["SMS_GATEWAY_URL"], ("http", "https"))
+    _check_pairs(s)
+    _check_choices_and_numbers(s)
+    if s["OUDERKAMER_ENV"] == "production" and (not s["SECRET_KEY"] or len(s["SECRET_KEY"]) < 32):
+        raise ConfigError("SECRET_KEY", "production needs a random SECRET_KEY of at least 32 characters")
+
+
+def _persistent_secret(instance: Path) -> str:
+    # A generated key kept on disk, so sessions and signed links survive restarts without any setup.
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def flask_config(s: dict[str, str | None]) -> dict:
+    """Turn validated settings into the Flask config mapping (with derived values)."""
+    instance = Path(s["INSTANCE_PATH"] or PROJECT_ROOT / "instance").resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    cfg: dict = {k: v for k, v in s.items()}
+    for setting in SETTINGS:
+        if setting.kind == "int" and cfg[setting.name] is not None:
+            cfg[setting.name] = int(cfg[setting.name])
+    cfg["INSTANCE_PATH"] = str(instance)
+    cfg["SECRET_KEY"] = s["SECRET_KEY"] or _persistent_secret(instance)
+    cfg["SQLALCHEMY_DATABASE_URI"] = s["DATABASE_URL"] or f"sqlite:///{instance / 'ouderkamer.sqlite'}"
+    cfg["MEDIA_ROOT"] = s["MEDIA_ROOT"] or str(instance / "media")
+    cfg["PUBLIC_BASE_URL"] = s["PUBLIC_BASE_URL"].rstrip("/")
+    cfg["LANGUAGES"] = [x.strip() for x in s["LANGUAGES"].split(",") if x.strip()]
+    cfg["RATELIMIT_STORAGE_URI"] = s["RATELIMIT_STORAGE_URI"] or s["REDIS_URL"] or "memory://"
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = cfg["PUBLIC_BASE_URL"].startswith("https://")
+    cfg["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    cfg["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "translations")
+    cfg["BABEL_DEFAULT_LOCALE"] = "nl"
+    cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Amsterdam"
+    cfg["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024  # forms and API bodies; media uploads stream separately
+    return cfg
+
+
+def load_config(overrides: dict | None = None, env: dict[str, str] | None = None) -> dict:
+    """Read, validate and derive the configuration; overrides apply last (tests)."""
+    settings = read_settings(env)
+    settings.update({k: v for k, v in (overrides or {}).items() if k in settings})
+    validate(settings)
+    cfg = flask_config(settings)
+    cfg.update(overrides or {})
+    return cfg

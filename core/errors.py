@@ -1,0 +1,58 @@
+"""Domain errors and the 403/404/500 handlers (HTML for pages, the JSON error shape for the API)."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from core.extensions import db
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; `field` names the form field it belongs to, if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def api_error(code: str, message: str, status: int, field: str | None = None):
+    """The one JSON error shape of the API: {"error": {"code", "message", "field"}}."""
+    response = jsonify({"error": {"code": code, "message": message, "field": field}})
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    """True for API requests, which always get JSON errors."""
+    return request.path.startswith("/api/")
+
+
+def _http_error(exc: HTTPException):
+    if exc.code and exc.code >= 500:
+        db.session.rollback()
+    if wants_json():
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = api_error(code, exc.description or exc.name, exc.code or 500)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+    if exc.code in (403, 404, 500):
+        return render_template(f"errors/{exc.code}.html"), exc.code
+    return exc
+
+
+def _unexpected_error(exc: Exception):
+    db.session.rollback()
+    if wants_json():
+        return api_error("internal_error", "Something went wrong on our side.", 500)
+    return render_template("errors/500.html"), 500
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the error handlers on the app."""
+    app.register_error_handler(HTTPException, _http_error)
+    if not app.testing:
+        # In tests an unexpected exception should surface as a failure, not a rendered 500 page.
+        app.register_error_handler(Exception, _unexpected_error)

@@ -1,0 +1,81 @@
+"""The Huey instance (SQLite, Redis, or immediate in tests) and enqueue-after-commit.
+
+The instance is built at import time from the environment, because task decorators need it then
+(style.md §3.4); the app factory only switches it to immediate mode for tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from huey import PriorityRedisHuey, SqliteHuey
+from huey.api import Huey, TaskWrapper
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.config import PROJECT_ROOT, ConfigError
+
+_PENDING = "ouderkamer_pending_tasks"
+_app = None  # the Flask app tasks run in; set by bind_app() from the factory
+
+
+def make_huey(env: dict[str, str] | None = None) -> Huey:
+    """Build the queue: RedisHuey when REDIS_URL is set, else SqliteHuey in the instance folder."""
+    env = dict(os.environ) if env is None else env
+    redis_url = (env.get("REDIS_URL") or "").strip()
+    if redis_url:
+        # Plain RedisHuey ignores priorities; the priority variant needs Redis 5+, which every supported Redis has.
+        try:
+            return PriorityRedisHuey("ouderkamer", url=redis_url)
+        except ValueError as exc:
+            raise ConfigError("REDIS_URL", str(exc)) from None
+    instance = Path((env.get("INSTANCE_PATH") or "").strip() or PROJECT_ROOT / "instance")
+    instance.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("ouderkamer", filename=str(instance / "queue.sqlite"))
+
+
+huey: Huey = make_huey()
+
+
+def bind_app(app) -> None:
+    """Remember the app that tasks push their own app context from."""
+    global _app
+    _app = app
+
+
+def task(name: str, **options) -> Callable[[Callable], TaskWrapper]:
+    """Declare a Huey task with an explicit name that runs inside a fresh app context."""
+
+    def decorator(fn: Callable) -> TaskWrapper:
+        @functools.wraps(fn)
+        def in_app_context(*args, **kwargs):
+            if _app is None:
+                raise RuntimeError("no Flask app bound to the queue; call create_app() first")
+            # A fresh context gives the task its own db.session, even in immediate mode where it runs
+            # inside the committing session's after-commit hook.
+            with _app.app_context():
+                return fn(*args, **kwargs)
+
+        return huey.task(name=name, **options)(in_app_context)
+
+    return decorator
+
+
+def enqueue_after_commit(session: Session, task_fn: TaskWrapper, *args: Any, **kwargs: Any) -> None:
+    """Enqueue `task_fn(*args)` once `session` commits; dropped if it rolls back."""
+    session.info.setdefault(_PENDING, []).append((task_fn, args, kwargs))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    for task_fn, args, kwargs in pending:
+        task_fn(*args, **kwargs)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction) -> None:
+    session.info.pop(_PENDING, None)

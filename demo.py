@@ -1,0 +1,163 @@
+"""`flask demo`: idempotent demo data for newcomers and reviewers.
+
+It lives beside wsgi.py because it touches every domain package; only the composition root imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from core.db import utcnow
+from core.extensions import db
+from core.tokens import hash_token
+from core.urls import external_url
+
+from accounts import services as accounts
+from accounts.models import ApiToken, User
+from courses import services as courses
+from courses.models import Course, Parent
+from sessions import services as sessions
+from sessions.models import WorkshopSession
+
+TZ = "Europe/Amsterdam"
+PASSWORD = "ouderkamer-demo"
+COORDINATOR = ("coordinator@ouderkamer.example", "Carla Coördinator")
+TRAINER = ("trainer@ouderkamer.example", "Tim Trainer")
+COURSE_TITLE = "Samen lezen thuis (demo)"
+SERIES_TITLE = "Voorlezen en praten"
+TRIAL_TITLE = "Proefbijeenkomst: probeer de lobby"
+PAST_TITLE = "Kennismaking"
+PARENTS = (("Sanne de Vries", "nl", "sanne@ouderkamer.example", "+31612345601"),
+           ("Amina El Amrani", "ar", "amina@ouderkamer.example", "+31612345602"),
+           ("Elif Yılmaz", "tr", None, "+31612345603"))
+
+
+def _user(email: str, name: str, coordinator: bool) -> User:
+    return accounts.find_user_by_email(email) or accounts.create_user(
+        email, name=name, password=PASSWORD, coordinator=coordinator)
+
+
+def _demo_api_token(user: User) -> str:
+    # Derived from the secret key, so every run prints the same working token without storing it.
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), b"demo-api-token", hashlib.sha256).hexdigest()
+    token = accounts.API_TOKEN_PREFIX + "demo_" + digest[:40]
+    if db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token))) is None:
+        db.session.add(ApiToken(user=user, name="demo", prefix=token[:10], token_hash=hash_token(token)))
+    return token
+
+
+def next_dst_crossing_tuesday(today: date, tzid: str = TZ) -> date:
+    """The first Tuesday of a 6-week Tuesday series with three dates on each side of a DST change."""
+    tz = ZoneInfo(tzid)
+    day = today + timedelta(weeks=3)
+    while True:
+        before = datetime.combine(day, time(12), tz).utcoffset()
+        after = datetime.combine(day + timedelta(days=1), time(12), tz).utcoffset()
+        if before != after:
+            first_after = day + timedelta(days=1 + (1 - (day + timedelta(days=1)).weekday()) % 7)
+            return first_after - timedelta(weeks=3)
+        day += timedelta(days=1)
+
+
+def _course(trainer: User) -> Course:
+    existing = db.session.scalar(select(Course).where(Course.title == COURSE_TITLE))
+    if existing:
+        return existing
+    return courses.create_course(title=COURSE_TITLE, trainers=[trainer], timezone=TZ,
+                                 description="Zes korte bijeenkomsten over voorlezen, praten en spelen.")
+
+
+def _session(course: Course, title: str) -> WorkshopSession | None:
+    return db.session.scalar(select(WorkshopSession).where(
+        WorkshopSession.course_id == course.id, WorkshopSession.title == title))
+
+
+def _sessions(course: Course) -> None:
+    if _session(course, SERIES_TITLE) is None:
+        first = next_dst_crossing_tuesday(utcnow().astimezone(ZoneInfo(TZ)).date())
+        sessions.schedule_series(course, title=SERIES_TITLE, first_local=datetime.combine(first, time(10)),
+                                 timezone=TZ, count=6, recorded=True)
+    trial_local = (utcnow() + timedelta(minutes=10)).astimezone(ZoneInfo(TZ)).replace(second=0, microsecond=0)
+    trial = _session(course, TRIAL_TITLE)
+    if trial is None:
+        sessions.schedule_session(course, title=TRIAL_TITLE, starts_local=trial_local, timezone=TZ,
+                                  duration_minutes=30, lobby_minutes=15)
+    else:
+        trial.starts_at = trial_local.astimezone(ZoneInfo("UTC"))
+        trial.sequence += 1
+    if _session(course, PAST_TITLE) is None:
+        past_local = (utcnow() - timedelta(weeks=1)).astimezone(ZoneInfo(TZ)).replace(hour=10, minute=0, second=0,
+                                                                                       microsecond=0)
+        sessions.schedule_session(course, title=PAST_TITLE, starts_local=past_local, timezone=TZ,
+                                  recorded=True, allow_past=True)
+
+
+def _parents(course: Course) -> list[Parent]:
+    result = []
+    for name, language, email, phone in PARENTS:
+        parent = db.session.scalar(select(Parent).where(Parent.name == name)) or courses.add_parent(
+            name=name, language=language, email=email, phone=phone)
+        courses.enrol(course, parent)
+        result.append(parent)
+    return result
+
+
+def load_demo() -> dict:
+    """Create (or refresh) the demo data and return its description; flushes, the caller commits."""
+    _user(*COORDINATOR, coordinator=True)
+    trainer = _user(*TRAINER, coordinator=False)
+    token = _demo_api_token(trainer)
+    course = _course(trainer)
+    _sessions(course)
+    parents = _parents(course)
+    db.session.flush()
+    return describe(course, trainer, token, parents)
+
+
+def _session_json(s: WorkshopSession, now: datetime) -> dict:
+    return {"id": s.id, "title": s.title, "starts_at": s.local_start.isoformat(),
+            "trial": s.title == TRIAL_TITLE, "past": s.ends_at <= now}
+
+
+def describe(course: Course, trainer: User, token: str, parents: list[Parent]) -> dict:
+    """The demo's JSON contract (see README)."""
+    now = utcnow()
+    return {
+        "base_url": current_app.config["PUBLIC_BASE_URL"],
+        "login_url": external_url("accounts.login"),
+        "coordinator": {"email": COORDINATOR[0], "password": PASSWORD},
+        "trainer": {"email": trainer.email, "password": PASSWORD, "api_token": token},
+        "course": {"id": course.id, "title": course.title, "url": external_url("courses.detail", course_id=course.id),
+                   "sessions": [_session_json(s, now) for s in sessions.course_sessions(course)]},
+        "parents": [{"id": p.id, "name": p.name, "language": p.language, "personal_link": None,
+                     "calendar_feed": None, "trial_join_link": None} for p in parents],
+    }
+
+
+@click.command("demo")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the demo contract).")
+@click.option("--if-empty", is_flag=True, help="Only load the demo when there are no accounts yet.")
+@with_appcontext
+def demo_command(as_json: bool, if_empty: bool) -> None:
+    """Load (or refresh) the demo data and print how to log in."""
+    if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
+        click.echo(f"Ouderkamer: {current_app.config['PUBLIC_BASE_URL']} (existing data kept; no demo loaded)")
+        return
+    info = load_demo()
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False))
+        return
+    click.echo(f"Ouderkamer runs at {info['base_url']}\n"
+               f"Log in as trainer:     {info['trainer']['email']} / {PASSWORD}\n"
+               f"Log in as coordinator: {info['coordinator']['email']} / {PASSWORD}\n"
+               f"Demo course: {info['course']['url']}")
