@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -28,6 +28,8 @@ RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 def select_locale() -> str:
     """The UI language: an explicit choice, else the user's own, else the browser's, else Dutch."""
+    if not has_request_context():
+        return "nl"  # CLI and worker: Dutch unless a task forces the recipient's language
     languages = g.get("page_languages") or ["nl", "en"]
     chosen = session.get("lang")
     if chosen in languages:

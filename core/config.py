@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core import jitsi
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,7 +29,7 @@ class Setting:
     name: str
     default: str | None
     help: str
-    kind: str = "str"  # str | int | bool
+    kind: str = "str"  # str | int (positive) | int0 (zero or more)
 
 
 #: Every environment variable Ouderkamer reads. The README's configuration table is checked against this list.
@@ -49,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JITSI_BASE_URL", "https://meet.jit.si", "Jitsi Meet host for rooms (public or self-hosted)"),
     Setting("JITSI_APP_ID", None, "Self-hosted token auth: app id (`iss`/`aud`)"),
     Setting("JITSI_APP_SECRET", None, "Self-hosted token auth: HS256 secret; required with JITSI_APP_ID"),
+    Setting("JITSI_XMPP_DOMAIN", None, "XMPP domain of a self-hosted Jitsi (token `sub`); default the host of JITSI_BASE_URL"),
+    Setting("JITSI_ROOM_API_URL", None, "Prosody HTTP address for room-size polling, e.g. `http://prosody:5280`"),
+    Setting("JITSI_TOKEN_GRACE_MINUTES", "60", "Minutes a room token stays valid after the session ends", "int0"),
     Setting("JAAS_APP_ID", None, "JaaS tenant (`vpaas-magic-cookie-…`)"),
     Setting("JAAS_KEY_ID", None, "JaaS API key id (`kid`); requires JAAS_APP_ID and a private key"),
     Setting("JAAS_PRIVATE_KEY", None, "JaaS RS256 private key (PEM text)"),
@@ -57,13 +62,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_FROM", "ouderkamer@localhost", "Organiser mailbox: sender of every mail and ORGANIZER of invites"),
     Setting("MAIL_FROM_NAME", "Ouderkamer", "Display name of the sender"),
     Setting("SMTP_HOST", None, "SMTP server; unset = mail is printed to the log"),
-    Setting("SMTP_PORT", "25", "SMTP port", "int"),
+    Setting("MAIL_TRANSPORT", None, "`log`, `smtp` or `memory` (tests); default: smtp when SMTP_HOST is set, else log"),
+    Setting("SMTP_PORT", None, "SMTP port; default 25, 587 or 465 by SMTP_SECURITY", "int"),
+    Setting("SMTP_TIMEOUT", "10", "Seconds before an SMTP connection gives up", "int"),
     Setting("SMTP_USERNAME", None, "SMTP login; requires SMTP_PASSWORD"),
     Setting("SMTP_PASSWORD", None, "SMTP password"),
     Setting("SMTP_SECURITY", "none", "`none`, `starttls` or `ssl`"),
     Setting("SMS_GATEWAY_URL", None, "HTTP SMS gateway (JSON POST); unset = SMS printed to the log"),
     Setting("SMS_GATEWAY_TOKEN", None, "Bearer token for the SMS gateway"),
     Setting("SMS_SENDER", "Ouderkamer", "SMS sender name or number"),
+    Setting("SMS_TIMEOUT", "10", "Seconds before the SMS gateway call gives up", "int"),
+    Setting("SMS_TRANSPORT", None, "`log`, `http` or `memory` (tests); default: http when SMS_GATEWAY_URL is set"),
     Setting("RATELIMIT_STORAGE_URI", None, "Rate-limit storage; default Redis when REDIS_URL is set, else memory"),
     Setting("LANGUAGES", "nl,en,ar,tr", "Languages offered to parents; the first is the default"),
 )
@@ -113,6 +122,8 @@ def _check_pairs(s: dict[str, str | None]) -> None:
         ("JAAS_KEY_ID", "JAAS_APP_ID"),
         ("JAAS_APP_ID", "JAAS_KEY_ID"),
         ("SMTP_USERNAME", "SMTP_PASSWORD"),
+        ("SMTP_PASSWORD", "SMTP_USERNAME"),
+        ("SMTP_USERNAME", "SMTP_HOST"),
     ]
     for present, needed in required_with:
         if s[present] and not s[needed]:
@@ -121,20 +132,26 @@ def _check_pairs(s: dict[str, str | None]) -> None:
         raise ConfigError("JAAS_PRIVATE_KEY", "must be set (or JAAS_PRIVATE_KEY_PATH) when JAAS_KEY_ID is set")
     if s["JAAS_PRIVATE_KEY_PATH"] and not Path(s["JAAS_PRIVATE_KEY_PATH"]).is_file():
         raise ConfigError("JAAS_PRIVATE_KEY_PATH", f"no readable file at {s['JAAS_PRIVATE_KEY_PATH']!r}")
+    if s["MAIL_TRANSPORT"] == "smtp" and not s["SMTP_HOST"]:
+        raise ConfigError("SMTP_HOST", "must be set when MAIL_TRANSPORT is smtp")
+    if s["SMS_TRANSPORT"] == "http" and not s["SMS_GATEWAY_URL"]:
+        raise ConfigError("SMS_GATEWAY_URL", "must be set when SMS_TRANSPORT is http")
     if s["JAAS_APP_ID"] and s["JITSI_APP_ID"]:
         raise ConfigError("JAAS_APP_ID", "choose either JaaS (JAAS_*) or self-hosted tokens (JITSI_APP_*), not both")
 
 
 def _check_choices_and_numbers(s: dict[str, str | None]) -> None:
     choices = {"S3_ADDRESSING_STYLE": ("path", "virtual"), "SMTP_SECURITY": ("none", "starttls", "ssl"),
-               "OUDERKAMER_ENV": ("development", "production")}
+               "OUDERKAMER_ENV": ("development", "production"), "MAIL_TRANSPORT": (None, "log", "smtp", "memory"),
+               "SMS_TRANSPORT": (None, "log", "http", "memory")}
     for name, allowed in choices.items():
         if s[name] not in allowed:
             raise ConfigError(name, f"{s[name]!r} is not one of {', '.join(allowed)}")
     for setting in SETTINGS:
-        if setting.kind == "int" and s[setting.name] is not None:
-            if not s[setting.name].isdigit() or int(s[setting.name]) <= 0:
-                raise ConfigError(setting.name, f"{s[setting.name]!r} is not a positive whole number")
+        value = s[setting.name]
+        if setting.kind.startswith("int") and value is not None:
+            if not str(value).isdigit() or (setting.kind == "int" and int(value) <= 0):
+                raise ConfigError(setting.name, f"{value!r} is not a {'positive ' * (setting.kind == 'int')}whole number")
     langs = [x.strip() for x in (s["LANGUAGES"] or "").split(",") if x.strip()]
     if not langs or any(not x.isalpha() for x in langs):
         raise ConfigError("LANGUAGES", "give a comma-separated list of language codes, e.g. nl,en,ar,tr")
@@ -150,6 +167,10 @@ def validate(s: dict[str, str | None]) -> None:
     _check_url("SMS_GATEWAY_URL", s["SMS_GATEWAY_URL"], ("http", "https"))
     _check_pairs(s)
     _check_choices_and_numbers(s)
+    try:
+        jitsi.settings_from_config(s)
+    except jitsi.JitsiConfigError as exc:
+        raise ConfigError(exc.setting, str(exc).removeprefix(f"{exc.setting}: ")) from None
     if s["OUDERKAMER_ENV"] == "production" and (not s["SECRET_KEY"] or len(s["SECRET_KEY"]) < 32):
         raise ConfigError("SECRET_KEY", "production needs a random SECRET_KEY of at least 32 characters")
 
@@ -169,7 +190,7 @@ def flask_config(s: dict[str, str | None]) -> dict:
     instance.mkdir(parents=True, exist_ok=True)
     cfg: dict = {k: v for k, v in s.items()}
     for setting in SETTINGS:
-        if setting.kind == "int" and cfg[setting.name] is not None:
+        if setting.kind.startswith("int") and cfg[setting.name] is not None:
             cfg[setting.name] = int(cfg[setting.name])
     cfg["INSTANCE_PATH"] = str(instance)
     cfg["SECRET_KEY"] = s["SECRET_KEY"] or _persistent_secret(instance)

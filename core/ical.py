@@ -1,6 +1,6 @@
 """Calendars and events from plain values (RFC 5545/5546/7986); VTIMEZONEs in the yearly-rule form.
 
-See docs in ``ical.md``: one UID per logical event, SEQUENCE from the caller, DTSTAMP from the caller, the join
+Rules from ``ical.md``: one UID per logical event, SEQUENCE from the caller, DTSTAMP from the caller, the join
 link in LOCATION + DESCRIPTION + URL + CONFERENCE, and hand-derived STANDARD/DAYLIGHT pairs anchored in 1970
 because Outlook and vobject (Radicale) misread icalendar's RDATE-list zones.
 """
@@ -23,6 +23,7 @@ from icalendar import (
     TimezoneDaylight,
     TimezoneStandard,
     vCalAddress,
+    vDuration,
 )
 
 PRODID = "-//Ouderkamer//Ouderkamer//NL"
@@ -71,9 +72,7 @@ class EventSpec:
                 raise IcalError(f"{label} must be timezone-aware: {value!r}")
         _zone(self.tzid)
         if self.ends_at <= self.starts_at:
-            raise IcalError(
-                f"ends_at {self.ends_at} is not after starts_at {self.starts_at}"
-            )
+            raise IcalError(f"ends_at {self.ends_at} is not after starts_at {self.starts_at}")
         if self.weekly_count is not None and self.weekly_until is not None:
             raise IcalError("weekly_count and weekly_until are mutually exclusive")
         if self.status not in STATUSES:
@@ -81,21 +80,11 @@ class EventSpec:
         if self.sequence < 0:
             raise IcalError(f"sequence must be >= 0, not {self.sequence}")
 
-    def _instants(self):
-        extra = [
-            ("weekly_until", self.weekly_until),
-            ("recurrence_id", self.recurrence_id),
-        ]
-        fixed = [
-            ("starts_at", self.starts_at),
-            ("ends_at", self.ends_at),
-            ("stamp", self.stamp),
-        ]
-        return (
-            fixed
-            + [(k, v) for k, v in extra if v is not None]
-            + [("exdate", d) for d in self.exdates]
-        )
+    def _instants(self) -> list[tuple[str, datetime]]:
+        named = [("starts_at", self.starts_at), ("ends_at", self.ends_at), ("stamp", self.stamp)]
+        named += [("weekly_until", self.weekly_until), ("recurrence_id", self.recurrence_id)]
+        named += [("exdate", d) for d in self.exdates]
+        return [(label, value) for label, value in named if value is not None]
 
 
 def make_uid(kind: str, id: int | str, host: str) -> str:
@@ -116,30 +105,19 @@ def build_invite(events: Sequence[EventSpec], method: str = "REQUEST") -> Calend
 
 def build_cancel(events: Sequence[EventSpec]) -> Calendar:
     """Build an iTIP CANCEL: STATUS:CANCELLED, no VALARM; the caller passes the bumped SEQUENCE."""
-    events = [
-        dataclasses.replace(e, status="CANCELLED", alarm_minutes=None) for e in events
-    ]
+    events = [dataclasses.replace(e, status="CANCELLED", alarm_minutes=None) for e in events]
     _check_itip(events, "CANCEL")
     return _calendar_of(events, [("METHOD", "CANCEL")])
 
 
 def build_feed(
-    events: Sequence[EventSpec],
-    *,
-    name: str,
-    uid: str,
-    refresh_minutes: int = 60,
-    description: str | None = None,
+    events: Sequence[EventSpec], *, name: str, uid: str, refresh_minutes: int = 60, description: str | None = None
 ) -> Calendar:
     """Build a subscription feed (PUBLISH, NAME, refresh hints); attendees are dropped, bytes are stable."""
-    refresh = _duration(timedelta(minutes=refresh_minutes))
-    props = [
-        ("METHOD", "PUBLISH"),
-        ("UID", uid),
-        ("NAME", name),
-        ("X-WR-CALNAME", name),
-    ]
-    props.append(("X-PUBLISHED-TTL", refresh))
+    refresh = timedelta(minutes=refresh_minutes)
+    # A bare timedelta in an X- property would be written as the text "1:00:00".
+    props = [("METHOD", "PUBLISH"), ("UID", uid), ("NAME", name), ("X-WR-CALNAME", name)]
+    props.append(("X-PUBLISHED-TTL", vDuration(refresh)))
     if description:
         props += [("DESCRIPTION", description), ("X-WR-CALDESC", description)]
     cal = _calendar_of([dataclasses.replace(e, attendee=None) for e in events], props)
@@ -153,11 +131,12 @@ def to_bytes(cal: Calendar) -> bytes:
 
 
 def parse(data: bytes | str) -> Calendar:
-    """Parse one VCALENDAR strictly: structural damage, broken values or undefined TZIDs raise IcalError."""
+    """Parse one VCALENDAR strictly: damage, broken values, no components or undefined TZIDs raise IcalError."""
     try:
         cal = Calendar.from_ical(data)
+        cal.validate()
     except ValueError as exc:
-        raise IcalError(f"unparseable calendar: {exc}") from exc
+        raise IcalError(f"unparseable or incomplete calendar: {exc}") from exc
     broken = [(c.name, c.errors) for c in cal.walk() if c.errors]
     if broken:
         raise IcalError(f"broken values: {broken}")
@@ -175,9 +154,7 @@ def vtimezone(tzid: str, year: int) -> Timezone:
     """
     rules = _zone_rules(tzid, year)
     if rules is None:
-        return Timezone.from_tzinfo(
-            _zone(tzid), tzid, first_date=date(year, 1, 1), last_date=date(year, 12, 31)
-        )
+        return Timezone.from_tzinfo(_zone(tzid), tzid, first_date=date(year, 1, 1), last_date=date(year, 12, 31))
     tz = Timezone()
     tz.add("TZID", tzid)
     for rule in rules:
@@ -193,38 +170,25 @@ def _check_itip(events: Sequence[EventSpec], method: str) -> None:
         raise IcalError(f"a {method} needs at least one event")
     uids = {e.uid for e in events}
     if len(uids) != 1:
-        raise IcalError(
-            f"all events of a {method} must share one UID, got {sorted(uids)}"
-        )
+        raise IcalError(f"all events of a {method} must share one UID, got {sorted(uids)}")
     if any(e.attendee is None for e in events):
         raise IcalError(f"every event of a {method} needs an attendee")
 
 
-def _calendar_of(
-    events: Sequence[EventSpec], props: list[tuple[str, object]]
-) -> Calendar:
+def _calendar_of(events: Sequence[EventSpec], props: list[tuple[str, object]]) -> Calendar:
     cal = Calendar()
-    for key, value in [
-        ("PRODID", PRODID),
-        ("VERSION", "2.0"),
-        ("CALSCALE", "GREGORIAN"),
-        *props,
-    ]:
+    for key, value in [("PRODID", PRODID), ("VERSION", "2.0"), ("CALSCALE", "GREGORIAN"), *props]:
         cal.add(key, value)
-    for tzid in sorted({e.tzid for e in events}):
-        if _needs_vtimezone(tzid):
-            year = min(
-                e.starts_at.astimezone(UTC).year for e in events if e.tzid == tzid
-            )
-            cal.add_component(vtimezone(tzid, year))
     for spec in events:
         cal.add_component(_event(spec))
+    # Asking icalendar which TZIDs it wrote skips zones it renders as UTC ("Z"), such as Etc/UTC.
+    zones = [vtimezone(tzid, _first_year(events, tzid)) for tzid in sorted(cal.get_missing_tzids())]
+    cal.subcomponents[:0] = zones
     return cal
 
 
-def _needs_vtimezone(tzid: str) -> bool:
-    # icalendar writes UTC times with a trailing Z and no TZID.
-    return tzid not in ("UTC", "Etc/UTC")
+def _first_year(events: Sequence[EventSpec], tzid: str) -> int:
+    return min(e.starts_at.astimezone(UTC).year for e in events if e.tzid == tzid)
 
 
 def _event(spec: EventSpec) -> Event:
@@ -239,9 +203,7 @@ def _event(spec: EventSpec) -> Event:
         organizer=vCalAddress.new(spec.organizer.email, cn=spec.organizer.name or None),
         description=_description(spec) or None,
         status=spec.status,
-        recurrence_id=spec.recurrence_id.astimezone(zone)
-        if spec.recurrence_id
-        else None,
+        recurrence_id=spec.recurrence_id.astimezone(zone) if spec.recurrence_id else None,
         **_join_fields(spec.join_url),
     )
     if spec.attendee:
@@ -292,17 +254,6 @@ def _alarm(spec: EventSpec) -> Alarm:
     alarm.add("DESCRIPTION", spec.summary)
     alarm.add("TRIGGER", -timedelta(minutes=spec.alarm_minutes))
     return alarm
-
-
-def _duration(value: timedelta) -> str:
-    # Written by hand: icalendar renders a timedelta in an X- property as the text "1:00:00".
-    minutes = int(value.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    return (
-        "PT"
-        + (f"{hours}H" if hours else "")
-        + (f"{minutes}M" if minutes or not hours else "")
-    )
 
 
 def _zone(tzid: str) -> ZoneInfo:
@@ -366,11 +317,7 @@ def _zone_rules(tzid: str, year: int) -> tuple[_Rule, ...] | None:
     if not any(years):
         moment = datetime(year, 1, 1, tzinfo=UTC).astimezone(zone)
         offset = moment.utcoffset()
-        return (
-            _Rule(
-                "STANDARD", datetime(1970, 1, 1), None, offset, offset, moment.tzname()
-            ),
-        )
+        return (_Rule("STANDARD", datetime(1970, 1, 1), None, offset, offset, moment.tzname()),)
     rules = _yearly_rules(years)
     return tuple(sorted(rules, key=lambda r: r.kind)) if rules else None
 
@@ -389,9 +336,7 @@ def _yearly_rules(years: list[list[_Shift]]) -> list[_Rule] | None:
             return None
         kind = "DAYLIGHT" if first.offset_to > first.offset_from else "STANDARD"
         onset = datetime.combine(_first_match(parts, 1970), first.wall.time())
-        rules.append(
-            _Rule(kind, onset, parts, first.offset_from, first.offset_to, first.name)
-        )
+        rules.append(_Rule(kind, onset, parts, first.offset_from, first.offset_to, first.name))
     return rules if {r.kind for r in rules} == {"STANDARD", "DAYLIGHT"} else None
 
 
@@ -425,9 +370,7 @@ def _rrule_parts(days: list[date]) -> dict | None:
 def _first_match(parts: dict, year: int) -> date:
     """The day in ``year`` selected by the yearly RRULE parts built in ``_rrule_parts``."""
     month = parts["BYMONTH"]
-    days = [
-        date(year, month, d) for d in range(1, _calendar.monthrange(year, month)[1] + 1)
-    ]
+    days = [date(year, month, d) for d in range(1, _calendar.monthrange(year, month)[1] + 1)]
     byday = parts.get("BYDAY", "")
     monthdays = parts.get("BYMONTHDAY")
     if monthdays is not None:

@@ -1,9 +1,10 @@
-"""Jitsi rooms: names, URLs, IFrame setup, join tokens (HS256 self-hosted, RS256 JaaS), JaaS webhook signatures and
-Prosody room state. The three deployment modes and every claim follow docs/jitsi.md (shared reference)."""
+"""Jitsi rooms: names, URLs, IFrame setup, join tokens (HS256 self-hosted, RS256 JaaS), JaaS webhook
+signatures and Prosody room state. The three modes and every claim follow the shared jitsi.md reference."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -32,7 +33,7 @@ JAAS_SCRIPT_URL = "https://8x8.vc/libs/external_api.min.js"
 ROOM_PREFIX = "ouderkamer"
 #: Lower-case ASCII letters and digits only: Prosody compares room names in lower case (jitsi.md §0).
 ROOM_NAME = re.compile(r"[a-z0-9]{1,200}")
-#: Browser and Prosody clocks drift; our lobby page is the real gate at opening time, so nbf may be a little early.
+#: Browser and Prosody clocks drift; our lobby page is the real gate at opening time, so nbf may be early.
 NBF_LEEWAY_S = 60
 ROOM_API_TIMEOUT = (3.05, 5.0)
 SIGNATURE_TOLERANCE_S = 300
@@ -40,17 +41,17 @@ MIN_SECRET_BYTES = 32  # below the HS256 digest size PyJWT warns, and such a sec
 MIN_RSA_BITS = 2048
 HASH_PREFIXES = ("config.", "interfaceConfig.", "devices.", "userInfo.", "appData.")
 
-#: Every feature name the Jitsi client knows (jitsi.md §2.4). Each token lists all of them: with a map present only
-#: keys set to "true" count, and without one the outcome depends on the Prosody version.
+#: Every feature name the Jitsi client knows (jitsi.md §2.4). Each token lists all of them: with a map present
+#: only keys set to "true" count, and without one the outcome depends on the Prosody version.
 FEATURE_NAMES = (
     "branding", "calendar", "create-polls", "file-upload", "flip", "inbound-call", "livestreaming",
     "live-translation", "lobby", "moderation", "outbound-call", "recording", "room", "screen-sharing",
     "send-groupchat", "send-private-message", "list-visitors", "sip-inbound-call", "sip-outbound-call",
     "transcription",
 )  # fmt: skip
-#: Everyone may take part in the conversation. `room` has no documented effect; withholding it must not be what
-#: keeps a parent out. Telephony, transcription, translation, branding and calendar stay off for all: paid or
-#: third-party services we do not offer.
+#: Everyone may take part in the conversation. `room` has no documented effect; withholding it must not be
+#: what keeps a parent out. Telephony, transcription, translation, branding and calendar stay off for all:
+#: paid or third-party services we do not offer.
 PARENT_FEATURES = frozenset({"flip", "room", "screen-sharing", "send-groupchat", "send-private-message"})
 #: Trainers (moderators) also run the session, which includes recording it for the app.
 TRAINER_FEATURES = PARENT_FEATURES | {
@@ -158,12 +159,19 @@ def _check_jaas_mode(s: JitsiSettings) -> None:
         raise JitsiConfigError("JAAS_APP_ID", "is required for JaaS")
     if not s.jaas_key_id or "/" in s.jaas_key_id:
         raise JitsiConfigError("JAAS_KEY_ID", "is required for JaaS: the API key id, without the AppID")
+    _rsa_key(s.jaas_private_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _rsa_key(pem: str) -> rsa.RSAPrivateKey:
+    # Cached: loading checks the key, which costs tens of milliseconds, and get_jitsi() runs on every join.
     try:
-        key = serialization.load_pem_private_key(s.jaas_private_key.encode(), password=None)
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise JitsiConfigError("JAAS_PRIVATE_KEY", f"not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < MIN_RSA_BITS:
         raise JitsiConfigError("JAAS_PRIVATE_KEY", f"JaaS needs an RSA key of at least {MIN_RSA_BITS} bits")
+    return key
 
 
 def settings_from_config(config: Mapping) -> JitsiSettings:
@@ -212,9 +220,9 @@ def _check_stray_keys(config: Mapping, mode: str) -> None:
             "JAAS_APP_ID", "choose JaaS (JAAS_*) or self-hosted tokens (JITSI_APP_*), not both"
         )
     owners = {"JITSI_APP_SECRET": ("JITSI_APP_ID", TOKEN), "JAAS_WEBHOOK_SECRET": ("JAAS_APP_ID", JAAS)}
-    owners |= {
-        key: ("JAAS_APP_ID", JAAS) for key in ("JAAS_KEY_ID", "JAAS_PRIVATE_KEY", "JAAS_PRIVATE_KEY_PATH")
-    }
+    owners |= dict.fromkeys(
+        ("JAAS_KEY_ID", "JAAS_PRIVATE_KEY", "JAAS_PRIVATE_KEY_PATH"), ("JAAS_APP_ID", JAAS)
+    )
     for key, (needed, owner_mode) in owners.items():
         if _text(config, key) and mode != owner_mode:
             raise JitsiConfigError(needed, f"must be set when {key} is set")
@@ -240,7 +248,7 @@ def new_room_name() -> str:
 
 
 def check_room_name(room: str) -> str:
-    """Return `room` unchanged if it is a valid room name (lower-case ASCII letters and digits), else raise."""
+    """Return `room` unchanged if it is lower-case ASCII letters and digits, else raise JitsiError."""
     if not isinstance(room, str) or not ROOM_NAME.fullmatch(room):
         raise JitsiError(f"invalid room name {room!r}: use lower-case ASCII letters and digits only")
     return room
@@ -249,7 +257,7 @@ def check_room_name(room: str) -> str:
 def room_url(
     settings: JitsiSettings, room: str, *, token: str | None = None, hash_config: Mapping | None = None
 ) -> str:
-    """Return the browser URL of a room, with `?jwt=` and a `#config…` hash when given; never mail a token URL."""
+    """Return a room's browser URL, with `?jwt=` and a `#config…` hash when given; never mail a token URL."""
     url = f"{settings.web_url}/{_room_path(settings, room)}"
     if token:
         url += "?" + urlencode({"jwt": token})
@@ -266,7 +274,7 @@ def _room_path(settings: JitsiSettings, room: str) -> str:
 
 
 def url_hash(params: Mapping) -> str:
-    """Return `config.x=<json>&userInfo.y=<json>…` for a Jitsi URL hash: each value JSON-encoded, then URI-encoded."""
+    """Return `config.x=<json>&userInfo.y=<json>…` for a Jitsi URL hash (values JSON- then URI-encoded)."""
     for key in params:
         if not key.startswith(HASH_PREFIXES):
             raise ValueError(f"{key!r} cannot go in a Jitsi URL hash; keys start with one of {HASH_PREFIXES}")
@@ -285,7 +293,7 @@ def iframe_setup(
     lang: str | None = None,
     config_overwrite: Mapping | None = None,
 ) -> dict:
-    """Return {"domain", "script_url", "options"} for `new JitsiMeetExternalAPI(domain, options)` (JSON-ready)."""
+    """Return {"domain", "script_url", "options"} for `new JitsiMeetExternalAPI(domain, options)`."""
     options: dict = {"roomName": _room_path(settings, room)}
     if token:
         options["jwt"] = token
@@ -328,9 +336,8 @@ def mint_token(
     claims["context"] = {"user": user, "features": features_for(moderator=moderator)}
     if settings.mode == TOKEN:
         return jwt.encode(claims, settings.app_secret, algorithm="HS256", headers={"typ": "JWT"})
-    return jwt.encode(
-        claims, settings.jaas_private_key, "RS256", headers={"typ": "JWT", "kid": settings.jaas_kid}
-    )
+    key = _rsa_key(settings.jaas_private_key)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"typ": "JWT", "kid": settings.jaas_kid})
 
 
 def features_for(*, moderator: bool) -> dict[str, str]:
@@ -385,7 +392,7 @@ def verify_jaas_signature(
     now: float | None = None,
     tolerance_s: int = SIGNATURE_TOLERANCE_S,
 ) -> int:
-    """Check an `X-Jaas-Signature` header against the raw body; return its timestamp or raise JitsiSignatureError."""
+    """Check an `X-Jaas-Signature` header on the raw body; return its `t`, else raise JitsiSignatureError."""
     if not secret:
         raise JitsiSignatureError("no JaaS webhook secret is configured; refusing every delivery")
     timestamp, signatures = _parse_signature_header(header_value)
@@ -431,7 +438,7 @@ def room_size(
 def room_participants(
     settings: JitsiSettings, room: str, *, token: str | None = None, timeout=ROOM_API_TIMEOUT
 ) -> list[dict[str, str]]:
-    """Return the room's occupants as {jid, email, display_name}, [] when it does not exist (network: GET /room)."""
+    """Return the room's occupants as {jid, email, display_name}; [] without a room (network: GET /room)."""
     answer = _room_api_get(settings, "/room", room, token, timeout)
     if answer is None:
         return []

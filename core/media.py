@@ -147,9 +147,7 @@ def _probe_streams(path) -> dict:
         return json.loads(done.stdout)
     # The mov demuxer says this both for text named .mp4 and for a recording cut off before its moov.
     truncated = "moov atom not found" in done.stderr and _looks_like_mp4(path)
-    raise MediaError(
-        "the file is truncated" if truncated else "not a media file", done.stderr[-STDERR_TAIL_BYTES:]
-    )
+    raise MediaError("the file is truncated" if truncated else "not a media file", done.stderr[-STDERR_TAIL_BYTES:])
 
 
 def _probe_packets(path, index: int) -> tuple[list[float], float, str]:
@@ -256,13 +254,13 @@ def build_ladder_argv(plan: LadderPlan, src: str | os.PathLike, out_dir: str | o
     """Compile the one-decode HLS ladder + poster command (§4.1, or §4.2 on remux) to an argv."""
     out = Path(out_dir)
     source = _source_input(src)
+    # The first video and audio streams only: a second track would not match var_stream_map.
+    first_video = source["v:0"]
     encoded = plan.rungs[1:] if plan.remux else plan.rungs
-    video = source.video.filter("fps", plan.fps_cap) if plan.fps_cap else source.video
+    video = first_video.filter("fps", plan.fps_cap) if plan.fps_cap else first_video
     branches = video.filter_multi_output("split", len(encoded) + 1)
-    streams = [source.video] if plan.remux else []
-    streams += [
-        branches[i].filter("scale", w=r.width, h=r.height).filter("setsar", 1) for i, r in enumerate(encoded)
-    ]
+    streams = [first_video] if plan.remux else []
+    streams += [branches[i].filter("scale", w=r.width, h=r.height).filter("setsar", 1) for i, r in enumerate(encoded)]
     top = plan.rungs[0]
     poster = (
         branches[len(encoded)]
@@ -270,9 +268,7 @@ def build_ladder_argv(plan: LadderPlan, src: str | os.PathLike, out_dir: str | o
         .filter("trim", end_frame=1)
         .filter("scale", w=top.width, h=top.height)
     )
-    hls = ffmpeg.output(
-        *streams, _audio_stream(plan, source), f"{out}/v_%v/index.m3u8", **_hls_options(plan, out)
-    )
+    hls = ffmpeg.output(*streams, _audio_stream(plan, source), f"{out}/v_%v/index.m3u8", **_hls_options(plan, out))
     jpg = ffmpeg.output(poster, f"{out}/poster.jpg", **{"frames:v": 1, "update": 1, "q:v": 3})
     return _compile(ffmpeg.merge_outputs(hls, jpg))
 
@@ -301,10 +297,8 @@ def _input_path(path) -> str:
 
 def _audio_stream(plan: LadderPlan, source):
     if plan.audio != "silence":
-        return source.audio
-    silence = ffmpeg.input(
-        "anullsrc=r=48000:cl=stereo", f="lavfi", t=plan.duration_s, protocol_whitelist="file"
-    )
+        return source["a:0"]
+    silence = ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi", t=plan.duration_s, protocol_whitelist="file")
     return silence.audio
 
 
@@ -333,14 +327,8 @@ def _hls_options(plan: LadderPlan, out: Path) -> dict:
 
 
 def _encode_options(plan: LadderPlan) -> dict:
-    return {
-        "c:v": "libx264",
-        "profile:v": "main",
-        "pix_fmt": "yuv420p",
-        "g": plan.gop_frames,
-        "keyint_min": plan.gop_frames,
-        "sc_threshold": 0,
-    }
+    gop = plan.gop_frames
+    return {"c:v": "libx264", "profile:v": "main", "pix_fmt": "yuv420p", "g": gop, "keyint_min": gop, "sc_threshold": 0}
 
 
 def _remux_options(plan: LadderPlan) -> dict:
@@ -358,8 +346,11 @@ def _remux_options(plan: LadderPlan) -> dict:
 
 def run_ffmpeg(argv, *, duration_s: float, timeout_s: float, on_progress=None, stderr_path) -> None:
     """Run ffmpeg, report progress fractions to `on_progress`, kill it after `timeout_s`; stderr goes to a file."""
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+    try:
+        with open(stderr_path, "wb") as stderr:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+    except OSError as exc:
+        raise MediaError(f"cannot start {argv[0]}: {exc}") from exc
     timed_out = threading.Event()
     timer = threading.Timer(timeout_s, lambda: (timed_out.set(), proc.kill()))
     timer.start()
@@ -376,7 +367,8 @@ def run_ffmpeg(argv, *, duration_s: float, timeout_s: float, on_progress=None, s
         raise MediaError(f"ffmpeg took longer than {timeout_s:g} s and was stopped", _tail(stderr_path))
     if status != 0:
         tail = _tail(stderr_path)
-        raise MediaError(f"ffmpeg exited with status {status}: {tail.strip()[-300:]}", tail)
+        last_line = (tail.strip().splitlines() or [""])[-1]
+        raise MediaError(f"ffmpeg exited with status {status}: {last_line}", tail)
 
 
 def _follow_progress(lines, duration_s: float, on_progress) -> None:
@@ -425,10 +417,8 @@ def transcode(
             (build_ladder_argv(plan, src, out), ladder_progress),
             (build_mp4_argv(out, plan.rungs[-1]), None),
         ):
-            remaining = deadline - time.monotonic()
-            run_ffmpeg(
-                argv, duration_s=info.duration_s, timeout_s=remaining, on_progress=report, stderr_path=log
-            )
+            remaining = max(deadline - time.monotonic(), 1.0)
+            run_ffmpeg(argv, duration_s=info.duration_s, timeout_s=remaining, on_progress=report, stderr_path=log)
     finally:
         log.unlink(missing_ok=True)
     write_master_playlist(out, plan.rungs)
@@ -470,8 +460,7 @@ def write_master_playlist(out_dir: str | os.PathLike, rungs) -> Path:
         )
         lines.append(f"v_{rung.name}/index.m3u8")
     lines.append(
-        f"#EXT-X-STREAM-INF:BANDWIDTH={audio_peak},AVERAGE-BANDWIDTH={audio_mean},"
-        'CODECS="mp4a.40.2",AUDIO="aud"'
+        f'#EXT-X-STREAM-INF:BANDWIDTH={audio_peak},AVERAGE-BANDWIDTH={audio_mean},CODECS="mp4a.40.2",AUDIO="aud"'
     )
     lines.append("v_audio/index.m3u8")
     target = out / "master.m3u8"

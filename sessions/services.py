@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -11,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import utcnow
+from core.jitsi import new_room_name
 from core.errors import DomainError
 from core.extensions import db
 
@@ -23,11 +23,6 @@ MIN_DURATION, MAX_DURATION = 5, 8 * 60
 
 class ScheduleError(DomainError):
     """A session cannot be scheduled as asked."""
-
-
-def new_room_name() -> str:
-    """An unguessable, lower-case, URL-safe room name."""
-    return "ouderkamer-" + secrets.token_hex(16)
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""core.jitsi: room names, URLs, tokens per mode (decoded with PyJWT), webhook signatures, Prosody room state."""
+"""core.jitsi: room names, URLs, tokens per mode (decoded with PyJWT), webhook signatures, room state."""
 
 import base64
 import dataclasses
@@ -34,8 +34,6 @@ from core.jitsi import (
     url_hash,
     verify_jaas_signature,
 )
-
-pytest_plugins = ["tests.fixtures.jitsi_stub"]  # until the root conftest lists it
 
 APP_ID = "ouderkamer"
 APP_SECRET = "s3cr3t-" + "x" * 40
@@ -88,7 +86,7 @@ def window():
 
 
 def _mint(settings, window, *, moderator=False, **overrides):
-    person = {"room": ROOM, "user_id": "p-17", "name": "Fatma Yılmaz", "email": "fatma@example.org"}
+    person = {"room": ROOM, "user_id": "p-17", "name": "Ayşe Kaya", "email": "fatma@example.org"}
     return mint_token(settings, moderator=moderator, **(person | window | overrides))
 
 
@@ -135,7 +133,7 @@ def test_mint_token_self_hosted_parent_has_exact_header_and_claims(token_setting
         "context": {
             "user": {
                 "id": "p-17",
-                "name": "Fatma Yılmaz",
+                "name": "Ayşe Kaya",
                 "email": "fatma@example.org",
                 "moderator": "false",
             },

@@ -19,8 +19,6 @@ from core.mail import (
     send_message,
 )
 
-pytest_plugins = ["tests.fixtures.smtp"]
-
 ORGANISER = "ouderkamer@school.test"
 PARENT = "ouder@example.net"
 SUBJECT = "دعوة: ورشة الوالدين – Veli atölyesi şimdi"

@@ -12,7 +12,6 @@ from flask import Flask
 from core.storage import (
     PART_SIZE,
     LocalStorage,
-    ObjectInfo,
     ObjectNotFoundError,
     S3Storage,
     StorageError,
@@ -21,8 +20,6 @@ from core.storage import (
     get_storage,
     settings_from_config,
 )
-
-pytest_plugins = ["tests.fixtures.s3"]
 
 MiB = 1024 * 1024
 SECRET = "test-secret-for-media-urls"
@@ -66,7 +63,7 @@ class GeneratedStream:
         return self._hash.hexdigest()
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=[pytest.param("local", marks=pytest.mark.unit), pytest.param("s3", marks=pytest.mark.adapter)])
 def storage(request, tmp_path):
     """Each contract test runs once on LocalStorage (tmp folder) and once on S3Storage (moto)."""
     if request.param == "local":
@@ -201,6 +198,14 @@ def test_delete_prefix_removes_exactly_the_prefix(storage):
     assert storage.list("") == ["rec/10/a", "rec/2/a"]
 
 
+def test_delete_of_a_folder_like_key_deletes_nothing(storage):
+    storage.put_bytes("rec/1/a", b"x", content_type="text/plain")
+
+    storage.delete("rec/1")
+
+    assert storage.list("") == ["rec/1/a"]
+
+
 @pytest.mark.parametrize("prefix", ["", "../", "/rec"])
 def test_delete_prefix_rejects_empty_or_unsafe_prefix(storage, prefix):
     storage.put_bytes("rec/1/a", b"x", content_type="text/plain")
@@ -235,6 +240,7 @@ def test_url_rejects_ttl_out_of_range(storage, expires_in):
 # --- S3 only: multipart, presigned URLs, privacy, errors ------------------------------------------------
 
 
+@pytest.mark.adapter
 def test_s3_put_stream_of_40_mb_uploads_in_parallel_parts(s3_storage):
     source = GeneratedStream(40 * MiB)
 
@@ -246,6 +252,7 @@ def test_s3_put_stream_of_40_mb_uploads_in_parallel_parts(s3_storage):
     assert source.largest_read <= PART_SIZE
 
 
+@pytest.mark.adapter
 def test_s3_presigned_url_serves_the_bytes_as_a_named_download(s3_storage):
     data = b"hello parents" * 100
     s3_storage.put_bytes("recordings/5/les.mp4", data, content_type="video/mp4")
@@ -259,6 +266,7 @@ def test_s3_presigned_url_serves_the_bytes_as_a_named_download(s3_storage):
     assert response.headers["Content-Disposition"] == content_disposition("Les 1 – ouders.mp4")
 
 
+@pytest.mark.adapter
 def test_s3_unsigned_get_is_forbidden(s3_storage, s3_server, s3_bucket):
     s3_storage.put_bytes("recordings/6/les.mp4", b"private", content_type="video/mp4")
 
@@ -267,6 +275,7 @@ def test_s3_unsigned_get_is_forbidden(s3_storage, s3_server, s3_bucket):
     assert response.status_code == 403
 
 
+@pytest.mark.adapter
 def test_s3_presigned_range_get_returns_partial_content(s3_storage):
     data = bytes(range(100))
     s3_storage.put_bytes("recordings/7/les.mp4", data, content_type="video/mp4")
@@ -280,6 +289,7 @@ def test_s3_presigned_range_get_returns_partial_content(s3_storage):
     assert response.headers["Content-Range"] == "bytes 10-19/100"
 
 
+@pytest.mark.unit
 def test_s3_unreachable_server_raises_transient_error():
     storage = S3Storage(
         "ouderkamer-test",
@@ -301,6 +311,7 @@ def test_s3_unreachable_server_raises_transient_error():
         assert caught.value.transient is True
 
 
+@pytest.mark.adapter
 def test_s3_missing_bucket_raises_permanent_error(s3_config):
     storage = settings_from_config({**s3_config, "S3_BUCKET": "no-such-bucket"})
 
@@ -314,6 +325,7 @@ def test_s3_missing_bucket_raises_permanent_error(s3_config):
 # --- LocalStorage only: signed URLs, atomic writes --------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_local_url_is_a_signed_media_path(local_storage):
     url = local_storage.url("recordings/8/les 1.mp4", expires_in=60, filename="Les 1.mp4", now=1_000_000)
 
@@ -330,21 +342,21 @@ def test_local_url_is_a_signed_media_path(local_storage):
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("key", "expires", "sig_suffix", "now", "filename"),
     [
         ("recordings/9/other.mp4", "1000060", "", 1_000_000, None),  # another key
         ("recordings/9/les.mp4", "1000061", "", 1_000_000, None),  # extended expiry
         ("recordings/9/les.mp4", "1000060", "x", 1_000_000, None),  # tampered signature
+        ("recordings/9/les.mp4", "1000060", "é", 1_000_000, None),  # non-ASCII garbage in the signature
         ("recordings/9/les.mp4", "1000060", "", 1_000_061, None),  # expired
         ("recordings/9/les.mp4", "1000060", "", 1_000_000, "evil.exe"),  # filename added
         ("recordings/9/les.mp4", "soon", "", 1_000_000, None),  # garbage expiry
         ("../9/les.mp4", "1000060", "", 1_000_000, None),  # unsafe key
     ],
 )
-def test_local_verify_signature_rejects_altered_or_expired_urls(
-    local_storage, key, expires, sig_suffix, now, filename
-):
+def test_local_verify_signature_rejects_altered_or_expired_urls(local_storage, key, expires, sig_suffix, now, filename):
     url = local_storage.url("recordings/9/les.mp4", expires_in=60, now=1_000_000)
     sig = parse_qs(urlsplit(url).query)["sig"][0]
 
@@ -353,6 +365,7 @@ def test_local_verify_signature_rejects_altered_or_expired_urls(
     assert accepted is False
 
 
+@pytest.mark.unit
 def test_local_signature_from_another_secret_is_rejected(tmp_path, local_storage):
     other = LocalStorage(tmp_path / "media", secret="a different secret")
     sig = parse_qs(urlsplit(other.url("a/b.mp4", expires_in=60, now=0)).query)["sig"][0]
@@ -360,6 +373,7 @@ def test_local_signature_from_another_secret_is_rejected(tmp_path, local_storage
     assert local_storage.verify_signature("a/b.mp4", 60, sig, now=0) is False
 
 
+@pytest.mark.unit
 def test_local_failed_write_keeps_previous_object_and_leaves_no_temp_file(local_storage, tmp_path):
     local_storage.put_bytes("a/b.bin", b"version one", content_type="application/octet-stream")
 
@@ -381,6 +395,7 @@ def test_local_failed_write_keeps_previous_object_and_leaves_no_temp_file(local_
     assert list((tmp_path / "media" / "tmp").iterdir()) == []
 
 
+@pytest.mark.unit
 def test_local_path_points_inside_the_objects_folder(local_storage, tmp_path):
     assert local_storage.path("a/b.mp4") == tmp_path / "media" / "objects" / "a" / "b.mp4"
 
@@ -388,6 +403,7 @@ def test_local_path_points_inside_the_objects_folder(local_storage, tmp_path):
 # --- configuration --------------------------------------------------------------------------------------
 
 
+@pytest.mark.adapter
 def test_settings_from_config_picks_s3_when_bucket_set(s3_config):
     storage = settings_from_config(s3_config)
 
@@ -397,6 +413,7 @@ def test_settings_from_config_picks_s3_when_bucket_set(s3_config):
     assert storage.client.meta.region_name == "eu-central-1"
 
 
+@pytest.mark.unit
 def test_settings_from_config_picks_local_without_bucket(tmp_path):
     storage = settings_from_config({"S3_BUCKET": None, "MEDIA_ROOT": str(tmp_path), "SECRET_KEY": SECRET})
 
@@ -404,6 +421,7 @@ def test_settings_from_config_picks_local_without_bucket(tmp_path):
     assert storage.root == tmp_path
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "config",
     [
@@ -417,6 +435,7 @@ def test_settings_from_config_rejects_incomplete_config(config):
         settings_from_config(config)
 
 
+@pytest.mark.unit
 def test_get_storage_builds_once_per_app(tmp_path):
     app = Flask("storage-test")
     app.config.update(MEDIA_ROOT=str(tmp_path), SECRET_KEY=SECRET, S3_BUCKET=None)
@@ -428,9 +447,3 @@ def test_get_storage_builds_once_per_app(tmp_path):
     assert first is second
     assert app.extensions["storage"] is first
     assert isinstance(first, LocalStorage)
-
-
-def test_object_info_defaults_have_no_checksum():
-    assert ObjectInfo(size=1, content_type="text/plain", etag=None) == ObjectInfo(
-        1, "text/plain", None, None, None
-    )

@@ -1,0 +1,64 @@
+# `make run` and `make test` work on a fresh Debian machine as root: they install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+APT_UPDATED := /tmp/.ouderkamer-apt-updated
+export FLASK_APP := wsgi
+
+.PHONY: run test install install-test system-packages translations lint clean
+
+# Debian packages: ffmpeg always, npm for front-end packages, python3-venv where venv is missing.
+system-packages:
+	@missing=""; \
+	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	python3 -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BIN)/python:
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.requirements: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.requirements-test: requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-test.txt
+	touch $@ $(VENV)/.requirements
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+translations: $(VENV)/.requirements
+	$(BIN)/pybabel compile -q -d translations
+
+install: system-packages $(VENV)/.requirements node_modules/.package-lock.json translations
+
+install-test: install $(VENV)/.requirements-test
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian chromium for browser tests"; \
+	  [ -f $(APT_UPDATED) ] || { apt-get update -qq && touch $(APT_UPDATED); }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+run: install
+	$(BIN)/flask db upgrade
+	@$(BIN)/flask demo --if-empty
+	@echo "Open http://$(HOST):$(PORT)/  (stop with Ctrl-C)"
+	HOST=$(HOST) $(BIN)/honcho start -f Procfile -p $(PORT)
+
+lint: $(VENV)/.requirements-test
+	$(BIN)/ruff check .
+
+test: install-test lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,71 @@
+"""`flask demo --json`: the newcomer's contract, idempotent."""
+
+import json
+from datetime import datetime
+
+from accounts.models import ApiToken, User
+from courses.models import Course, Enrolment, Parent
+from sessions.models import WorkshopSession
+
+
+def _demo(runner) -> dict:
+    result = runner.invoke(args=["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _counts(db) -> dict:
+    return {m.__name__: db.session.query(m).count()
+            for m in (User, ApiToken, Course, Parent, Enrolment, WorkshopSession)}
+
+
+def test_demo_prints_the_json_contract_with_absolute_links(runner, db):
+    info = _demo(runner)
+
+    assert info["base_url"] == "http://ouderkamer.test"
+    assert set(info["trainer"]) >= {"email", "password", "api_token"}
+    assert info["course"]["url"] == f"http://ouderkamer.test/courses/{info['course']['id']}"
+    assert [p["language"] for p in info["parents"]] == ["nl", "ar", "tr"]
+    for parent in info["parents"]:
+        assert set(parent) >= {"id", "name", "language", "personal_link", "calendar_feed", "trial_join_link"}
+
+
+def test_demo_series_keeps_ten_oclock_across_the_change_to_summer_time(runner, db):
+    sessions = _demo(runner)["course"]["sessions"]
+
+    series = [datetime.fromisoformat(s["starts_at"]) for s in sessions if not s["trial"] and not s["past"]]
+    assert len(series) == 6
+    assert {(d.weekday(), d.hour, d.minute) for d in series} == {(1, 10, 0)}
+    assert [d.utcoffset().total_seconds() / 3600 for d in series] in ([1, 1, 1, 2, 2, 2], [2, 2, 2, 1, 1, 1])
+    assert [s["trial"] for s in sessions].count(True) == 1
+    assert [s["past"] for s in sessions].count(True) == 1
+
+
+def test_demo_twice_creates_no_duplicates_and_moves_only_the_trial(runner, db):
+    first = _demo(runner)
+    counts = _counts(db)
+
+    second = _demo(runner)
+
+    assert _counts(db) == counts
+    assert second["trainer"]["api_token"] == first["trainer"]["api_token"]
+    moved = [(a["id"], a["starts_at"] != b["starts_at"])
+             for a, b in zip(first["course"]["sessions"], second["course"]["sessions"], strict=True)]
+    assert [m for _id, m in moved if m] in ([], [True])  # same minute twice is possible
+    assert {i for i, m in moved if m} <= {s["id"] for s in first["course"]["sessions"] if s["trial"]}
+
+
+def test_demo_api_token_works_against_the_api(runner, client):
+    info = _demo(runner)
+
+    response = client.get("/api/v1/courses", headers={"Authorization": f"Bearer {info['trainer']['api_token']}"})
+
+    assert [c["id"] for c in response.get_json()["courses"]] == [info["course"]["id"]]
+
+
+def test_demo_if_empty_keeps_existing_data(runner, trainer, db):
+    result = runner.invoke(args=["demo", "--if-empty"])
+
+    assert result.exit_code == 0
+    assert "existing data kept" in result.output
+    assert db.session.query(Course).count() == 0
