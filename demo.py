@@ -16,13 +16,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from accounts import services as accounts
+from accounts.models import ApiToken, User
 from core.db import utcnow
 from core.extensions import db
 from core.tokens import hash_token
 from core.urls import external_url
-
-from accounts import services as accounts
-from accounts.models import ApiToken, User
 from courses import services as courses
 from courses.models import Course, Parent
 from sessions import services as sessions

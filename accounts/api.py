@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from flask import g, jsonify, request
 
+from accounts import services
+from accounts.models import User
 from core.api import operation
 from core.errors import api_error
 from core.extensions import db
-
-from accounts import services
-from accounts.models import User
 
 USER_SCHEMA = {
     "type": "object",

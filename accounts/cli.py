@@ -7,10 +7,9 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from accounts import services
 from core.errors import DomainError
 from core.extensions import db
-
-from accounts import services
 
 trainers_cli = AppGroup("trainers", help="Manage trainer and coordinator accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")

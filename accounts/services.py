@@ -8,12 +8,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from accounts.models import ApiToken, PasswordReset, Role, User
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
 from core.tokens import hash_token, new_token
-
-from accounts.models import ApiToken, PasswordReset, Role, User
 
 MIN_PASSWORD_LENGTH = 10
 RESET_VALID_FOR = timedelta(hours=1)

@@ -4,12 +4,11 @@ from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from accounts.models import User
 from core import mail
 from core.extensions import db
 from core.queue import task
 from core.urls import external_url
-
-from accounts.models import User
 
 
 @task(name="accounts.send_password_reset", retries=3, retry_delay=60)

@@ -9,13 +9,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from core.errors import DomainError
-from core.extensions import db, limiter, login_manager
-from core.queue import enqueue_after_commit
-
 from accounts import services, tasks
 from accounts.forms import ApiTokenForm, EmptyForm, LoginForm, ResetPasswordForm, ResetRequestForm
 from accounts.models import ApiToken, User
+from core.errors import DomainError
+from core.extensions import db, limiter, login_manager
+from core.queue import enqueue_after_commit
 
 bp = Blueprint("accounts", __name__)
 

@@ -6,14 +6,6 @@ from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
-from core import queue
-from core.api import api
-from core.cli import worker_command
-from core.config import PROJECT_ROOT, load_config
-from core.errors import register_error_handlers
-from core.extensions import babel, csrf, db, limiter, login_manager, migrate
-from core.views import bp as core_bp
-
 # Domain packages, registered explicitly so a reader sees the wiring (style.md §3.1).
 import accounts.api  # noqa: F401  (registers API routes)
 import accounts.tasks  # noqa: F401  (registers tasks for the worker)
@@ -21,6 +13,13 @@ import courses.api  # noqa: F401
 import demo
 from accounts.cli import tokens_cli, trainers_cli
 from accounts.views import bp as accounts_bp
+from core import queue
+from core.api import api
+from core.cli import worker_command
+from core.config import PROJECT_ROOT, load_config
+from core.errors import register_error_handlers
+from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+from core.views import bp as core_bp
 from courses.views import bp as courses_bp
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}

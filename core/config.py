@@ -106,7 +106,7 @@ def _check_database(value: str | None) -> None:
         url = make_url(value)
     except ArgumentError:
         raise ConfigError("DATABASE_URL", f"cannot parse {value!r}; {SQLITE_PRAGMA_HINT}") from None
-    if url.get_backend_name() not in ("sqlite", "postgresql"):
+    if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
         raise ConfigError("DATABASE_URL", f"unsupported database {url.get_backend_name()!r}; {SQLITE_PRAGMA_HINT}")
     if url.get_backend_name() == "postgresql" and not url.database:
         raise ConfigError("DATABASE_URL", "no database name in the PostgreSQL URL")
@@ -175,6 +175,14 @@ def validate(s: dict[str, str | None]) -> None:
         raise ConfigError("SECRET_KEY", "production needs a random SECRET_KEY of at least 32 characters")
 
 
+def sqlalchemy_url(url: str) -> str:
+    """The SQLAlchemy URL for a DATABASE_URL: plain postgresql:// uses psycopg 3, the driver we install."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
 def _persistent_secret(instance: Path) -> str:
     # A generated key kept on disk, so sessions and signed links survive restarts without any setup.
     path = instance / "secret_key"
@@ -194,7 +202,7 @@ def flask_config(s: dict[str, str | None]) -> dict:
             cfg[setting.name] = int(cfg[setting.name])
     cfg["INSTANCE_PATH"] = str(instance)
     cfg["SECRET_KEY"] = s["SECRET_KEY"] or _persistent_secret(instance)
-    cfg["SQLALCHEMY_DATABASE_URI"] = s["DATABASE_URL"] or f"sqlite:///{instance / 'ouderkamer.sqlite'}"
+    cfg["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(s["DATABASE_URL"] or f"sqlite:///{instance / 'ouderkamer.sqlite'}")
     cfg["MEDIA_ROOT"] = s["MEDIA_ROOT"] or str(instance / "media")
     cfg["PUBLIC_BASE_URL"] = s["PUBLIC_BASE_URL"].rstrip("/")
     cfg["LANGUAGES"] = [x.strip() for x in s["LANGUAGES"].split(",") if x.strip()]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from huey import PriorityRedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper

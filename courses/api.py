@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
+from accounts.api import token_required
 from core.api import operation
 from core.urls import external_url
-
-from accounts.api import token_required
 from courses import services
 from courses.models import Course
 

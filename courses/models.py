@@ -7,10 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import Column, Date, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from accounts.models import User
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
-
-from accounts.models import User
 
 course_trainers = Table(
     "course_trainers",

@@ -7,10 +7,9 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from accounts.models import User
 from core.errors import DomainError
 from core.extensions import db
-
-from accounts.models import User
 from courses.models import Course, Enrolment, Parent
 
 

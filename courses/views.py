@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
-from core.extensions import db
-
 from accounts.forms import EmptyForm
+from core.extensions import db
 from courses import services
 from courses.models import Course
 

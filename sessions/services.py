@@ -10,10 +10,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.db import utcnow
-from core.jitsi import new_room_name
 from core.errors import DomainError
 from core.extensions import db
-
+from core.jitsi import new_room_name
 from courses.models import Course
 from sessions.models import SessionKind, SessionStatus, WorkshopSeries, WorkshopSession
 

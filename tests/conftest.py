@@ -22,9 +22,11 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from core import queue  # noqa: E402
 from core.app import create_app  # noqa: E402
+from core.config import sqlalchemy_url  # noqa: E402
 from core.extensions import db as _db  # noqa: E402
 from core.extensions import limiter  # noqa: E402
 from tests.fixtures.services import need, services_required  # noqa: E402
+
 
 def _compile_translations() -> None:
     # `make test` compiles the catalogues; this keeps a bare `pytest` run working too.
@@ -78,7 +80,7 @@ class IsolatedClient(FlaskClient):
 
 def _reset_postgres(url: str) -> None:
     try:
-        engine = create_engine(url)
+        engine = create_engine(sqlalchemy_url(url))
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -10,9 +11,8 @@ from pathlib import Path
 import pytest
 from huey import RedisHuey, SqliteHuey
 
-from core.queue import enqueue_after_commit, task
-
 from accounts.models import User
+from core.queue import enqueue_after_commit, task
 from tests.fixtures.services import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,17 +121,17 @@ def test_worker_process_sends_a_queued_password_reset_mail(tmp_path, backend):
     finally:
         worker.terminate()
         worker.wait(timeout=10)
+        worker.stdout.close()
 
     assert "Nieuw wachtwoord voor Ouderkamer" in output
     assert "reset@example.org" in output
 
 
 def _read_until(proc, needle: str, timeout: float) -> str:
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     deadline = time.monotonic() + timeout
-    seen = ""
-    os.set_blocking(proc.stdout.fileno(), False)
-    while time.monotonic() < deadline and needle not in seen:
-        chunk = proc.stdout.read()
-        seen += chunk or ""
+    while time.monotonic() < deadline and needle not in "".join(lines):
         time.sleep(0.1)
-    return seen
+    return "".join(lines)
