@@ -37,7 +37,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 translations: $(VENV)/.requirements
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations
 
 install: system-packages $(VENV)/.requirements node_modules/.package-lock.json translations
 

@@ -10,6 +10,7 @@ from flask_login import current_user
 import accounts.api  # noqa: F401  (registers API routes)
 import accounts.tasks  # noqa: F401  (registers tasks for the worker)
 import courses.api  # noqa: F401
+import courses.tasks  # noqa: F401
 import demo
 from accounts.cli import tokens_cli, trainers_cli
 from accounts.views import bp as accounts_bp
@@ -20,19 +21,22 @@ from core.config import PROJECT_ROOT, load_config
 from core.errors import register_error_handlers
 from core.extensions import babel, csrf, db, limiter, login_manager, migrate
 from core.views import bp as core_bp
+from courses.routemap import bp as parents_bp
 from courses.views import bp as courses_bp
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
 def select_locale() -> str:
-    """The UI language: an explicit choice, else the user's own, else the browser's, else Dutch."""
+    """The UI language: an explicit choice, else the parent's or user's own, else the browser's, else Dutch."""
     if not has_request_context():
         return "nl"  # CLI and worker: Dutch unless a task forces the recipient's language
     languages = g.get("page_languages") or ["nl", "en"]
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
+    if g.get("parent_language") in languages:
+        return g.parent_language
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     return request.accept_languages.best_match(languages) or languages[0]
@@ -81,7 +85,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config(overrides))
     _init_extensions(app)
     _init_queue(app)
-    for blueprint in (core_bp, accounts_bp, courses_bp, api):
+    for blueprint in (core_bp, accounts_bp, courses_bp, parents_bp, api):
         app.register_blueprint(blueprint)
     for command in (worker_command, trainers_cli, tokens_cli, demo.demo_command):
         app.cli.add_command(command)
