@@ -36,10 +36,15 @@ $(VENV)/.requirements-test: requirements.txt requirements-test.txt | $(BIN)/pyth
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
+# Front-end files from the npm registry, served as static files (no bundler).
+static/vendor/hls.min.js: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/hls.js/dist/hls.min.js node_modules/axe-core/axe.min.js static/vendor/
+
 translations: $(VENV)/.requirements
 	$(BIN)/pybabel compile -d translations
 
-install: system-packages $(VENV)/.requirements node_modules/.package-lock.json translations
+install: system-packages $(VENV)/.requirements node_modules/.package-lock.json static/vendor/hls.min.js translations
 
 install-test: install $(VENV)/.requirements-test
 	@if [ ! -x /usr/bin/chromium ]; then \

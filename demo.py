@@ -22,8 +22,10 @@ from core.db import utcnow
 from core.extensions import db
 from core.tokens import hash_token
 from core.urls import external_url
+from courses import links as personal_links
 from courses import services as courses
 from courses.models import Course, Parent
+from sessions import invites
 from sessions import services as sessions
 from sessions.models import WorkshopSession
 
@@ -45,10 +47,13 @@ def _user(email: str, name: str, coordinator: bool) -> User:
         email, name=name, password=PASSWORD, coordinator=coordinator)
 
 
-def _demo_api_token(user: User) -> str:
+def _demo_secret(label: str) -> str:
     # Derived from the secret key, so every run prints the same working token without storing it.
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), b"demo-api-token", hashlib.sha256).hexdigest()
-    token = accounts.API_TOKEN_PREFIX + "demo_" + digest[:40]
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), label.encode(), hashlib.sha256).hexdigest()
+
+
+def _demo_api_token(user: User) -> str:
+    token = accounts.API_TOKEN_PREFIX + "demo_" + _demo_secret("demo-api-token")[:40]
     if db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token))) is None:
         db.session.add(ApiToken(user=user, name="demo", prefix=token[:10], token_hash=hash_token(token)))
     return token
@@ -118,8 +123,14 @@ def load_demo() -> dict:
     course = _course(trainer)
     _sessions(course)
     parents = _parents(course)
+    links = {p.id: personal_links.issue_personal_link(p, token=_demo_secret(f"demo-parent-{p.id}")) for p in parents}
     db.session.flush()
-    return describe(course, trainer, token, parents)
+    return describe(course, trainer, token, parents, links)
+
+
+def _calendar_links(parent: Parent, trial: WorkshopSession | None) -> dict:
+    feed = invites.feed_urls(invites.parent_feed_token(parent))["https"]
+    return {"calendar_feed": feed, "trial_join_link": invites.join_url(parent, trial) if trial else None}
 
 
 def _session_json(s: WorkshopSession, now: datetime) -> dict:
@@ -127,7 +138,7 @@ def _session_json(s: WorkshopSession, now: datetime) -> dict:
             "trial": s.title == TRIAL_TITLE, "past": s.ends_at <= now}
 
 
-def describe(course: Course, trainer: User, token: str, parents: list[Parent]) -> dict:
+def describe(course: Course, trainer: User, token: str, parents: list[Parent], links: dict[int, str]) -> dict:
     """The demo's JSON contract (see README)."""
     now = utcnow()
     return {
@@ -137,8 +148,8 @@ def describe(course: Course, trainer: User, token: str, parents: list[Parent]) -
         "trainer": {"email": trainer.email, "password": PASSWORD, "api_token": token},
         "course": {"id": course.id, "title": course.title, "url": external_url("courses.detail", course_id=course.id),
                    "sessions": [_session_json(s, now) for s in sessions.course_sessions(course)]},
-        "parents": [{"id": p.id, "name": p.name, "language": p.language, "personal_link": None,
-                     "calendar_feed": None, "trial_join_link": None} for p in parents],
+        "parents": [{"id": p.id, "name": p.name, "language": p.language, "personal_link": links[p.id],
+                     **_calendar_links(p, _session(course, TRIAL_TITLE))} for p in parents],
     }
 
 

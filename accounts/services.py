@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -35,6 +36,11 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
+def _hash(password: str) -> str:
+    # Tests set a cheap method; production uses werkzeug's default (scrypt).
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
 def check_password_rules(password: str) -> None:
     """Raise AccountError when a password is too weak to accept."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -52,7 +58,7 @@ def create_user(email: str, *, name: str, password: str, coordinator: bool = Fal
         raise AccountError(_l("Er is al een account met dit e-mailadres."), field="email")
     check_password_rules(password)
     role = Role.coordinator if coordinator else Role.trainer
-    user = User(email=email, name=name.strip(), password_hash=generate_password_hash(password), role=role)
+    user = User(email=email, name=name.strip(), password_hash=_hash(password), role=role)
     db.session.add(user)
     db.session.flush()
     return user
@@ -72,7 +78,7 @@ def authenticate(email: str, password: str) -> User | None:
 def set_password(user: User, password: str) -> None:
     """Replace a user's password; flushes."""
     check_password_rules(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash(password)
     db.session.flush()
 
 

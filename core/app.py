@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context, request, session
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -12,6 +14,13 @@ import accounts.tasks  # noqa: F401  (registers tasks for the worker)
 import courses.api  # noqa: F401
 import courses.tasks  # noqa: F401
 import demo
+import recordings.publish_tasks  # noqa: F401
+import recordings.tasks  # noqa: F401
+import recordings.views  # noqa: F401  (adds routes to the recordings blueprint)
+import sessions.api  # noqa: F401
+import sessions.invite_tasks  # noqa: F401
+import sessions.reminders  # noqa: F401
+import sessions.tasks  # noqa: F401
 from accounts.cli import tokens_cli, trainers_cli
 from accounts.views import bp as accounts_bp
 from core import queue
@@ -23,6 +32,11 @@ from core.extensions import babel, csrf, db, limiter, login_manager, migrate
 from core.views import bp as core_bp
 from courses.routemap import bp as parents_bp
 from courses.views import bp as courses_bp
+from recordings.ingest import bp as recordings_bp
+from recordings.playback import bp as playback_bp
+from sessions.feeds import bp as feeds_bp
+from sessions.lobby import bp as lobby_bp
+from sessions.views import bp as sessions_bp
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
@@ -48,14 +62,41 @@ def _template_globals() -> dict:
             "page_languages": g.get("page_languages") or ["nl", "en"]}
 
 
+def _origin(url: str | None) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def content_security_policy(config: dict) -> str:
+    """The CSP header: our own origin, plus the Jitsi host (script and frame) and the S3 endpoint (media)."""
+    jitsi = "https://8x8.vc" if config.get("JAAS_APP_ID") else _origin(config.get("JITSI_BASE_URL"))
+    s3 = _origin(config.get("S3_ENDPOINT_URL")) if config.get("S3_BUCKET") else None
+    if config.get("S3_BUCKET") and not s3:
+        s3 = "https://*.amazonaws.com"
+    extra_media = f" {s3}" if s3 else ""
+    extra_jitsi = f" {jitsi}" if jitsi else ""
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self'{extra_jitsi}",
+        f"frame-src{extra_jitsi or ' ' + chr(39) + 'none' + chr(39)}",
+        f"connect-src 'self'{extra_media}{extra_jitsi}",
+        f"media-src 'self' blob:{extra_media}",
+        f"img-src 'self' data: blob:{extra_media}",
+        "style-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
 def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
-    )
+    response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)")
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(current_app.config))
     return response
 
 
@@ -85,10 +126,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config(overrides))
     _init_extensions(app)
     _init_queue(app)
-    for blueprint in (core_bp, accounts_bp, courses_bp, parents_bp, api):
+    for blueprint in (core_bp, accounts_bp, courses_bp, parents_bp, sessions_bp, lobby_bp, feeds_bp, recordings_bp,
+                      playback_bp, api):
         app.register_blueprint(blueprint)
     for command in (worker_command, trainers_cli, tokens_cli, demo.demo_command):
         app.cli.add_command(command)
+    sessions.invite_tasks.connect_scheduling_signals()
     register_error_handlers(app)
     app.context_processor(_template_globals)
     app.after_request(_security_headers)

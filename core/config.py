@@ -29,7 +29,7 @@ class Setting:
     name: str
     default: str | None
     help: str
-    kind: str = "str"  # str | int (positive) | int0 (zero or more)
+    kind: str = "str"  # str | int (positive) | int0 (zero or more) | bool
 
 
 #: Every environment variable Ouderkamer reads. The README's configuration table is checked against this list.
@@ -59,6 +59,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JAAS_PRIVATE_KEY", None, "JaaS RS256 private key (PEM text)"),
     Setting("JAAS_PRIVATE_KEY_PATH", None, "JaaS RS256 private key file (alternative to JAAS_PRIVATE_KEY)"),
     Setting("JAAS_WEBHOOK_SECRET", None, "Secret that signs JaaS webhooks (`X-Jaas-Signature`)"),
+    Setting("RECORDING_MAX_UPLOAD_BYTES", "8589934592", "Largest recording a trainer may upload (bytes; 8 GB)", "int"),
+    Setting("RECORDING_STALE_HEARTBEAT_S", "300", "Seconds without a heartbeat before a pipeline step is re-queued", "int"),
+    Setting("MEDIA_MAX_GOP_S", "10", "Longest source keyframe interval (s) that still allows the fast remux path", "int"),
+    Setting("MEDIA_TRANSCODE_TIMEOUT_S", None, "Time limit for one transcode (s); default 120 s plus the duration", "int"),
+    Setting("MEDIA_SMALL_LADDER", "false", "Transcode to the 360p rung only (`true`/`false`), for small machines", "bool"),
+    Setting("JAAS_WEBHOOK_TOLERANCE_S", "300", "Largest age (s) of a JaaS webhook signature timestamp", "int"),
+    Setting("PLAYBACK_URL_TTL_SECONDS", "300", "Seconds a media URL handed to a player stays valid", "int"),
+    Setting("RECORDING_KEEP_ORIGINAL", "false", "Keep a recording's original after publishing (`true`/`false`)", "bool"),
     Setting("MAIL_FROM", "ouderkamer@localhost", "Organiser mailbox: sender of every mail and ORGANIZER of invites"),
     Setting("MAIL_FROM_NAME", "Ouderkamer", "Display name of the sender"),
     Setting("SMTP_HOST", None, "SMTP server; unset = mail is printed to the log"),
@@ -77,6 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LANGUAGES", "nl,en,ar,tr", "Languages offered to parents; the first is the default"),
 )
 
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 SQLITE_PRAGMA_HINT = "use sqlite:///path or postgresql://user@host/db"
 
 
@@ -152,6 +161,9 @@ def _check_choices_and_numbers(s: dict[str, str | None]) -> None:
         if setting.kind.startswith("int") and value is not None:
             if not str(value).isdigit() or (setting.kind == "int" and int(value) <= 0):
                 raise ConfigError(setting.name, f"{value!r} is not a {'positive ' * (setting.kind == 'int')}whole number")
+    for setting in SETTINGS:
+        if setting.kind == "bool" and str(s[setting.name]).lower() not in BOOLEANS:
+            raise ConfigError(setting.name, f"{s[setting.name]!r} is not true or false")
     langs = [x.strip() for x in (s["LANGUAGES"] or "").split(",") if x.strip()]
     if not langs or any(not x.isalpha() for x in langs):
         raise ConfigError("LANGUAGES", "give a comma-separated list of language codes, e.g. nl,en,ar,tr")
@@ -200,6 +212,9 @@ def flask_config(s: dict[str, str | None]) -> dict:
     for setting in SETTINGS:
         if setting.kind.startswith("int") and cfg[setting.name] is not None:
             cfg[setting.name] = int(cfg[setting.name])
+    for setting in SETTINGS:
+        if setting.kind == "bool":
+            cfg[setting.name] = BOOLEANS[str(cfg[setting.name]).lower()]
     cfg["INSTANCE_PATH"] = str(instance)
     cfg["SECRET_KEY"] = s["SECRET_KEY"] or _persistent_secret(instance)
     cfg["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(s["DATABASE_URL"] or f"sqlite:///{instance / 'ouderkamer.sqlite'}")

@@ -60,6 +60,8 @@ def task(name: str, **options) -> Callable[[Callable], TaskWrapper]:
             with _app.app_context():
                 return fn(*args, **kwargs)
 
+        # Huey prefixes the function's module to the task name; a fixed module keeps names stable across moves.
+        in_app_context.__module__ = "ouderkamer"
         return huey.task(name=name, **options)(in_app_context)
 
     return decorator

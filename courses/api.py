@@ -1,14 +1,18 @@
-"""Courses in the JSON API."""
+"""Courses and their parents in the JSON API."""
 
 from __future__ import annotations
 
-from flask import g, jsonify
+from datetime import date
+
+from flask import abort, g, jsonify, request
 
 from accounts.api import token_required
 from core.api import operation
+from core.errors import DomainError
+from core.extensions import db
 from core.urls import external_url
-from courses import services
-from courses.models import Course
+from courses import links, services
+from courses.models import Course, Parent
 
 COURSE_SCHEMA = {
     "type": "object",
@@ -22,9 +26,100 @@ COURSE_SCHEMA = {
         "starts_on": {"type": ["string", "null"], "format": "date"},
         "ends_on": {"type": ["string", "null"], "format": "date"},
         "retention_days": {"type": "integer"},
+        "trainer_ids": {"type": "array", "items": {"type": "integer"}},
+        "archived": {"type": "boolean"},
         "url": {"type": "string"},
     },
 }
+
+COURSE_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "language": {"type": "string"},
+        "timezone": {"type": "string", "description": "IANA zone, default Europe/Amsterdam"},
+        "starts_on": {"type": ["string", "null"], "format": "date"},
+        "ends_on": {"type": ["string", "null"], "format": "date"},
+        "retention_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "trainer_ids": {"type": "array", "items": {"type": "integer"},
+                        "description": "Coordinators only; a trainer's own courses are theirs"},
+    },
+}
+
+PARENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "name", "email", "phone", "language", "personal_link", "calendar_feed"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "email": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"], "description": "E.164"},
+        "language": {"type": "string"},
+        "consent_recording": {"type": "boolean"},
+        "contact_email": {"type": "boolean"},
+        "contact_sms": {"type": "boolean"},
+        "personal_link": {"type": ["string", "null"]},
+        "calendar_feed": {"type": ["string", "null"]},
+    },
+}
+
+PARENT_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "email": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"], "description": "Dutch numbers may leave out +31"},
+        "language": {"type": "string"},
+        "consent_recording": {"type": "boolean"},
+        "contact_email": {"type": "boolean"},
+        "contact_sms": {"type": "boolean"},
+    },
+}
+
+_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "null": type(None)}
+
+
+class ApiInputError(DomainError):
+    """A JSON body does not match its schema (messages in English, as in the rest of the API)."""
+
+
+def _json_body(schema: dict, *, required: tuple[str, ...] = ()) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiInputError("Send a JSON object.")
+    for name, value in body.items():
+        spec = schema["properties"].get(name)
+        if spec is None:
+            raise ApiInputError("Unknown field.", field=name)
+        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        ok = any(isinstance(value, _TYPES[k]) and not (k == "integer" and isinstance(value, bool)) for k in kinds)
+        if not ok or (spec.get("items") and not all(type(v) is int for v in value)):
+            raise ApiInputError("Wrong type; expected " + " or ".join(kinds) + ".", field=name)
+    for name in required:
+        if name not in body:
+            raise ApiInputError("This field is required.", field=name)
+    return body
+
+
+def _date(body: dict, name: str) -> None:
+    if body.get(name) is not None:
+        try:
+            body[name] = date.fromisoformat(body[name])
+        except ValueError:
+            raise ApiInputError("Use a date as YYYY-MM-DD.", field=name) from None
+
+
+def _course_values(body: dict) -> dict:
+    for name in ("starts_on", "ends_on"):
+        _date(body, name)
+    if "trainer_ids" in body:
+        if not g.api_user.is_coordinator:
+            raise ApiInputError("Only coordinators assign trainers.", field="trainer_ids")
+        body["trainers"] = services.find_trainers(body.pop("trainer_ids"))
+    return body
 
 
 def course_json(course: Course) -> dict:
@@ -34,8 +129,42 @@ def course_json(course: Course) -> dict:
         "timezone": course.timezone, "retention_days": course.retention_days,
         "starts_on": course.starts_on.isoformat() if course.starts_on else None,
         "ends_on": course.ends_on.isoformat() if course.ends_on else None,
+        "trainer_ids": [t.id for t in course.trainers], "archived": course.archived_at is not None,
         "url": external_url("courses.detail", course_id=course.id),
     }
+
+
+def parent_links(parent: Parent, personal_link: str | None = None) -> dict:
+    """The parent's links: the personal link only in the response that issued it (only its hash is stored)."""
+    # The calendar lives in sessions, above courses in the import direction (architecture.md).
+    from sessions.invites import feed_urls, parent_feed_token
+
+    return {"personal_link": personal_link, "calendar_feed": feed_urls(parent_feed_token(parent))["https"]}
+
+
+def parent_json(parent: Parent, personal_link: str | None = None) -> dict:
+    """The API representation of a parent (with the personal link only when it was just issued)."""
+    return {
+        "id": parent.id, "name": parent.name, "email": parent.email, "phone": parent.phone,
+        "language": parent.language, "consent_recording": parent.consent_recording,
+        "contact_email": parent.contact_email, "contact_sms": parent.contact_sms,
+        **parent_links(parent, personal_link),
+    }
+
+
+def _course_or_404(course_id: int) -> Course:
+    # 404 rather than 403 for another trainer's course, so ids reveal nothing.
+    course = db.session.get(Course, course_id)
+    if course is None or not services.can_manage(g.api_user, course):
+        abort(404)
+    return course
+
+
+def _parent_or_404(course: Course, parent_id: int) -> Parent:
+    enrolment = services.find_enrolment(course, parent_id)
+    if enrolment is None:
+        abort(404)
+    return enrolment.parent
 
 
 @operation("/courses", summary="Courses the token's owner may manage", tag="courses",
@@ -44,3 +173,98 @@ def course_json(course: Course) -> dict:
 @token_required
 def list_courses():
     return jsonify({"courses": [course_json(c) for c in services.courses_for(g.api_user)]})
+
+
+@operation("/courses", "POST", summary="Create a course", tag="courses", response=COURSE_SCHEMA, status=201,
+           request={**COURSE_INPUT, "required": ["title"]}, errors=(422,))
+@token_required
+def create_course():
+    values = _course_values(_json_body(COURSE_INPUT, required=("title",)))
+    values.setdefault("trainers", [g.api_user])
+    course = services.create_course(**values)
+    db.session.commit()
+    return jsonify(course_json(course)), 201
+
+
+@operation("/courses/<int:course_id>", summary="One course", tag="courses", response=COURSE_SCHEMA, errors=(404,))
+@token_required
+def get_course(course_id: int):
+    return jsonify(course_json(_course_or_404(course_id)))
+
+
+@operation("/courses/<int:course_id>", "PATCH", summary="Change a course", tag="courses", response=COURSE_SCHEMA,
+           request=COURSE_INPUT, errors=(404, 422))
+@token_required
+def update_course(course_id: int):
+    course = _course_or_404(course_id)
+    services.update_course(course, **_course_values(_json_body(COURSE_INPUT)))
+    db.session.commit()
+    return jsonify(course_json(course))
+
+
+@operation("/courses/<int:course_id>/archive", "POST", summary="Archive a course", tag="courses",
+           response=COURSE_SCHEMA, errors=(404,))
+@token_required
+def archive_course(course_id: int):
+    course = _course_or_404(course_id)
+    services.archive_course(course)
+    db.session.commit()
+    return jsonify(course_json(course))
+
+
+@operation("/courses/<int:course_id>/parents", summary="The parents enrolled in a course", tag="parents",
+           response={"type": "object", "required": ["parents"],
+                     "properties": {"parents": {"type": "array", "items": PARENT_SCHEMA}}}, errors=(404,))
+@token_required
+def list_parents(course_id: int):
+    course = _course_or_404(course_id)
+    body = {"parents": [parent_json(p) for p in services.course_parents(course)]}
+    db.session.commit()  # a parent's calendar token is created on first use
+    return jsonify(body)
+
+
+@operation("/courses/<int:course_id>/parents", "POST", tag="parents", response=PARENT_SCHEMA, status=201,
+           summary="Enrol a parent; a parent with the same e-mail or phone is enrolled instead of duplicated",
+           request={**PARENT_INPUT, "required": ["name"]}, errors=(404, 422))
+@token_required
+def enrol_parent(course_id: int):
+    course = _course_or_404(course_id)
+    body = _json_body(PARENT_INPUT, required=("name",))
+    parent, created = services.enrol_parent(course, **body)
+    link = links.send_welcome_message(parent) if created else None
+    body = parent_json(parent, link)
+    db.session.commit()
+    return jsonify(body), 201
+
+
+@operation("/courses/<int:course_id>/parents/<int:parent_id>/link", "POST", tag="parents", response=PARENT_SCHEMA,
+           summary="Issue a new personal link (the old one stops working) and send the welcome message again",
+           errors=(404,))
+@token_required
+def reissue_link(course_id: int, parent_id: int):
+    parent = _parent_or_404(_course_or_404(course_id), parent_id)
+    link = links.send_welcome_message(parent)
+    body = parent_json(parent, link)
+    db.session.commit()
+    return jsonify(body)
+
+
+@operation("/courses/<int:course_id>/parents/<int:parent_id>", "PATCH", summary="Change a parent's details",
+           tag="parents", response=PARENT_SCHEMA, request=PARENT_INPUT, errors=(404, 422))
+@token_required
+def update_parent(course_id: int, parent_id: int):
+    parent = _parent_or_404(_course_or_404(course_id), parent_id)
+    services.update_parent(parent, **_json_body(PARENT_INPUT))
+    body = parent_json(parent)
+    db.session.commit()
+    return jsonify(body)
+
+
+@operation("/courses/<int:course_id>/parents/<int:parent_id>", "DELETE", summary="Take a parent out of a course",
+           tag="parents", response={"type": "null"}, status=204, errors=(404,))
+@token_required
+def remove_parent(course_id: int, parent_id: int):
+    course = _course_or_404(course_id)
+    services.remove_from_course(course, _parent_or_404(course, parent_id))
+    db.session.commit()
+    return "", 204

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Date, ForeignKey, String, Table, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -53,9 +53,20 @@ class Parent(db.Model):
     #: SHA-256 of the personal link's token; the link itself is only shown when issued.
     link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The parent agreed to being recorded in live sessions.
+    consent_recording: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: The parent may be contacted by e-mail / by SMS.
+    contact_email: Mapped[bool] = mapped_column(default=True, server_default=true())
+    contact_sms: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="parent", cascade="all, delete-orphan")
+
+    @property
+    def channels(self) -> list[str]:
+        """The contact channels the parent can be reached on: "email" and/or "sms"."""
+        return [name for name, ok in (("email", self.email and self.contact_email),
+                                      ("sms", self.phone and self.contact_sms)) if ok]
 
     def __repr__(self) -> str:
         return f"<Parent {self.id}>"

@@ -1,35 +1,95 @@
-"""Course rules: courses, their trainers, parents and enrolments."""
+"""Course rules: courses, their trainers, parents, enrolments and the parents' CSV import."""
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
+from dataclasses import dataclass
 from datetime import date
+from zoneinfo import available_timezones
 
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from accounts.models import User
+from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
 from courses.models import Course, Enrolment, Parent
+
+DEFAULT_TIMEZONE = "Europe/Amsterdam"
+PHONE_REGION = "NL"
+MAX_IMPORT_ROWS = 2000
+CSV_HEADERS = {"name": "name", "naam": "name", "email": "email", "e-mail": "email", "e-mailadres": "email",
+               "phone": "phone", "telefoon": "phone", "mobiel": "phone", "language": "language", "taal": "language"}
 
 
 class CourseError(DomainError):
     """A course rule was broken."""
 
 
-def create_course(*, title: str, trainers: list[User], description: str = "", language: str = "nl",
-                  timezone: str = "Europe/Amsterdam", starts_on: date | None = None, ends_on: date | None = None,
-                  retention_days: int = 60) -> Course:
-    """Create a course run by the given trainers; flushes."""
+# --- courses -------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _check_course(*, title: str, language: str, timezone: str, starts_on: date | None, ends_on: date | None,
+                  retention_days: int, trainers: list[User]) -> None:
     if not title.strip():
         raise CourseError(_l("Geef de cursus een titel."), field="title")
+    _check_language(language)
+    if timezone not in _known_zones():
+        raise CourseError(_l("Onbekende tijdzone: %(tz)s", tz=timezone), field="timezone")
     if starts_on and ends_on and ends_on < starts_on:
         raise CourseError(_l("De einddatum ligt voor de begindatum."), field="ends_on")
-    course = Course(title=title.strip(), description=description, language=language, timezone=timezone,
+    if not 1 <= retention_days <= 365:
+        raise CourseError(_l("Bewaar opnames tussen 1 en 365 dagen."), field="retention_days")
+    if not trainers:
+        raise CourseError(_l("Kies minstens één trainer."), field="trainers")
+
+
+def create_course(*, title: str, trainers: list[User], description: str = "", language: str = "nl",
+                  timezone: str = DEFAULT_TIMEZONE, starts_on: date | None = None, ends_on: date | None = None,
+                  retention_days: int = 60) -> Course:
+    """Create a course run by the given trainers; flushes."""
+    _check_course(title=title, language=language, timezone=timezone, starts_on=starts_on, ends_on=ends_on,
+                  retention_days=retention_days, trainers=list(trainers))
+    course = Course(title=title.strip(), description=description or "", language=language, timezone=timezone,
                     starts_on=starts_on, ends_on=ends_on, retention_days=retention_days, trainers=list(trainers))
     db.session.add(course)
     db.session.flush()
     return course
+
+
+COURSE_FIELDS = ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days", "trainers")
+
+
+def update_course(course: Course, **changes) -> Course:
+    """Change a course's fields (any of COURSE_FIELDS); flushes."""
+    values = {name: changes.get(name, getattr(course, name)) for name in COURSE_FIELDS}
+    _check_course(title=values["title"], language=values["language"], timezone=values["timezone"],
+                  starts_on=values["starts_on"], ends_on=values["ends_on"], retention_days=values["retention_days"],
+                  trainers=list(values["trainers"]))
+    for name, value in values.items():
+        setattr(course, name, list(value) if name == "trainers" else value)
+    course.title = course.title.strip()
+    course.description = course.description or ""
+    db.session.flush()
+    return course
+
+
+def archive_course(course: Course) -> None:
+    """Archive a course: it leaves the course lists but keeps its data; flushes."""
+    if course.archived_at is None:
+        course.archived_at = utcnow()
+        db.session.flush()
 
 
 def courses_for(user: User) -> list[Course]:
@@ -45,12 +105,124 @@ def can_manage(user: User, course: Course) -> bool:
     return user.is_coordinator or any(t.id == user.id for t in course.trainers)
 
 
-def add_parent(*, name: str, language: str = "nl", email: str | None = None, phone: str | None = None) -> Parent:
-    """Add a parent; flushes."""
-    if not name.strip():
+def trainer_choices() -> list[User]:
+    """Active trainers and coordinators, by name, for assigning to a course."""
+    return list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
+
+
+def find_trainers(ids: list[int]) -> list[User]:
+    """The active users with these ids; CourseError when one is unknown."""
+    users = list(db.session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)))) if ids else []
+    if len(users) != len(set(ids)):
+        raise CourseError(_l("Onbekende trainer."), field="trainers")
+    return users
+
+
+# --- parents -------------------------------------------------------------------------------------------------
+
+
+def normalise_email(raw: str | None) -> str | None:
+    """A lower-cased, syntactically valid address (no DNS check), or None when empty."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise CourseError(_l("Dit e-mailadres klopt niet: %(email)s", email=raw), field="email") from None
+
+
+def normalise_phone(raw: str | None) -> str | None:
+    """A mobile number as E.164 (Dutch numbers may omit +31), or None when empty."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    error = CourseError(_l("Dit telefoonnummer klopt niet: %(phone)s", phone=raw), field="phone")
+    try:
+        number = phonenumbers.parse(raw, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        raise error from None
+    if not phonenumbers.is_valid_number(number):
+        raise error
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_language(language: str) -> str:
+    if language not in current_app.config["LANGUAGES"]:
+        raise CourseError(_l("Kies een van de talen: %(langs)s", langs=", ".join(current_app.config["LANGUAGES"])),
+                          field="language")
+    return language
+
+
+@dataclass
+class ParentData:
+    """Checked and normalised parent fields."""
+
+    name: str
+    email: str | None
+    phone: str | None
+    language: str
+
+
+def clean_parent(*, name: str, email: str | None, phone: str | None, language: str) -> ParentData:
+    """Validate and normalise a parent's fields; CourseError on the first problem."""
+    if not (name or "").strip():
         raise CourseError(_l("Vul een naam in."), field="name")
-    parent = Parent(name=name.strip(), language=language, email=(email or "").strip().lower() or None, phone=phone)
+    data = ParentData(name.strip(), normalise_email(email), normalise_phone(phone), _check_language(language))
+    if data.email is None and data.phone is None:
+        raise CourseError(_l("Vul een e-mailadres of een mobiel nummer in."), field="email")
+    return data
+
+
+def find_parent(*, email: str | None, phone: str | None, exclude: Parent | None = None) -> Parent | None:
+    """The parent with this (normalised) e-mail address or phone number, if any."""
+    conditions = [c for c in (Parent.email == email if email else None, Parent.phone == phone if phone else None)
+                  if c is not None]
+    if not conditions:
+        return None
+    query = select(Parent).where(or_(*conditions)).order_by(Parent.id)
+    if exclude is not None:
+        query = query.where(Parent.id != exclude.id)
+    return db.session.scalars(query).first()
+
+
+def add_parent(*, name: str, language: str = "nl", email: str | None = None, phone: str | None = None,
+               consent_recording: bool = False, contact_email: bool = True, contact_sms: bool = False) -> Parent:
+    """Add a parent after validating the fields (no duplicate check: see enrol_parent); flushes."""
+    data = clean_parent(name=name, email=email, phone=phone, language=language)
+    parent = Parent(name=data.name, language=data.language, email=data.email, phone=data.phone,
+                    consent_recording=consent_recording, contact_email=contact_email, contact_sms=contact_sms)
     db.session.add(parent)
+    db.session.flush()
+    return parent
+
+
+def enrol_parent(course: Course, **fields) -> tuple[Parent, bool]:
+    """Enrol a parent, reusing the parent with the same e-mail or phone; returns (parent, created); flushes."""
+    data = clean_parent(name=fields.get("name", ""), email=fields.get("email"), phone=fields.get("phone"),
+                        language=fields.get("language", "nl"))
+    existing = find_parent(email=data.email, phone=data.phone)
+    if existing is not None:
+        enrol(course, existing)
+        return existing, False
+    parent = add_parent(**{**fields, **vars(data)})
+    enrol(course, parent)
+    return parent, True
+
+
+def update_parent(parent: Parent, **changes) -> Parent:
+    """Change a parent's fields; refuses an e-mail or phone that belongs to another parent; flushes."""
+    values = {k: changes.get(k, getattr(parent, k)) for k in ("name", "email", "phone", "language")}
+    data = clean_parent(**values)
+    if data.email and find_parent(email=data.email, phone=None, exclude=parent):
+        raise CourseError(_l("Er is al een ouder met dit e-mailadres."), field="email")
+    if data.phone and find_parent(email=None, phone=data.phone, exclude=parent):
+        raise CourseError(_l("Er is al een ouder met dit telefoonnummer."), field="phone")
+    for key, value in vars(data).items():
+        setattr(parent, key, value)
+    for key in ("consent_recording", "contact_email", "contact_sms"):
+        if key in changes:
+            setattr(parent, key, bool(changes[key]))
     db.session.flush()
     return parent
 
@@ -66,7 +238,115 @@ def enrol(course: Course, parent: Parent) -> Enrolment:
     return enrolment
 
 
+def find_enrolment(course: Course, parent_id: int) -> Enrolment | None:
+    """The enrolment of this parent in this course, if any."""
+    return db.session.scalar(select(Enrolment).where(Enrolment.course_id == course.id,
+                                                     Enrolment.parent_id == parent_id))
+
+
+def remove_from_course(course: Course, parent: Parent) -> None:
+    """Take a parent out of a course; the parent stays known for other courses; flushes."""
+    enrolment = find_enrolment(course, parent.id)
+    if enrolment is not None:
+        parent.enrolments.remove(enrolment)
+        db.session.delete(enrolment)
+        db.session.flush()
+
+
+def move_parent(parent: Parent, *, from_course: Course, to_course: Course) -> Enrolment:
+    """Move a parent from one course to another; flushes."""
+    if from_course.id == to_course.id:
+        raise CourseError(_l("Kies een andere cursus."), field="course_id")
+    remove_from_course(from_course, parent)
+    return enrol(to_course, parent)
+
+
 def course_parents(course: Course) -> list[Parent]:
     """The parents enrolled in a course, by name."""
     query = select(Parent).join(Enrolment).where(Enrolment.course_id == course.id).order_by(Parent.name)
     return list(db.session.scalars(query))
+
+
+# --- CSV import ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportRow:
+    """One data row of an uploaded file: its line number, the raw values and the outcome of the checks."""
+
+    line: int
+    values: dict
+    data: ParentData | None = None
+    error: str | None = None
+    #: "new", "existing" (already known: only enrolled) or "repeat" (same parent earlier in the file).
+    status: str = "new"
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CourseError(_l("Sla het bestand op als CSV UTF-8."), field="file") from None
+
+
+def _header(fields: list[str]) -> list[str]:
+    keys = [CSV_HEADERS.get(f.strip().lower(), "") for f in fields]
+    if "name" not in keys or not {"email", "phone"} & set(keys):
+        raise CourseError(_l("De eerste regel moet de kolommen naam, e-mail, telefoon en taal noemen."),
+                          field="file")
+    return keys
+
+
+def read_csv(raw: bytes) -> list[dict]:
+    """The data rows of a UTF-8 CSV (comma or semicolon, BOM allowed) as dicts with line numbers."""
+    text = _decode(raw)
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    keys = _header(next(reader, []))
+    rows = []
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        values = {k: (cells[i].strip() if i < len(cells) else "") for i, k in enumerate(keys) if k}
+        rows.append({"line": reader.line_num, **values})
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise CourseError(_l("Een bestand mag hoogstens %(n)d regels hebben.", n=MAX_IMPORT_ROWS), field="file")
+    return rows
+
+
+def _check_row(row: ImportRow, default_language: str, seen: dict) -> None:
+    values = row.values
+    try:
+        row.data = clean_parent(name=values.get("name", ""), email=values.get("email"), phone=values.get("phone"),
+                                language=(values.get("language") or default_language).lower())
+    except CourseError as exc:
+        row.error = str(exc.message)
+        return
+    keys = [k for k in (row.data.email, row.data.phone) if k]
+    if any(k in seen for k in keys):
+        row.status = "repeat"
+    elif find_parent(email=row.data.email, phone=row.data.phone) is not None:
+        row.status = "existing"
+    seen.update(dict.fromkeys(keys, row.line))
+
+
+def check_import(course: Course, raw: bytes) -> list[ImportRow]:
+    """Parse and check an uploaded parents file without changing anything."""
+    rows = [ImportRow(line=r.pop("line"), values=r) for r in read_csv(raw)]
+    seen: dict = {}
+    for row in rows:
+        _check_row(row, course.language if course.language in current_app.config["LANGUAGES"] else "nl", seen)
+    return rows
+
+
+def import_parents(course: Course, raw: bytes) -> list[ImportRow]:
+    """Re-check a parents file and enrol every row, or nothing when a row is bad; flushes."""
+    rows = check_import(course, raw)
+    if not rows:
+        raise CourseError(_l("Het bestand bevat geen ouders."), field="file")
+    if any(r.error for r in rows):
+        raise CourseError(_l("Verbeter eerst de regels met een fout."), field="file")
+    for row in rows:
+        enrol_parent(course, **vars(row.data))
+    return rows

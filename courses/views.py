@@ -1,16 +1,23 @@
-"""The trainer's course list and course page."""
+"""The trainer's course pages: courses, their parents and the parents' CSV import."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from accounts.forms import EmptyForm
+from core.errors import DomainError
 from core.extensions import db
-from courses import services
-from courses.models import Course
+from courses import links, services
+from courses.forms import CourseForm, ImportConfirmForm, ImportUploadForm, MoveParentForm, ParentForm
+from courses.models import Course, Parent
 
 bp = Blueprint("courses", __name__)
+
+IMPORT_MAX_AGE = 3600  # seconds a previewed upload stays valid
 
 
 def get_course_or_403(course_id: int) -> Course:
@@ -21,18 +28,248 @@ def get_course_or_403(course_id: int) -> Course:
     return course
 
 
+def get_parent_or_404(course: Course, parent_id: int) -> Parent:
+    """A parent enrolled in the course; 404 otherwise."""
+    enrolment = services.find_enrolment(course, parent_id)
+    if enrolment is None:
+        abort(404)
+    return enrolment.parent
+
+
+def _show_error(form: FlaskForm, exc: DomainError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(exc.message)]
+    else:
+        flash(str(exc.message), "error")
+
+
+def _course_values(form: CourseForm) -> dict:
+    values = {name: getattr(form, name).data for name in
+              ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days")}
+    if current_user.is_coordinator:
+        values["trainers"] = services.find_trainers(form.trainers.data or [])
+    return values
+
+
+def _course_form(course: Course | None = None) -> CourseForm:
+    if not current_user.is_coordinator:
+        form = CourseForm(obj=course)
+        del form.trainers  # only coordinators assign trainers; a trainer's new course is their own
+        return form
+    form = CourseForm(obj=course, trainer_choices=services.trainer_choices())
+    if not form.is_submitted():
+        form.trainers.data = [t.id for t in course.trainers] if course else [current_user.id]
+    return form
+
+
 @bp.route("/courses")
 @login_required
 def index():
     return render_template("courses/index.html", courses=services.courses_for(current_user), empty=EmptyForm())
 
 
+@bp.route("/courses/new", methods=["GET", "POST"])
+@login_required
+def create():
+    form = _course_form()
+    if form.validate_on_submit():
+        try:
+            values = _course_values(form)
+            values.setdefault("trainers", [current_user])
+            course = services.create_course(**values)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("De cursus is aangemaakt."), "info")
+            return redirect(url_for("courses.detail", course_id=course.id))
+    return render_template("courses/create.html", form=form), 400 if form.errors else 200
+
+
 @bp.route("/courses/<int:course_id>")
 @login_required
 def detail(course_id: int):
     # Imported here: sessions sits above courses in the import direction (architecture.md).
-    from sessions.services import course_sessions
+    from sessions.services import course_attendance, course_sessions
 
     course = get_course_or_403(course_id)
     return render_template("courses/detail.html", course=course, sessions=course_sessions(course),
-                           parents=services.course_parents(course), empty=EmptyForm())
+                           parents=services.course_parents(course), attendance=course_attendance(course),
+                           empty=EmptyForm())
+
+
+@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(course_id: int):
+    course = get_course_or_403(course_id)
+    form = _course_form(course)
+    if form.validate_on_submit():
+        try:
+            services.update_course(course, **_course_values(form))
+        except DomainError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("De cursus is bijgewerkt."), "info")
+            return redirect(url_for("courses.detail", course_id=course.id))
+    return render_template("courses/edit.html", form=form, course=course), 400 if form.errors else 200
+
+
+@bp.route("/courses/<int:course_id>/archive", methods=["POST"])
+@login_required
+def archive(course_id: int):
+    course = get_course_or_403(course_id)
+    if EmptyForm().validate_on_submit():
+        services.archive_course(course)
+        db.session.commit()
+        flash(_("De cursus is gearchiveerd."), "info")
+    return redirect(url_for("courses.index"))
+
+
+def _parent_values(form: ParentForm) -> dict:
+    return {name: getattr(form, name).data for name in
+            ("name", "email", "phone", "language", "consent_recording", "contact_email", "contact_sms")}
+
+
+@bp.route("/courses/<int:course_id>/parents/new", methods=["GET", "POST"])
+@login_required
+def add_parent(course_id: int):
+    course = get_course_or_403(course_id)
+    form = ParentForm(language=course.language)
+    if form.validate_on_submit():
+        try:
+            parent, created = services.enrol_parent(course, **_parent_values(form))
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            if created:
+                links.send_welcome_message(parent)
+            db.session.commit()
+            flash(_("%(name)s is ingeschreven.", name=parent.name) if created else
+                  _("Deze ouder was al bekend (%(name)s) en is nu ingeschreven.", name=parent.name), "info")
+            return redirect(url_for("courses.detail", course_id=course.id))
+    return render_template("courses/add_parent.html", form=form, course=course), 400 if form.errors else 200
+
+
+@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_parent(course_id: int, parent_id: int):
+    course = get_course_or_403(course_id)
+    parent = get_parent_or_404(course, parent_id)
+    form = ParentForm(obj=parent)
+    if form.validate_on_submit():
+        try:
+            services.update_parent(parent, **_parent_values(form))
+        except DomainError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("De gegevens zijn opgeslagen."), "info")
+            return redirect(url_for("courses.detail", course_id=course.id))
+    return (render_template("courses/edit_parent.html", form=form, course=course, parent=parent),
+            400 if form.errors else 200)
+
+
+@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/link", methods=["POST"])
+@login_required
+def reissue_link(course_id: int, parent_id: int):
+    course = get_course_or_403(course_id)
+    parent = get_parent_or_404(course, parent_id)
+    if EmptyForm().validate_on_submit():
+        link = links.send_welcome_message(parent)
+        db.session.commit()
+        flash(_("Nieuwe persoonlijke link voor %(name)s (de oude werkt niet meer): %(link)s", name=parent.name,
+                link=link), "info")
+    return redirect(url_for("courses.detail", course_id=course.id))
+
+
+@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/link/revoke", methods=["POST"])
+@login_required
+def revoke_link(course_id: int, parent_id: int):
+    course = get_course_or_403(course_id)
+    parent = get_parent_or_404(course, parent_id)
+    if EmptyForm().validate_on_submit():
+        links.revoke_personal_link(parent)
+        db.session.commit()
+        flash(_("De persoonlijke link van %(name)s is ingetrokken.", name=parent.name), "info")
+    return redirect(url_for("courses.detail", course_id=course.id))
+
+
+@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/remove", methods=["POST"])
+@login_required
+def remove_parent(course_id: int, parent_id: int):
+    course = get_course_or_403(course_id)
+    parent = get_parent_or_404(course, parent_id)
+    if EmptyForm().validate_on_submit():
+        services.remove_from_course(course, parent)
+        db.session.commit()
+        flash(_("%(name)s is uitgeschreven.", name=parent.name), "info")
+    return redirect(url_for("courses.detail", course_id=course.id))
+
+
+@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/move", methods=["GET", "POST"])
+@login_required
+def move_parent(course_id: int, parent_id: int):
+    course = get_course_or_403(course_id)
+    parent = get_parent_or_404(course, parent_id)
+    targets = [c for c in services.courses_for(current_user) if c.id != course.id]
+    form = MoveParentForm()
+    form.course_id.choices = [(c.id, c.title) for c in targets]
+    if form.validate_on_submit():
+        target = next(c for c in targets if c.id == form.course_id.data)
+        services.move_parent(parent, from_course=course, to_course=target)
+        db.session.commit()
+        flash(_("%(name)s zit nu in %(course)s.", name=parent.name, course=target.title), "info")
+        return redirect(url_for("courses.detail", course_id=course.id))
+    return (render_template("courses/move_parent.html", form=form, course=course, parent=parent),
+            400 if form.errors else 200)
+
+
+def _import_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="courses.import-parents")
+
+
+@bp.route("/courses/<int:course_id>/import", methods=["GET", "POST"])
+@login_required
+def import_parents(course_id: int):
+    course = get_course_or_403(course_id)
+    form, rows, confirm = ImportUploadForm(), None, None
+    if form.validate_on_submit():
+        raw = form.file.data.read()
+        try:
+            rows = services.check_import(course, raw)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            payload = _import_signer().dumps({"course_id": course.id, "csv": raw.decode("utf-8-sig")})
+            confirm = ImportConfirmForm(formdata=None, payload=payload)
+    status = 400 if form.errors else 200
+    return render_template("courses/import_parents.html", form=form, course=course, rows=rows,
+                           confirm=confirm, errors=[r for r in rows or [] if r.error]), status
+
+
+@bp.route("/courses/<int:course_id>/import/confirm", methods=["POST"])
+@login_required
+def confirm_import(course_id: int):
+    course = get_course_or_403(course_id)
+    form = ImportConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        upload = _import_signer().loads(form.payload.data, max_age=IMPORT_MAX_AGE)
+    except BadSignature:
+        abort(400)
+    if upload.get("course_id") != course.id:
+        abort(400)
+    try:
+        rows = services.import_parents(course, upload["csv"].encode())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for("courses.import_parents", course_id=course.id))
+    db.session.commit()
+    flash(_("%(n)d ouders ingeschreven.", n=len(rows)), "info")
+    return redirect(url_for("courses.detail", course_id=course.id))

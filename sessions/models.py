@@ -6,12 +6,12 @@ import enum
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
-from courses.models import Course
+from courses.models import Course, Parent
 
 
 class SessionKind(enum.Enum):
@@ -25,6 +25,21 @@ class SessionStatus(enum.Enum):
     live = "live"
     ended = "ended"
     cancelled = "cancelled"
+
+
+class AttendanceKind(enum.Enum):
+    join_click = "join_click"
+    joined = "joined"
+    left = "left"
+
+
+#: The chosen parents of a session that does not invite the whole course.
+session_invitees = Table(
+    "workshop_session_invitees",
+    db.metadata,
+    Column("session_id", ForeignKey("workshop_session.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", ForeignKey("parents.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class WorkshopSeries(db.Model):
@@ -70,19 +85,69 @@ class WorkshopSession(db.Model):
     #: Unguessable and fixed for the life of the session.
     room_name: Mapped[str] = mapped_column(String(100), unique=True)
     sequence: Mapped[int] = mapped_column(default=0)
+    #: False: only `invitees` are invited.
+    invite_whole_course: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     course: Mapped[Course] = relationship()
     series: Mapped[WorkshopSeries | None] = relationship(back_populates="sessions")
+    invitees: Mapped[list[Parent]] = relationship(secondary=session_invitees, order_by=Parent.name)
 
     @property
     def ends_at(self) -> datetime:
         return self.starts_at + timedelta(minutes=self.duration_minutes)
 
     @property
+    def opens_at(self) -> datetime:
+        return self.starts_at - timedelta(minutes=self.lobby_minutes)
+
+    @property
     def local_start(self) -> datetime:
         return self.starts_at.astimezone(ZoneInfo(self.timezone))
 
+    @property
+    def local_end(self) -> datetime:
+        return self.ends_at.astimezone(ZoneInfo(self.timezone))
+
     def __repr__(self) -> str:
         return f"<WorkshopSession {self.id} {self.starts_at:%Y-%m-%d %H:%M}Z>"
+
+
+class RecordingConsent(db.Model):
+    """One consent or objection to a session's recording, as the parent gave it; the latest counts."""
+
+    __tablename__ = "recording_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+    objected: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Parent] = relationship()
+
+
+class AttendanceEvent(db.Model):
+    """A join click or an IFrame joined/left event, bound to the parent's personal link."""
+
+    __tablename__ = "attendance_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[AttendanceKind] = mapped_column(Enum(AttendanceKind, name="attendance_kind"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Parent] = relationship()
+
+
+class RoomSample(db.Model):
+    """The participant count Prosody reported for a session's room at one moment (optional polling)."""
+
+    __tablename__ = "room_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
+    participants: Mapped[int]
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,6 +7,7 @@ import contextvars
 import os
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ os.environ["INSTANCE_PATH"] = str(_TEST_INSTANCE)
 
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from core import queue  # noqa: E402
@@ -78,15 +80,27 @@ class IsolatedClient(FlaskClient):
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
-def _reset_postgres(url: str) -> None:
+def _private_postgres_database(url: str) -> str:
+    """Create a fresh database for this test run beside TEST_DATABASE_URL's, so parallel runs never collide."""
+    admin_url = make_url(sqlalchemy_url(url))
+    name = f"{admin_url.database}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
-        engine = create_engine(sqlalchemy_url(url))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any connection failure means "PostgreSQL not available"
         need(False, f"PostgreSQL at {url} ({type(exc).__name__}: {exc})")
+    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(url: str) -> None:
+    private = make_url(url)
+    engine = create_engine(private.set(database=make_url(sqlalchemy_url(TEST_DATABASE_URL)).database),
+                           isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{private.database}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def app_overrides(instance: Path, database_url: str) -> dict:
@@ -94,7 +108,8 @@ def app_overrides(instance: Path, database_url: str) -> dict:
     return {
         "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance), "TESTING": True, "HUEY_IMMEDIATE": True,
         "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "SECRET_KEY": "test-secret-" + "x" * 32,
-        "PUBLIC_BASE_URL": "http://ouderkamer.test", "MAIL_TRANSPORT": "memory", "SMS_TRANSPORT": "memory"
+        "PUBLIC_BASE_URL": "http://ouderkamer.test", "MAIL_TRANSPORT": "memory", "SMS_TRANSPORT": "memory",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"
     }
 
 
@@ -102,8 +117,7 @@ def app_overrides(instance: Path, database_url: str) -> dict:
 def app(request, tmp_path_factory):
     instance = tmp_path_factory.mktemp(f"instance-{request.param}")
     if request.param == "postgresql":
-        url = TEST_DATABASE_URL
-        _reset_postgres(url)
+        url = _private_postgres_database(TEST_DATABASE_URL)
     else:
         url = f"sqlite:///{instance / 'test.sqlite'}"
     application = create_app(app_overrides(instance, url))
@@ -115,6 +129,8 @@ def app(request, tmp_path_factory):
     yield application
     with application.app_context():
         _db.engine.dispose()
+    if request.param == "postgresql":
+        _drop_postgres_database(url)
 
 
 def _clean_tables(application) -> None:

@@ -17,7 +17,7 @@ def test_demo_trainer_logs_in_sees_the_course_and_logs_out(runner, live_server, 
     page.get_by_role("button", name="Inloggen").click()
     page.get_by_role("link", name=info["course"]["title"]).click()
     heading = page.get_by_role("heading", level=1).inner_text()
-    sessions_listed = page.locator("#sessions-heading + table tbody tr").count()
+    sessions_listed = page.locator("section[aria-labelledby=sessions-heading] table tbody tr").count()
     page.get_by_role("button", name="Uitloggen").click()
     after_logout = page.url
 

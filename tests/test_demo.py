@@ -55,6 +55,31 @@ def test_demo_twice_creates_no_duplicates_and_moves_only_the_trial(runner, db):
     assert {i for i, m in moved if m} <= {s["id"] for s in first["course"]["sessions"] if s["trial"]}
 
 
+def test_demo_personal_links_open_each_parents_route_map(runner, client):
+    info = _demo(runner)
+
+    pages = [client.get(p["personal_link"].removeprefix("http://ouderkamer.test")) for p in info["parents"]]
+
+    assert [r.status_code for r in pages] == [200, 200, 200]
+    assert [p["name"] in r.get_data(as_text=True) for p, r in zip(info["parents"], pages)] == [True] * 3
+    assert _demo(runner)["parents"] == info["parents"]
+
+
+def test_demo_calendar_feed_and_trial_join_link_work(runner, client):
+    info = _demo(runner)
+    trial = next(s for s in info["course"]["sessions"] if s["trial"])
+
+    for parent in info["parents"]:
+        feed = client.get(parent["calendar_feed"].removeprefix("http://ouderkamer.test"))
+        join = client.get(parent["trial_join_link"].removeprefix("http://ouderkamer.test"))
+        lobby = client.get(join.headers["Location"])
+        assert feed.status_code == 200
+        assert feed.headers["Content-Type"] == "text/calendar; charset=utf-8"
+        assert f"ouderkamer-session-{trial['id']}@ouderkamer.test" in feed.get_data(as_text=True)
+        assert join.status_code == 302
+        assert lobby.status_code == 200
+
+
 def test_demo_api_token_works_against_the_api(runner, client):
     info = _demo(runner)
 

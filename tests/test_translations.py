@@ -14,8 +14,8 @@ def _ids(path: Path) -> dict:
         return {m.id: m.string for m in read_po(fh) if m.id}
 
 
-@pytest.mark.parametrize("language", ["en"])
-def test_trainer_interface_catalogue_translates_every_message(language):
+@pytest.mark.parametrize("language", ["en", "ar", "tr"])
+def test_catalogue_translates_every_message(language):
     catalogue = _ids(ROOT / "translations" / language / "LC_MESSAGES" / "messages.po")
 
     missing = sorted(i for i in _ids(TEMPLATE) if not catalogue.get(i))
@@ -36,3 +36,13 @@ def test_template_is_current_with_the_source():
             found.add(message if isinstance(message, str) else message[0])
 
     assert found - set(_ids(TEMPLATE)) == set()
+
+
+@pytest.mark.parametrize("language", ["nl", "en", "ar", "tr"])
+def test_catalogue_placeholders_match_the_source(language):
+    with (ROOT / "translations" / language / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
+
+    assert problems == []

@@ -1,0 +1,230 @@
+"""Transcode benchmark (issue 6): our pipeline vs the best single ffmpeg command vs one ffmpeg per rendition.
+
+    .venv/bin/python bench/transcode.py [--source FILE] [--seconds 600] [--cache DIR]
+
+Makes (or takes) a 1280x720 30-fps H.264/AAC source encoded like Jibri before PR #562 (video.md §2), then in one
+run times (b) the reference command (video.md §4.2 + §4.3), (a) the pipeline from `received` to `transcoded` in a
+separate worker process, and (c) the naive way. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAVFI_VIDEO = (
+    "color=c=0x1e2a3a:s=1280x720:r=30,drawbox=x=40:y=40:w=760:h=540:c=0xf2f2f2:t=fill,"
+    "drawtext=font=DejaVuSans:text='Parent workshop – slide %{eif\\:floor(t/45)+1\\:d}':x=70:y=70:fontsize=40:"
+    "fontcolor=0x202020,drawtext=font=DejaVuSans:text='%{pts\\:hms}':x=1000:y=660:fontsize=24:fontcolor=white"
+)
+GRAPH = ("[0:v][1:v]overlay=x=840:y=60[t1];[t1][2:v]overlay=x=940:y=400,format=yuv420p[v];"
+         "[3:a][4:a]amix=inputs=2,tremolo=f=4:d=0.8,aformat=channel_layouts=stereo[a]")
+QUIET = ["-nostdin", "-y", "-loglevel", "error"]
+HLS = ["-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
+       "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4"]
+X264_360 = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
+            "-force_key_frames", "source", "-g", "100000", "-sc_threshold", "0", "-crf", "26", "-maxrate", "600k",
+            "-bufsize", "1200k", "-level", "3.0"]
+
+
+def make_source(path: Path, seconds: int) -> None:
+    """The workshop-like lavfi source of video.md §2 (about 127 s for 10 minutes on 2 cores)."""
+    inputs = [LAVFI_VIDEO, "testsrc2=s=400x300:r=30,noise=alls=9:allf=t+u",
+              "testsrc2=s=200x150:r=30,hue=s=0,noise=alls=7:allf=t", "sine=f=180:sample_rate=44100",
+              "anoisesrc=color=pink:amplitude=0.08:sample_rate=44100"]
+    argv = ["ffmpeg", *QUIET]
+    for source in inputs:
+        argv += ["-f", "lavfi", "-i", source]
+    argv += ["-filter_complex", GRAPH, "-map", "[v]", "-map", "[a]", "-t", str(seconds),
+             "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-level", "3.1", "-pix_fmt", "yuv420p",
+             "-r", "30", "-crf", "25", "-maxrate", "2976k", "-bufsize", "5952k", "-g", "60", "-tune", "zerolatency",
+             "-c:a", "aac", "-ar", "44100", "-b:a", "128k", "-f", "mp4", str(path) + ".part"]
+    subprocess.run(argv, check=True)
+    os.replace(str(path) + ".part", path)
+
+
+def reference(src: Path, out: Path) -> list[list[str]]:
+    """The best single command for our outputs: 720p copied, 360p + poster from one decode, then the MP4 copy."""
+    ladder = ["ffmpeg", *QUIET, "-protocol_whitelist", "file", "-i", str(src),
+              "-filter_complex", "[0:v]split=2[vb][vp];[vb]scale=w=640:h=360,setsar=1[v360];"
+                                 "[vp]select='gte(t,5)',trim=end_frame=1,scale=w=1280:h=720[poster]",
+              "-map", "0:v", "-map", "[v360]", "-map", "0:a", "-c:v:0", "copy", "-c:v:1", "libx264",
+              "-preset", "veryfast", "-profile:v:1", "main", "-pix_fmt:v:1", "yuv420p",
+              "-force_key_frames:v:1", "source", "-g:v:1", "100000", "-sc_threshold:v:1", "0", "-crf:v:1", "26",
+              "-maxrate:v:1", "600k", "-bufsize:v:1", "1200k", "-level:v:1", "3.0", "-c:a", "copy", *HLS,
+              "-hls_segment_filename", f"{out}/v_%v/seg_%05d.m4s", "-master_pl_name", "master.m3u8",
+              "-var_stream_map", "v:0,agroup:aud,name:720p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio",
+              f"{out}/v_%v/index.m3u8", "-map", "[poster]", "-frames:v", "1", "-update", "1", "-q:v", "3",
+              f"{out}/poster.jpg"]
+    mp4 = ["ffmpeg", *QUIET, "-protocol_whitelist", "file", "-i", f"{out}/v_360p/index.m3u8",
+           "-protocol_whitelist", "file", "-i", f"{out}/v_audio/index.m3u8", "-map", "0:v", "-map", "1:a",
+           "-c", "copy", "-movflags", "+faststart", f"{out}/fallback_360p.mp4"]
+    return [ladder, mp4]
+
+
+def naive(src: Path, out: Path) -> list[list[str]]:
+    """One ffmpeg per rendition, each decoding the source on its own (what video.md §0 rules out)."""
+    base = ["ffmpeg", *QUIET, "-protocol_whitelist", "file", "-i", str(src)]
+    for name in ("v_720p", "v_360p", "v_audio"):
+        (out / name).mkdir(parents=True, exist_ok=True)
+    return [
+        [*base, "-map", "0:v", "-c:v", "copy", *HLS, "-hls_segment_filename", f"{out}/v_720p/seg_%05d.m4s",
+         f"{out}/v_720p/index.m3u8"],
+        [*base, "-map", "0:v", "-vf", "scale=w=640:h=360,setsar=1", *X264_360, *HLS,
+         "-hls_segment_filename", f"{out}/v_360p/seg_%05d.m4s", f"{out}/v_360p/index.m3u8"],
+        [*base, "-map", "0:a", "-c:a", "copy", *HLS, "-hls_segment_filename", f"{out}/v_audio/seg_%05d.m4s",
+         f"{out}/v_audio/index.m3u8"],
+        ["ffmpeg", *QUIET, "-ss", "5", "-i", str(src), "-frames:v", "1", "-q:v", "3", f"{out}/poster.jpg"],
+        [*base, "-map", "0:v", "-map", "0:a", "-vf", "scale=w=640:h=360,setsar=1", *X264_360, "-c:a", "copy",
+         "-movflags", "+faststart", f"{out}/fallback_360p.mp4"],
+    ]
+
+
+def timed(commands: list[list[str]]) -> float:
+    start = time.perf_counter()
+    for argv in commands:
+        subprocess.run(argv, check=True)
+    return time.perf_counter() - start
+
+
+class ChildPeakRss:
+    """Samples VmHWM of this process's direct children (ffmpeg, ffprobe): ru_maxrss of forked children is
+    inflated by the parent's pages, so it cannot tell ffmpeg's own peak."""
+
+    def __init__(self, every_s: float = 0.2):
+        self.peak_kb, self._stop, self._every = 0, threading.Event(), every_s
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(self._every):
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+                except OSError:
+                    continue
+                if fields.get("PPid", "").strip() == me and "VmHWM" in fields:
+                    self.peak_kb = max(self.peak_kb, int(fields["VmHWM"].split()[0]))
+
+
+def run_pipeline_worker(src: Path) -> dict:
+    """In this (worker) process: a fresh app and database, the original stored, then received -> transcoded."""
+    instance = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-"))
+    os.environ["INSTANCE_PATH"] = str(instance)
+    sys.path.insert(0, str(ROOT))
+    import types
+    from datetime import timedelta
+
+    from flask_migrate import upgrade
+
+    from accounts import services as accounts
+    from core.app import create_app
+    from core.db import utcnow
+    from core.extensions import db
+    from core.storage import file_sha256, get_storage
+    from courses import services as courses
+    from recordings import services
+    from recordings.models import RecordingSource, RecordingState
+    from sessions import services as sessions
+
+    sys.modules["recordings.publish_tasks"] = types.SimpleNamespace(publish_recording=lambda _id: None)
+    app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite'}",
+                      "HUEY_IMMEDIATE": True, "SECRET_KEY": "bench-" + "x" * 40, "MAIL_TRANSPORT": "memory",
+                      "SMS_TRANSPORT": "memory"})
+    with app.app_context():
+        upgrade(revision="heads")
+        user = accounts.create_user("bench@example.org", name="Bench", password="bench bench bench")
+        course = courses.create_course(title="Bench", trainers=[user])
+        when = (utcnow() + timedelta(days=1)).replace(microsecond=0)
+        workshop = sessions.schedule_session(course, title="Bench", starts_local=when, timezone="UTC")
+        recording = services.create_recording(workshop, source=RecordingSource.upload)
+        local = services.local_original(recording)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, local)
+        stored = get_storage().put_file(services.original_key(recording, src.name), local,
+                                        content_type="video/mp4")
+        recording.original_key, recording.original_size = stored.key, stored.size
+        recording.original_sha256 = file_sha256(local)
+        db.session.commit()  # `received`, nothing enqueued yet
+
+        with ChildPeakRss() as children:
+            start = time.perf_counter()
+            services.advance_recording(recording)
+            db.session.commit()  # immediate mode: probe and transcode run here
+            wall = time.perf_counter() - start
+
+        db.session.expire_all()
+        recording = db.session.get(type(recording), recording.id)
+        if recording.state is not RecordingState.transcoded:
+            raise SystemExit(f"pipeline ended {recording.state.value}: {recording.error_message}")
+        result = {"wall_s": wall, "duration_s": recording.duration_s,
+                  "python_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "ffmpeg_rss_mb": children.peak_kb / 1024,
+                  "files": len(recording.renditions)}
+    shutil.rmtree(instance, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, help="use this file instead of generating one")
+    parser.add_argument("--seconds", type=int, default=600, help="length of the generated source")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ouderkamer-bench")
+    parser.add_argument("--pipeline-worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.pipeline_worker:
+        print(json.dumps(run_pipeline_worker(args.pipeline_worker)))
+        return
+    src = args.source
+    if src is None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+        src = args.cache / f"src_g60_{args.seconds}s.mp4"
+        if not src.exists():
+            make_source(src, args.seconds)
+    work = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-out-"))
+    try:
+        (work / "ref").mkdir()
+        wall_ref = timed(reference(src, work / "ref"))
+        worker = subprocess.run([sys.executable, __file__, "--pipeline-worker", str(src)], check=True,
+                                capture_output=True, text=True, cwd=ROOT)
+        pipeline = json.loads(worker.stdout.strip().splitlines()[-1])
+        wall_naive = timed(naive(src, work / "naive"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    wall = pipeline["wall_s"]
+    print(json.dumps({
+        "source_s": round(pipeline["duration_s"], 3),
+        "pipeline_wall_s": round(wall, 2),
+        "reference_wall_s": round(wall_ref, 2),
+        "naive_wall_s": round(wall_naive, 2),
+        "x_realtime": round(pipeline["duration_s"] / wall, 2),
+        "vs_reference": round(wall / wall_ref, 3),
+        "vs_naive": round(wall / wall_naive, 3),
+        "peak_rss_mb": round(max(pipeline["python_rss_mb"], pipeline["ffmpeg_rss_mb"]), 1),
+        "worker_python_rss_mb": round(pipeline["python_rss_mb"], 1),
+        "ffmpeg_peak_rss_mb": round(pipeline["ffmpeg_rss_mb"], 1),
+        "files": pipeline["files"],
+        "cores": os.cpu_count(),
+    }))
+
+
+if __name__ == "__main__":
+    main()

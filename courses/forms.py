@@ -1,0 +1,67 @@
+"""Course, parent, move and CSV-import forms."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+def _language_choices() -> list[tuple[str, str]]:
+    return [(code, code) for code in current_app.config["LANGUAGES"]]
+
+
+class CourseForm(FlaskForm):
+    title = StringField(_l("Titel"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Beschrijving"), validators=[Length(max=5000)])
+    language = SelectField(_l("Taal van de cursus"))
+    timezone = StringField(_l("Tijdzone"), default="Europe/Amsterdam", validators=[DataRequired(), Length(max=64)])
+    trainers = SelectMultipleField(_l("Trainers"), coerce=int)
+    starts_on = DateField(_l("Begindatum"), validators=[Optional()])
+    ends_on = DateField(_l("Einddatum"), validators=[Optional()])
+    retention_days = IntegerField(_l("Opnames bewaren (dagen)"), default=60,
+                                  validators=[InputRequired(), NumberRange(min=1, max=365)])
+
+    def __init__(self, *args, trainer_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+        self.trainers.choices = [(u.id, f"{u.name} ({u.email})") for u in trainer_choices]
+
+
+class ParentForm(FlaskForm):
+    name = StringField(_l("Naam"), validators=[DataRequired(), Length(max=200)])
+    email = StringField(_l("E-mailadres"), validators=[Length(max=254)])
+    phone = StringField(_l("Mobiel nummer"), validators=[Length(max=40)])
+    language = SelectField(_l("Taal"))
+    consent_recording = BooleanField(_l("Toestemming voor opnames"))
+    contact_email = BooleanField(_l("Contact per e-mail"), default=True)
+    contact_sms = BooleanField(_l("Contact per sms"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+
+
+class MoveParentForm(FlaskForm):
+    course_id = SelectField(_l("Naar cursus"), coerce=int)
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField(_l("CSV-bestand"), validators=[FileRequired(_l("Kies een bestand."))])
+
+
+class ImportConfirmForm(FlaskForm):
+    #: The uploaded file, signed by the server; re-checked in full before anything is imported.
+    payload = HiddenField(validators=[DataRequired()])

@@ -1,0 +1,163 @@
+"""The parent's route map behind the personal link (blueprint `parents`): the course at a glance, export, deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, render_template, request, session
+from flask_babel import force_locale, format_date, format_time
+from sqlalchemy import select
+
+from core.db import utcnow
+from core.extensions import db, limiter
+from courses.links import find_parent_by_token
+from courses.models import Course, Parent
+from courses.privacy import delete_parent, export_parent
+
+bp = Blueprint("parents", __name__, url_prefix="/p")
+
+#: Per client address; wrong tokens count too, which slows down guessing.
+RATE_LIMIT = "60 per minute"
+
+
+@dataclass(frozen=True)
+class SessionItem:
+    """One live session as the route map shows it: plain, already formatted values."""
+
+    id: int
+    title: str
+    course_title: str
+    date: str
+    time: str
+    lobby_open: bool
+    recorded: bool
+    #: uuid of the published recording of a past session, if any.
+    recording_uuid: str | None = None
+
+
+def _parent_or_404(token: str) -> Parent:
+    # Unknown, old and revoked tokens all end here, with the same core 404 page.
+    parent = find_parent_by_token(token)
+    if parent is None:
+        abort(404)
+    return parent
+
+
+def page_language(parent: Parent) -> str:
+    """The language of the parent's pages: their switch choice, else their own, else the first configured."""
+    languages = current_app.config["LANGUAGES"]
+    g.page_languages = languages
+    g.parent_language = parent.language
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    return parent.language if parent.language in languages else languages[0]
+
+
+def _private(response):
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _render(language: str, template: str, **context):
+    with force_locale(language):
+        return _private(make_response(render_template(template, **context)))
+
+
+def parent_courses(parent: Parent) -> list[Course]:
+    """The parent's unarchived courses, by title."""
+    return sorted((e.course for e in parent.enrolments if e.course.archived_at is None), key=lambda c: c.title)
+
+
+def _live_sessions(courses: list[Course], parent: Parent) -> list:
+    # sessions sits above courses in the import direction (architecture.md); a function-level import keeps
+    # the route map here until a registry or signal replaces it.
+    from sessions.models import SessionStatus, WorkshopSession
+    from sessions.services import is_invited
+
+    query = (select(WorkshopSession)
+             .where(WorkshopSession.course_id.in_([c.id for c in courses]),
+                    WorkshopSession.status != SessionStatus.cancelled)
+             .order_by(WorkshopSession.starts_at))
+    return [s for s in db.session.scalars(query) if is_invited(s, parent)]
+
+
+def _calendar(parent: Parent) -> tuple[str, dict[str, str]]:
+    # The calendar lives in sessions, above courses in the import direction (architecture.md).
+    from sessions.invites import feed_urls, parent_feed_token
+
+    token = parent_feed_token(parent)
+    return token, feed_urls(token)
+
+
+def _published_recordings(session_ids: list[int]) -> dict[int, str]:
+    # recordings sits above courses too (architecture.md): same reason for the function-level import.
+    from recordings.models import Recording, RecordingState
+
+    query = select(Recording).where(Recording.session_id.in_(session_ids),
+                                    Recording.state == RecordingState.published)
+    return {r.session_id: r.uuid for r in db.session.scalars(query.order_by(Recording.published_at))}
+
+
+def _item(workshop_session, course: Course, now: datetime) -> SessionItem:
+    local = workshop_session.starts_at.astimezone(ZoneInfo(course.timezone))
+    lobby_from = workshop_session.starts_at - timedelta(minutes=workshop_session.lobby_minutes)
+    return SessionItem(
+        id=workshop_session.id, title=workshop_session.title, course_title=course.title,
+        date=format_date(local.date(), "full"), time=format_time(local, "short", rebase=False),
+        lobby_open=lobby_from <= now < workshop_session.ends_at and workshop_session.status.value != "ended",
+        recorded=workshop_session.recorded,
+    )
+
+
+def route_map_context(parent: Parent, *, now: datetime | None = None) -> dict:
+    """What the route map shows, formatted in the current locale: courses, upcoming and past sessions."""
+    now = now or utcnow()
+    courses = parent_courses(parent)
+    by_id = {c.id: c for c in courses}
+    upcoming, past = [], []
+    sessions = _live_sessions(courses, parent) if courses else []
+    recordings = _published_recordings([s.id for s in sessions])
+    for s in sessions:
+        is_past = s.status.value == "ended" or s.ends_at <= now
+        item = _item(s, by_id[s.course_id], now)
+        (past if is_past else upcoming).append(replace(item, recording_uuid=recordings.get(s.id)))
+    past.reverse()  # most recent first
+    return {"courses": courses, "upcoming": upcoming, "past": past}
+
+
+@bp.route("/<token>")
+@limiter.limit(RATE_LIMIT)
+def route_map(token: str):
+    parent = _parent_or_404(token)
+    language = page_language(parent)
+    with force_locale(language):
+        context = route_map_context(parent)
+    calendar_token, calendar = _calendar(parent)
+    db.session.commit()  # the calendar token is created on first use
+    return _render(language, "parents/route_map.html", parent=parent, token=token, calendar=calendar,
+                   calendar_token=calendar_token, **context)
+
+
+@bp.route("/<token>/export.json")
+@limiter.limit(RATE_LIMIT)
+def export(token: str):
+    parent = _parent_or_404(token)
+    response = jsonify(export_parent(parent))
+    response.headers["Content-Disposition"] = 'attachment; filename="ouderkamer-mijn-gegevens.json"'
+    return _private(response)
+
+
+@bp.route("/<token>/delete", methods=["GET", "POST"])
+@limiter.limit(RATE_LIMIT)
+def delete(token: str):
+    parent = _parent_or_404(token)
+    language = page_language(parent)
+    if request.method == "GET":
+        return _render(language, "parents/delete.html", parent=parent, token=token)
+    delete_parent(parent)
+    db.session.commit()
+    return _render(language, "parents/goodbye.html")

@@ -1,0 +1,61 @@
+"""Background tasks for courses: the welcome message with the personal link."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from core import mail, sms
+from core.extensions import db
+from core.queue import task
+from courses.models import Parent
+
+logger = logging.getLogger("ouderkamer.courses")
+
+#: The welcome SMS may cost at most this many parts; a longer text falls back to the bare link.
+MAX_SMS_SEGMENTS = 2
+
+
+@task(name="courses.send_welcome", retries=3, retry_delay=60)
+def send_welcome(parent_id: int, link: str) -> None:
+    """Send the welcome message with the personal link by e-mail and/or SMS (network: SMTP/gateway or the log)."""
+    parent = db.session.get(Parent, parent_id)
+    if parent is None:
+        return
+    with force_locale(parent.language):
+        if parent.email and getattr(parent, "contact_email", True):
+            _send_mail(parent, link)
+        if parent.phone and getattr(parent, "contact_sms", True):
+            _send_sms(parent, link)
+
+
+def _send_mail(parent: Parent, link: str) -> None:
+    subject = _("Je persoonlijke link voor Ouderkamer")
+    text = render_template("emails/welcome.txt", parent=parent, link=link)
+    html = render_template("emails/welcome.html", parent=parent, link=link, subject=subject)
+    message = mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject, text=text,
+                                 html=html, language=parent.language)
+    try:
+        mail.send_message(message)
+    except mail.MailError as exc:
+        if exc.transient:
+            raise
+        logger.warning("welcome mail to parent %s not sent: %s", parent.id, exc)
+
+
+def welcome_sms_text(parent: Parent, link: str) -> str:
+    """The welcome SMS in the current locale, within MAX_SMS_SEGMENTS parts (no side effects)."""
+    text = render_template("sms/welcome.txt", parent=parent, link=link).strip()
+    return text if sms.sms_segments(text) <= MAX_SMS_SEGMENTS else f"Ouderkamer: {link}"
+
+
+def _send_sms(parent: Parent, link: str) -> None:
+    try:
+        sms.send_sms(sms.SmsMessage(to_e164=parent.phone, text=welcome_sms_text(parent, link)))
+    except sms.SmsError as exc:
+        if exc.transient:
+            raise
+        logger.warning("welcome SMS to parent %s not sent: %s", parent.id, exc)

@@ -1,0 +1,87 @@
+"""Recordings of live sessions and their trip through the pipeline (architecture.md state machine)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import UTCDateTime, utcnow
+from core.extensions import db
+from courses.models import Course
+from sessions.models import WorkshopSession
+
+
+class RecordingState(enum.Enum):
+    received = "received"
+    probing = "probing"
+    queued = "queued"
+    transcoding = "transcoding"
+    transcoded = "transcoded"
+    publishing = "publishing"
+    published = "published"
+    expired = "expired"
+    failed = "failed"
+
+
+class RecordingSource(enum.Enum):
+    upload = "upload"
+    jibri = "jibri"
+    jaas = "jaas"
+
+
+def _new_uuid() -> str:
+    return uuid.uuid4().hex
+
+
+class Recording(db.Model):
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Public, unguessable id; storage keys live under recordings/<uuid>/.
+    uuid: Mapped[str] = mapped_column(String(32), unique=True, default=_new_uuid)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshop_session.id", ondelete="SET NULL"), index=True)
+    source: Mapped[RecordingSource] = mapped_column(Enum(RecordingSource, name="recording_source"))
+    state: Mapped[RecordingState] = mapped_column(
+        Enum(RecordingState, name="recording_state"), default=RecordingState.received, index=True)
+    #: The step that failed (probing, transcoding, publishing, ...) and a plain message for the trainer.
+    failed_step: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: Fraction 0..1 of the running step, for the progress bar.
+    progress: Mapped[float] = mapped_column(default=0.0)
+    #: Refreshed by a running step; a stale heartbeat means the worker died and the step is re-queued.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    original_key: Mapped[str | None] = mapped_column(String(512))
+    original_filename: Mapped[str | None] = mapped_column(String(255))
+    original_size: Mapped[int | None] = mapped_column(BigInteger)
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: Idempotency key of the source (JaaS event id, Jibri session folder) so duplicates are ignored.
+    source_ref: Mapped[str | None] = mapped_column(String(255), unique=True)
+    #: Where to fetch the original from when it is not stored yet (JaaS pre-authenticated link).
+    source_url: Mapped[str | None] = mapped_column(Text)
+
+    duration_s: Mapped[float | None]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    probe: Mapped[dict | None] = mapped_column(JSON)
+    #: Relative path -> content type of every rendition file, as produced by the transcode.
+    renditions: Mapped[dict | None] = mapped_column(JSON)
+
+    published_prefix: Mapped[str | None] = mapped_column(String(512))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    course: Mapped[Course] = relationship()
+    session: Mapped[WorkshopSession | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Recording {self.id} {self.state.value}>"

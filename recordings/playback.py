@@ -1,0 +1,227 @@
+"""Private playback (blueprint `playback`): watch pages, playlists with short-lived media URLs, local media.
+
+Parents watch through their personal link, the course's trainers after logging in; everyone else gets the
+same 404 as for an unknown recording. The app serves every playlist itself and rewrites each segment and
+init-segment address into a presigned S3 URL (or a signed LocalStorage URL) that expires within minutes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, make_response, render_template, request, send_file, url_for
+from flask_babel import force_locale
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from core.extensions import db, limiter
+from core.storage import LocalStorage, Storage, get_storage
+from courses.links import find_parent_by_token
+from courses.routemap import page_language
+from courses.services import can_manage
+from recordings.models import Recording, RecordingState
+from recordings.publish import is_expired, recording_prefix
+
+bp = Blueprint("playback", __name__)
+
+DEFAULT_URL_TTL_S = 300
+RATE_LIMIT = "120 per minute"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+AUDIO_PLAYLIST = "v_audio/index.m3u8"
+MASTER_PLAYLIST = "master.m3u8"
+POSTER = "poster.jpg"
+_URI_ATTR = re.compile(r'URI="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One WebVTT captions track for the <track> element."""
+
+    url: str
+    language: str
+
+
+def url_ttl() -> int:
+    """Seconds a media URL handed out by the app stays valid (PLAYBACK_URL_TTL_SECONDS)."""
+    return int(current_app.config.get("PLAYBACK_URL_TTL_SECONDS", DEFAULT_URL_TTL_S))
+
+
+def _recording_or_404(recording_uuid: str) -> Recording:
+    recording = db.session.scalars(select(Recording).where(Recording.uuid == recording_uuid)).first()
+    if recording is None:
+        abort(404)
+    return recording
+
+
+def _for_parent(token: str, recording_uuid: str):
+    # Unknown links, revoked links and other courses' recordings all give the same 404.
+    parent = find_parent_by_token(token)
+    if parent is None:
+        abort(404)
+    recording = _recording_or_404(recording_uuid)
+    if all(e.course_id != recording.course_id for e in parent.enrolments):
+        abort(404)
+    return parent, recording
+
+
+def _for_trainer(recording_uuid: str) -> Recording:
+    recording = _recording_or_404(recording_uuid)
+    if not can_manage(current_user, recording.course):
+        abort(404)
+    return recording
+
+
+def _playable(recording: Recording) -> bool:
+    return recording.state == RecordingState.published and not is_expired(recording)
+
+
+def _private(response):
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def rewrite_playlist(text: str, name: str, prefix: str, sign) -> str:
+    """Point every non-playlist URI of the playlist `name` at `sign(key)`; playlist URIs stay relative (ours)."""
+    folder = posixpath.dirname(name)
+
+    def target(uri: str) -> str:
+        if uri.endswith(".m3u8") or "://" in uri:
+            return uri
+        return sign(prefix + posixpath.normpath(posixpath.join(folder, uri)))
+
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            line = _URI_ATTR.sub(lambda m: f'URI="{target(m.group(1))}"', line)
+        elif line.strip():
+            line = target(line.strip())
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _signer(storage: Storage, filename: str | None = None):
+    ttl = url_ttl()
+    return lambda key: storage.url(key, expires_in=ttl, filename=filename)
+
+
+def _serve_file(recording: Recording, name: str):
+    """A playlist (rewritten) or a captions file of a playable recording, read from storage."""
+    renditions = recording.renditions or {}
+    if not _playable(recording) or name not in renditions or not name.endswith((".m3u8", ".vtt")):
+        abort(404)
+    storage = get_storage()
+    with storage.open(recording_prefix(recording) + name) as fh:
+        body = fh.read().decode("utf-8")
+    if name.endswith(".m3u8"):
+        body = rewrite_playlist(body, name, recording_prefix(recording), _signer(storage))
+    response = make_response(body)
+    response.headers["Content-Type"] = renditions[name] if name.endswith(".m3u8") else "text/vtt; charset=utf-8"
+    return _private(response)
+
+
+def _mp4_name(recording: Recording) -> str | None:
+    return next((n for n in sorted(recording.renditions or {}) if n.endswith(".mp4") and "/" not in n), None)
+
+
+def _download_name(recording: Recording) -> str:
+    day = (recording.published_at or recording.created_at).date().isoformat()
+    return f"opname-{day}.mp4"
+
+
+def watch_context(recording: Recording, file_url, *, mode: str) -> dict:
+    """What the watch page shows: playlist, MP4, poster and captions URLs for a playable recording."""
+    storage, prefix, renditions = get_storage(), recording_prefix(recording), recording.renditions or {}
+    sign = _signer(storage)
+    audio = mode == "audio" and AUDIO_PLAYLIST in renditions
+    mp4 = _mp4_name(recording)
+    captions = [Caption(file_url(name), posixpath.basename(name).split(".")[0][:8])
+                for name in sorted(renditions) if name.endswith(".vtt")]
+    return {
+        "recording": recording,
+        "title": recording.session.title if recording.session else recording.course.title,
+        "mode": "audio" if audio else "video",
+        "has_audio_mode": AUDIO_PLAYLIST in renditions,
+        "stream_url": file_url(AUDIO_PLAYLIST if audio else MASTER_PLAYLIST),
+        "mp4_url": sign(prefix + mp4) if mp4 else None,
+        "download_url": _signer(storage, _download_name(recording))(prefix + mp4) if mp4 else None,
+        "poster_url": sign(prefix + POSTER) if POSTER in renditions and not audio else None,
+        "captions": captions,
+        "hls_js": url_for("static", filename="vendor/hls.min.js"),
+    }
+
+
+def _watch_page(recording: Recording, file_url, *, language: str | None, back_url: str):
+    mode = request.args.get("mode", "video")
+    if is_expired(recording):
+        return _page(language, "playback/expired.html", 410, back_url=back_url)
+    if not _playable(recording):
+        return _page(language, "playback/not_ready.html", 404, back_url=back_url)
+    context = watch_context(recording, file_url, mode=mode)
+    return _page(language, "playback/watch.html", 200, back_url=back_url, **context)
+
+
+def _page(language: str | None, template: str, status: int, **context):
+    with force_locale(language) if language else nullcontext():
+        return _private(make_response(render_template(template, **context), status))
+
+
+@bp.route("/p/<token>/watch/<recording_uuid>")
+@limiter.limit(RATE_LIMIT)
+def parent_watch(token: str, recording_uuid: str):
+    parent, recording = _for_parent(token, recording_uuid)
+    language = page_language(parent)
+
+    def file_url(name: str) -> str:
+        return url_for("playback.parent_file", token=token, recording_uuid=recording_uuid, name=name)
+
+    return _watch_page(recording, file_url, language=language, back_url=url_for("parents.route_map", token=token))
+
+
+@bp.route("/p/<token>/watch/<recording_uuid>/<path:name>")
+@limiter.limit(RATE_LIMIT)
+def parent_file(token: str, recording_uuid: str, name: str):
+    _parent, recording = _for_parent(token, recording_uuid)
+    return _serve_file(recording, name)
+
+
+@bp.route("/watch/<recording_uuid>")
+@login_required
+def trainer_watch(recording_uuid: str):
+    recording = _for_trainer(recording_uuid)
+
+    def file_url(name: str) -> str:
+        return url_for("playback.trainer_file", recording_uuid=recording_uuid, name=name)
+
+    back_url = url_for("courses.detail", course_id=recording.course_id)
+    return _watch_page(recording, file_url, language=None, back_url=back_url)
+
+
+@bp.route("/watch/<recording_uuid>/<path:name>")
+@login_required
+def trainer_file(recording_uuid: str, name: str):
+    return _serve_file(_for_trainer(recording_uuid), name)
+
+
+@bp.route("/media/<path:key>")
+def media(key: str):
+    """Serve a LocalStorage object to whoever holds an unexpired signed URL for it, with Range support."""
+    storage = get_storage()
+    if not isinstance(storage, LocalStorage):
+        abort(404)
+    filename = request.args.get("filename")
+    if not storage.verify_signature(key, request.args.get("expires", ""), request.args.get("sig", ""),
+                                    filename=filename):
+        abort(403)
+    info = storage.head(key)
+    if info is None:
+        abort(404)
+    response = send_file(storage.path(key), mimetype=info.content_type, conditional=True, etag=info.etag,
+                         as_attachment=filename is not None, download_name=filename, max_age=None)
+    if info.cache_control:
+        response.headers["Cache-Control"] = info.cache_control
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

@@ -1,0 +1,146 @@
+"""Publishing a transcoded recording to storage, cleaning up after it, and expiring it (style.md §3.8)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from core.db import utcnow
+from core.errors import DomainError
+from core.extensions import db
+from core.storage import Storage, StorageError, file_sha256, get_storage
+from recordings.models import Recording, RecordingState
+from recordings.services import MSG_STORAGE, output_dir, work_dir
+
+#: Segments, init segments, poster and MP4 never change under their key: cache them for a year.
+IMMUTABLE_CACHE = "private, max-age=31536000, immutable"
+#: Playlists and captions may be replaced (e.g. a corrected caption file), so keep them short-lived.
+SHORT_CACHE = "private, max-age=60"
+PUBLISHABLE = {RecordingState.transcoded, RecordingState.publishing}
+PUBLISH_STEP = "publishing"
+
+
+class PublishError(DomainError):
+    """The recording cannot be published (wrong state, missing work files)."""
+
+
+def recording_prefix(recording: Recording) -> str:
+    """The storage prefix every published object of the recording lives under."""
+    return f"recordings/{recording.uuid}/"
+
+
+def cache_control_for(name: str) -> str:
+    """Cache-Control for a rendition file: short for playlists and captions, immutable for the rest."""
+    return SHORT_CACHE if name.endswith((".m3u8", ".vtt")) else IMMUTABLE_CACHE
+
+
+def can_publish(recording: Recording) -> bool:
+    """True when the publish step may run: transcoded, half-published, or failed while publishing."""
+    failed_here = recording.state == RecordingState.failed and recording.failed_step == PUBLISH_STEP
+    return recording.state in PUBLISHABLE or failed_here
+
+
+def start_publishing(recording: Recording) -> None:
+    """Mark the recording `publishing`; flushes."""
+    if not can_publish(recording):
+        raise PublishError(f"recording {recording.uuid} is {recording.state.value}, not transcoded")
+    recording.state = RecordingState.publishing
+    recording.failed_step = None
+    recording.error_message = None
+    db.session.flush()
+
+
+def publish_recording(recording: Recording, *, storage: Storage | None = None, now: datetime | None = None) -> int:
+    """Upload and verify every rendition missing or wrong in storage, then mark it published; flushes.
+
+    Returns how many objects were uploaded (0 when storage already held them all). Network; raises StorageError.
+    """
+    storage = storage or get_storage()
+    start_publishing(recording)
+    if not recording.renditions:
+        raise PublishError(f"recording {recording.uuid} has no renditions to publish")
+    out, prefix = output_dir(recording), recording_prefix(recording)
+    uploaded = 0
+    for name, content_type in sorted((recording.renditions or {}).items()):
+        uploaded += _publish_file(storage, out / name, prefix + name, content_type, cache_control_for(name))
+    now = now or utcnow()
+    recording.published_prefix = prefix
+    recording.published_at = now
+    recording.expires_at = now + timedelta(days=recording.course.retention_days)
+    recording.state = RecordingState.published
+    recording.progress = 1.0
+    db.session.flush()
+    return uploaded
+
+
+def _publish_file(storage: Storage, path: Path, key: str, content_type: str, cache_control: str) -> int:
+    if not path.is_file():
+        raise PublishError(f"the work copy lacks {path.name}; transcode the recording again")
+    size, sha256 = path.stat().st_size, file_sha256(path)
+    if _already_stored(storage, key, size=size, sha256=sha256, content_type=content_type, cache_control=cache_control):
+        return 0
+    storage.put_file(key, path, content_type=content_type, cache_control=cache_control)
+    storage.verify(key, size=size, sha256=sha256)
+    return 1
+
+
+def _already_stored(storage: Storage, key: str, *, size, sha256, content_type, cache_control) -> bool:
+    info = storage.head(key)
+    if info is None or (info.content_type, info.cache_control) != (content_type, cache_control):
+        return False
+    try:
+        storage.verify(key, size=size, sha256=sha256)
+    except StorageError:
+        return False
+    return True
+
+
+def remove_local_copies(recording: Recording, *, storage: Storage | None = None) -> None:
+    """After publishing: delete the work folder and, unless RECORDING_KEEP_ORIGINAL, the original; flushes."""
+    if recording.state != RecordingState.published:
+        return
+    shutil.rmtree(work_dir(recording), ignore_errors=True)
+    if recording.original_key and not current_app.config.get("RECORDING_KEEP_ORIGINAL", False):
+        (storage or get_storage()).delete(recording.original_key)
+        recording.original_key = None
+        db.session.flush()
+
+
+def record_publish_failure(recording: Recording) -> None:
+    """Mark the recording failed in the publishing step with a plain message; flushes (nothing is deleted)."""
+    recording.state = RecordingState.failed
+    recording.failed_step = PUBLISH_STEP
+    recording.error_message = str(MSG_STORAGE)
+    db.session.flush()
+
+
+def is_expired(recording: Recording, *, now: datetime | None = None) -> bool:
+    """True when the recording expired, or its retention period ended and the sweep has not run yet."""
+    if recording.state == RecordingState.expired:
+        return True
+    return recording.expires_at is not None and recording.expires_at <= (now or utcnow())
+
+
+def expire_recording(recording: Recording, *, storage: Storage | None = None) -> int:
+    """Delete every stored object of the recording and its original, and mark it expired; flushes; network."""
+    storage = storage or get_storage()
+    deleted = storage.delete_prefix(recording_prefix(recording))
+    shutil.rmtree(work_dir(recording), ignore_errors=True)
+    if recording.original_key:
+        storage.delete(recording.original_key)
+        recording.original_key = None
+    recording.state = RecordingState.expired
+    recording.published_prefix = None
+    db.session.flush()
+    return deleted
+
+
+def find_due_for_expiry(*, now: datetime | None = None) -> list[int]:
+    """Ids of recordings whose retention period has ended and that are not expired yet."""
+    query = select(Recording.id).where(Recording.expires_at <= (now or utcnow()),
+                                       Recording.state != RecordingState.expired).order_by(Recording.id)
+    return list(db.session.scalars(query))

@@ -1,0 +1,234 @@
+"""Live sessions in the JSON API: schedule, reschedule, cancel (one date or a series), list, attendance."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import abort, g, jsonify, request
+
+from accounts.api import token_required
+from core.api import operation
+from core.errors import DomainError
+from core.extensions import db
+from courses.models import Course
+from courses.services import can_manage, course_parents
+from sessions import services
+from sessions.models import SessionKind, WorkshopSeries, WorkshopSession
+
+SESSION_SCHEMA = {
+    "type": "object",
+    "required": ["id", "course_id", "series_id", "title", "kind", "status", "starts_at", "local_start", "timezone",
+                 "duration_minutes", "recorded", "lobby_minutes", "invitee_ids"],
+    "properties": {
+        "id": {"type": "integer"},
+        "course_id": {"type": "integer"},
+        "series_id": {"type": ["integer", "null"]},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "kind": {"type": "string", "enum": [k.value for k in SessionKind]},
+        "status": {"type": "string", "enum": ["scheduled", "live", "ended", "cancelled"]},
+        "starts_at": {"type": "string", "format": "date-time", "description": "UTC"},
+        "local_start": {"type": "string", "description": "YYYY-MM-DDTHH:MM in `timezone`"},
+        "timezone": {"type": "string"},
+        "duration_minutes": {"type": "integer"},
+        "recorded": {"type": "boolean"},
+        "lobby_minutes": {"type": "integer"},
+        "invitee_ids": {"type": ["array", "null"], "items": {"type": "integer"},
+                        "description": "null: the whole course"},
+        "sequence": {"type": "integer"},
+    },
+}
+SESSION_LIST = {"type": "array", "items": SESSION_SCHEMA}
+
+SCHEDULE_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "starts_at"],
+    "properties": {
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "kind": {"type": "string", "enum": [k.value for k in SessionKind]},
+        "starts_at": {"type": "string", "description": "Local start, YYYY-MM-DDTHH:MM, in `timezone`"},
+        "ends_at": {"type": "string", "description": "Local end HH:MM (same day); or give duration_minutes"},
+        "duration_minutes": {"type": "integer", "minimum": 5, "maximum": 480},
+        "timezone": {"type": "string", "description": "IANA zone; default the course's"},
+        "recorded": {"type": "boolean"},
+        "lobby_minutes": {"type": "integer", "minimum": 0, "maximum": 120},
+        "invitee_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
+        "count": {"type": "integer", "description": "Weekly series: number of dates (1-52)"},
+        "until": {"type": "string", "format": "date", "description": "Weekly series: last date, YYYY-MM-DD"},
+    },
+}
+RESCHEDULE_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["starts_at"],
+    "properties": {name: SCHEDULE_INPUT["properties"][name]
+                   for name in ("starts_at", "ends_at", "duration_minutes", "timezone")},
+}
+ATTENDANCE_SCHEMA = {
+    "type": "array",
+    "items": {"type": "object", "required": ["parent_id", "name", "attended", "minutes"],
+              "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
+                             "attended": {"type": "boolean"}, "minutes": {"type": "integer"}}},
+}
+
+_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "null": type(None)}
+
+
+class ApiInputError(DomainError):
+    """A JSON body does not match its schema (messages in English, as in the rest of the API)."""
+
+
+def _json_body(schema: dict) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiInputError("Send a JSON object.")
+    for name, value in body.items():
+        spec = schema["properties"].get(name)
+        if spec is None:
+            raise ApiInputError("Unknown field.", field=name)
+        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        if not any(isinstance(value, _TYPES[k]) and not (k == "integer" and isinstance(value, bool)) for k in kinds):
+            raise ApiInputError("Wrong type; expected " + " or ".join(kinds) + ".", field=name)
+        if isinstance(value, list) and not all(type(v) is int for v in value):
+            raise ApiInputError("Give a list of ids.", field=name)
+    for name in schema.get("required", ()):
+        if name not in body:
+            raise ApiInputError("This field is required.", field=name)
+    return body
+
+
+def _parse(value: str, kind, field: str, hint: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise ApiInputError(f"Use {hint}.", field=field) from None
+
+
+def _when(body: dict, default_minutes: int) -> tuple[datetime, int]:
+    starts_local = _parse(body["starts_at"], datetime.fromisoformat, "starts_at", "YYYY-MM-DDTHH:MM")
+    if starts_local.tzinfo is not None:
+        raise ApiInputError("Give the local time without an offset; the zone goes in `timezone`.", field="starts_at")
+    if "ends_at" in body:
+        end = _parse(body["ends_at"], lambda v: datetime.strptime(v, "%H:%M").time(), "ends_at", "HH:MM")
+        return starts_local, services.minutes_between(starts_local, datetime.combine(starts_local.date(), end))
+    return starts_local, body.get("duration_minutes", default_minutes)
+
+
+def _course_or_404(course_id: int) -> Course:
+    course = db.session.get(Course, course_id)
+    if course is None or not can_manage(g.api_user, course):
+        abort(404)
+    return course
+
+
+def _session_or_404(session_id: int) -> WorkshopSession:
+    session = db.session.get(WorkshopSession, session_id)
+    if session is None or not can_manage(g.api_user, session.course):
+        abort(404)
+    return session
+
+
+def session_json(session: WorkshopSession) -> dict:
+    """The API representation of a live session (no room name or token: those are minted on join)."""
+    return {
+        "id": session.id, "course_id": session.course_id, "series_id": session.series_id, "title": session.title,
+        "description": session.description, "kind": session.kind.value, "status": session.status.value,
+        "starts_at": session.starts_at.isoformat(), "local_start": session.local_start.strftime("%Y-%m-%dT%H:%M"),
+        "timezone": session.timezone, "duration_minutes": session.duration_minutes, "recorded": session.recorded,
+        "lobby_minutes": session.lobby_minutes, "sequence": session.sequence,
+        "invitee_ids": None if session.invite_whole_course else [p.id for p in session.invitees],
+    }
+
+
+def _invitees(course: Course, ids: list[int] | None):
+    if ids is None:
+        return None
+    by_id = {p.id: p for p in course_parents(course)}
+    if any(i not in by_id for i in ids):
+        raise ApiInputError("Every invitee must be a parent of this course.", field="invitee_ids")
+    return [by_id[i] for i in ids]
+
+
+def _schedule(course: Course, body: dict) -> list[WorkshopSession]:
+    starts_local, minutes = _when(body, 60)
+    values = dict(title=body["title"], timezone=body.get("timezone", course.timezone), duration_minutes=minutes,
+                  kind=SessionKind(body.get("kind", "workshop")), recorded=body.get("recorded", False),
+                  description=body.get("description", ""), lobby_minutes=body.get("lobby_minutes", 15),
+                  invitees=_invitees(course, body.get("invitee_ids")))
+    if "count" in body or "until" in body:
+        until = _parse(body["until"], date.fromisoformat, "until", "YYYY-MM-DD") if "until" in body else None
+        series = services.schedule_series(course, first_local=starts_local, count=body.get("count"), until=until,
+                                          **values)
+        return list(series.sessions)
+    return [services.schedule_session(course, starts_local=starts_local, **values)]
+
+
+@operation("/courses/<int:course_id>/sessions", summary="List a course's live sessions", tag="sessions",
+           response=SESSION_LIST, errors=(404,))
+@token_required
+def list_sessions(course_id: int):
+    return jsonify([session_json(s) for s in services.course_sessions(_course_or_404(course_id))])
+
+
+@operation("/courses/<int:course_id>/sessions", "POST", summary="Schedule one session or a weekly series",
+           tag="sessions", response=SESSION_LIST, status=201, request=SCHEDULE_INPUT, errors=(404, 422))
+@token_required
+def schedule_sessions(course_id: int):
+    course = _course_or_404(course_id)
+    try:
+        created = _schedule(course, _json_body(SCHEDULE_INPUT))
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return jsonify([session_json(s) for s in created]), 201
+
+
+@operation("/sessions/<int:session_id>", "PATCH", summary="Move one date of a session", tag="sessions",
+           response=SESSION_SCHEMA, request=RESCHEDULE_INPUT, errors=(404, 422))
+@token_required
+def reschedule_session(session_id: int):
+    session = _session_or_404(session_id)
+    body = _json_body(RESCHEDULE_INPUT)
+    try:
+        starts_local, minutes = _when(body, session.duration_minutes)
+        services.reschedule_session(session, starts_local=starts_local, timezone=body.get("timezone"),
+                                    duration_minutes=minutes)
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return jsonify(session_json(session))
+
+
+@operation("/sessions/<int:session_id>", "DELETE", summary="Cancel one date", tag="sessions",
+           response=SESSION_SCHEMA, errors=(404,))
+@token_required
+def cancel_session(session_id: int):
+    session = _session_or_404(session_id)
+    services.cancel_session(session)
+    db.session.commit()
+    return jsonify(session_json(session))
+
+
+@operation("/series/<int:series_id>", "DELETE", summary="Cancel every remaining date of a series", tag="sessions",
+           response=SESSION_LIST, errors=(404,))
+@token_required
+def cancel_series(series_id: int):
+    series = db.session.get(WorkshopSeries, series_id)
+    if series is None or not can_manage(g.api_user, series.course):
+        abort(404)
+    cancelled = services.cancel_series(series)
+    db.session.commit()
+    return jsonify([session_json(s) for s in cancelled])
+
+
+@operation("/sessions/<int:session_id>/attendance", summary="Attendance per invited parent", tag="sessions",
+           response=ATTENDANCE_SCHEMA, errors=(404,))
+@token_required
+def session_attendance(session_id: int):
+    rows = services.attendance(_session_or_404(session_id))
+    return jsonify([{"parent_id": r.parent.id, "name": r.parent.name, "attended": r.attended,
+                     "minutes": r.minutes} for r in rows])

@@ -1,0 +1,105 @@
+"""Calendar tokens and delivery records: what was sent to whom, so nothing goes out twice."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import UTCDateTime, utcnow
+from core.extensions import db
+from courses.models import Course, Parent
+from sessions.models import WorkshopSession
+
+
+class DeliveryStatus(enum.Enum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+class CalendarFeed(db.Model):
+    """A revocable calendar token: a parent's personal feed and join links, or a course's feed for trainers."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (CheckConstraint("(parent_id IS NULL) <> (course_id IS NULL)", name="one_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), unique=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), unique=True)
+    #: Random per issue; the token is HMAC(SECRET_KEY, nonce), so invites can rebuild the link without storing it.
+    nonce: Mapped[str] = mapped_column(String(43))
+    #: SHA-256 of the token, for the lookup.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Parent | None] = relationship()
+    course: Mapped[Course | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<CalendarFeed {self.id} parent={self.parent_id} course={self.course_id}>"
+
+
+class InviteDelivery(db.Model):
+    """One iTIP message (REQUEST or CANCEL) for one session, parent and SEQUENCE."""
+
+    __tablename__ = "invite_deliveries"
+    __table_args__ = (UniqueConstraint("session_id", "parent_id", "sequence", "method"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[int]
+    #: REQUEST or CANCEL.
+    method: Mapped[str] = mapped_column(String(8))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, name="invite_delivery_status"), default=DeliveryStatus.pending
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    session: Mapped[WorkshopSession] = relationship()
+    parent: Mapped[Parent] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<InviteDelivery {self.id} {self.method} s{self.session_id} p{self.parent_id} #{self.sequence}>"
+
+
+class ReminderDelivery(db.Model):
+    """One reminder (kind "day"/"hour") on one channel ("email"/"sms"); the unique row is the send-once claim."""
+
+    __tablename__ = "reminder_deliveries"
+    __table_args__ = (UniqueConstraint("session_id", "parent_id", "kind", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, name="reminder_delivery_status"), default=DeliveryStatus.pending
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    session: Mapped[WorkshopSession] = relationship()
+    parent: Mapped[Parent] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ReminderDelivery {self.id} {self.kind}/{self.channel} s{self.session_id} p{self.parent_id}>"
+
+
+def insert_once(model: type[InviteDelivery] | type[ReminderDelivery], **values) -> int | None:
+    """INSERT a delivery row unless its unique key exists (any worker); returns the new id or None. No savepoint:
+    releasing one fires the session's after_commit hook early and would start queued tasks before the commit."""
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(model).values(status=DeliveryStatus.pending, attempts=0, created_at=utcnow(), **values)
+    return db.session.scalar(statement.on_conflict_do_nothing().returning(model.id))

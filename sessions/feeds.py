@@ -1,0 +1,139 @@
+"""Calendar feeds (per parent, per course), single-session downloads and the calendar join entry point.
+
+The token in the path is the only credential (calendar servers fetch without cookies); a reset token gives 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from core import ical
+from core.extensions import db, limiter
+from courses.models import Course, Enrolment
+from courses.services import can_manage
+from sessions import invites
+from sessions.calendar_models import CalendarFeed
+from sessions.models import SessionStatus, WorkshopSession
+from sessions.services import is_invited
+
+bp = Blueprint("feeds", __name__)
+
+FEED_RATE_LIMIT = "60 per minute"
+REFRESH_MINUTES = 60
+
+
+def _feed_or_404(token: str) -> CalendarFeed:
+    feed = invites.find_feed(token)
+    if feed is None:
+        abort(404)
+    return feed
+
+
+def _course_ids(feed: CalendarFeed) -> list[int]:
+    if feed.course_id is not None:
+        return [feed.course_id]
+    return list(db.session.scalars(select(Enrolment.course_id).where(Enrolment.parent_id == feed.parent_id)))
+
+
+def _feed_sessions(feed: CalendarFeed) -> list[WorkshopSession]:
+    query = select(WorkshopSession).where(WorkshopSession.course_id.in_(_course_ids(feed)),
+                                          WorkshopSession.status != SessionStatus.cancelled)
+    found = db.session.scalars(query.order_by(WorkshopSession.starts_at, WorkshopSession.id))
+    return [s for s in found if feed.parent is None or is_invited(s, feed.parent)]
+
+
+def _feed_name(feed: CalendarFeed) -> str:
+    if feed.course is not None:
+        return f"Ouderkamer – {feed.course.title}"
+    return "Ouderkamer"
+
+
+def feed_body(feed: CalendarFeed) -> bytes:
+    """The feed's bytes: PUBLISH, same UIDs as the invites, DTSTAMP from updated_at (stable while unchanged)."""
+    sessions = _feed_sessions(feed)
+    # Each parent's feed carries their own join links; the course feed for trainers carries none.
+    specs = [invites.event_spec(s, link=invites.join_url(feed.parent, s)) for s in sessions]
+    owner = f"parent-{feed.parent_id}" if feed.parent_id else f"course-{feed.course_id}"
+    host = invites.session_uid(sessions[0]).rpartition("@")[2] if sessions else "ouderkamer"
+    cal = ical.build_feed(specs, name=_feed_name(feed), uid=ical.make_uid("feed", owner, host),
+                          refresh_minutes=REFRESH_MINUTES)
+    return ical.to_bytes(cal)
+
+
+def _calendar_response(body: bytes, filename: str | None = None) -> Response:
+    etag = hashlib.sha256(body).hexdigest()
+    # Only If-None-Match: a Last-Modified cannot see an unenrolment, so If-Modified-Since could hide a change.
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, content_type="text/calendar; charset=utf-8")
+        if filename:
+            response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/c/<token>.ics")
+@limiter.limit(FEED_RATE_LIMIT)
+def feed(token: str):
+    return _calendar_response(feed_body(_feed_or_404(token)))
+
+
+def _parent_session_or_404(token: str, session_id: int):
+    feed = _feed_or_404(token)
+    session = db.session.get(WorkshopSession, session_id)
+    if feed.parent is None or session is None or not is_invited(session, feed.parent):
+        abort(404)
+    return feed.parent, session
+
+
+@bp.route("/c/<token>/session/<int:session_id>.ics")
+@limiter.limit(FEED_RATE_LIMIT)
+def download(token: str, session_id: int):
+    parent, session = _parent_session_or_404(token, session_id)
+    body = invites.download_ics(session, parent)
+    db.session.commit()
+    return _calendar_response(body, filename=f"ouderkamer-{session.id}.ics")
+
+
+@bp.route("/c/<token>/join/<int:session_id>")
+@limiter.limit(FEED_RATE_LIMIT)
+def join(token: str, session_id: int):
+    parent, session = _parent_session_or_404(token, session_id)
+    if session.status is not SessionStatus.cancelled:
+        # The calendar token opens the lobby too (sessions.lobby.parent_for_token), so the link stays personal.
+        return redirect(url_for("lobby.show", token=token, session_id=session.id))
+    with force_locale(parent.language):
+        return render_template("feeds/join.html", parent=parent, session=session, lang=parent.language,
+                               when=invites.local_when(session, parent.language),
+                               cancelled=session.status is SessionStatus.cancelled, title=_("Bijeenkomst"))
+
+
+@bp.route("/courses/<int:course_id>/calendar/reset", methods=["POST"])
+@login_required
+def reset_course_feed(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    if not can_manage(current_user, course):
+        abort(403)
+    token = invites.reset_feed_token(course=course)
+    db.session.commit()
+    return render_template("feeds/course_feed.html", course=course, urls=invites.feed_urls(token))
+
+
+@bp.route("/courses/<int:course_id>/calendar")
+@login_required
+def course_feed(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    if not can_manage(current_user, course):
+        abort(403)
+    token = invites.course_feed_token(course)
+    db.session.commit()
+    return render_template("feeds/course_feed.html", course=course, urls=invites.feed_urls(token))

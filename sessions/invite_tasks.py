@@ -1,0 +1,136 @@
+"""Invite, cancellation and reminder deliveries, sent by the worker with retries; each is recorded once."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from core import mail, sms
+from core.db import utcnow
+from core.extensions import db
+from core.queue import task
+from courses.models import Parent
+from sessions import invites
+from sessions.calendar_models import DeliveryStatus, InviteDelivery, ReminderDelivery, insert_once
+from sessions.models import SessionStatus, WorkshopSession
+from sessions.services import session_cancelled, session_rescheduled, session_scheduled
+
+logger = logging.getLogger("ouderkamer.sessions")
+
+#: Sends tried before a delivery is marked failed (Huey retries = MAX_ATTEMPTS - 1).
+MAX_ATTEMPTS = 5
+RETRY_DELAY = 60
+
+
+def _invite_delivery(session_id: int, parent_id: int, sequence: int, method: str) -> InviteDelivery:
+    keys = {"session_id": session_id, "parent_id": parent_id, "sequence": sequence, "method": method}
+    delivery = db.session.scalars(select(InviteDelivery).filter_by(**keys)).first()
+    if delivery is not None:
+        return delivery
+    insert_once(InviteDelivery, **keys)  # None when another worker recorded it first
+    return db.session.scalars(select(InviteDelivery).filter_by(**keys)).one()
+
+
+def _attempt(delivery: InviteDelivery | ReminderDelivery, send) -> None:
+    """Run `send()` once for a delivery: record sent, a permanent failure, or a transient one (re-raised to retry)."""
+    delivery.attempts += 1
+    try:
+        send()
+    except (mail.MailError, sms.SmsError) as exc:
+        delivery.error = str(exc)[:2000]
+        last = delivery.attempts >= MAX_ATTEMPTS
+        if exc.transient and not last:
+            db.session.commit()
+            raise
+        delivery.status = DeliveryStatus.failed
+        db.session.commit()
+        logger.warning("delivery %r failed: %s", delivery, exc)
+        return
+    delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.sent, utcnow(), None
+    db.session.commit()
+
+
+def _send_itip(session_id: int, parent_id: int, sequence: int, method: str) -> None:
+    session = db.session.get(WorkshopSession, session_id)
+    parent = db.session.get(Parent, parent_id)
+    if session is None or parent is None or not parent.email:
+        return
+    if method == "REQUEST" and (session.sequence != sequence or session.status is SessionStatus.cancelled):
+        return  # superseded: a newer REQUEST or a CANCEL carries the current state
+    delivery = _invite_delivery(session_id, parent_id, sequence, method)
+    if delivery.status is not DeliveryStatus.pending:
+        return
+    message = invites.invite_message(session, parent, method)
+    _attempt(delivery, lambda: mail.send_message(message))
+
+
+@task(name="sessions.send_invite", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
+def send_invite(session_id: int, parent_id: int, sequence: int) -> None:
+    """Mail one parent the REQUEST for a session at a SEQUENCE, once (network: SMTP or the log)."""
+    _send_itip(session_id, parent_id, sequence, "REQUEST")
+
+
+@task(name="sessions.send_cancel", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
+def send_cancel(session_id: int, parent_id: int, sequence: int) -> None:
+    """Mail one parent the CANCEL for a session, once (network: SMTP or the log)."""
+    _send_itip(session_id, parent_id, sequence, "CANCEL")
+
+
+def _send_reminder_now(delivery: ReminderDelivery) -> None:
+    session, parent = delivery.session, delivery.parent
+    if delivery.channel == "email":
+        message = invites.reminder_message(session, parent, delivery.kind)
+        _attempt(delivery, lambda: mail.send_message(message))
+    else:
+        text = invites.reminder_sms_text(session, parent)
+        _attempt(delivery, lambda: sms.send_sms(sms.SmsMessage(to_e164=parent.phone, text=text)))
+
+
+@task(name="sessions.send_reminder", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
+def send_reminder(delivery_id: int) -> None:
+    """Send one claimed reminder (e-mail or SMS) unless already sent or the session was cancelled (network)."""
+    delivery = db.session.get(ReminderDelivery, delivery_id)
+    if delivery is None or delivery.status is not DeliveryStatus.pending:
+        return
+    if delivery.session.status is SessionStatus.cancelled:
+        delivery.status, delivery.error = DeliveryStatus.failed, "session cancelled"
+        db.session.commit()
+        return
+    _send_reminder_now(delivery)
+
+
+# --- scheduling signals -----------------------------------------------------------------------------------
+
+
+def _on_scheduled(session: WorkshopSession, **_extra) -> None:
+    invites.notify_scheduled(session)
+
+
+def _on_rescheduled(session: WorkshopSession, **_extra) -> None:
+    invites.notify_changed(session)
+
+
+def _on_cancelled(session: WorkshopSession, **_extra) -> None:
+    invites.notify_cancelled(session)
+
+
+_RECEIVERS = ((session_scheduled, _on_scheduled), (session_rescheduled, _on_rescheduled),
+              (session_cancelled, _on_cancelled))
+
+
+def connect_scheduling_signals() -> None:
+    """Send invites, updates and cancellations whenever sessions.services schedules, moves or cancels a date."""
+    for signal, receiver in _RECEIVERS:
+        signal.connect(receiver, weak=False)
+
+
+def disconnect_scheduling_signals() -> None:
+    """Stop reacting to the scheduling signals (tests that count other mail)."""
+    for signal, receiver in _RECEIVERS:
+        signal.disconnect(receiver)
+
+
+def scheduling_signals_connected() -> bool:
+    """True when connect_scheduling_signals() is in effect."""
+    return all(receiver in signal.receivers.values() for signal, receiver in _RECEIVERS)

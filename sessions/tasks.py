@@ -1,0 +1,71 @@
+"""Background tasks for live sessions: the trainer's help notice and optional Prosody room polling."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from huey import crontab
+
+from core import mail
+from core.extensions import db
+from core.jitsi import JitsiError
+from core.queue import huey, task
+from core.urls import external_url
+from courses.models import Parent
+from sessions.models import WorkshopSession
+
+logger = logging.getLogger("ouderkamer.sessions")
+
+
+@task(name="sessions.send_help_notice", retries=3, retry_delay=30)
+def send_help_notice(session_id: int, parent_id: int) -> None:
+    """Mail the course's trainers that a parent cannot get into a session (network: SMTP or the log)."""
+    session = db.session.get(WorkshopSession, session_id)
+    parent = db.session.get(Parent, parent_id)
+    if session is None or parent is None:
+        return
+    link = external_url("sessions.detail", session_id=session.id)
+    for trainer in session.course.trainers:
+        with force_locale(trainer.language):
+            subject = _("%(name)s komt niet binnen bij %(title)s", name=parent.name, title=session.title)
+            text = render_template("sessions/help_notice.txt", trainer=trainer, parent=parent, session=session,
+                                   link=link)
+        mail.send_message(mail.build_message(sender=mail.default_sender(), to=[trainer.email], subject=subject,
+                                             text=text, language=trainer.language))
+
+
+@task(name="sessions.poll_room", retries=1, retry_delay=30)
+def poll_room(session_id: int) -> None:
+    """Record Prosody's participant count for one session's room (network: GET /room-size)."""
+    from sessions import services  # services enqueue tasks from this module; imported late to avoid a cycle
+
+    session = db.session.get(WorkshopSession, session_id)
+    if session is None:
+        return
+    try:
+        services.poll_room(session)
+    except JitsiError as exc:
+        logger.warning("room of session %s not polled: %s", session_id, exc)
+        return
+    db.session.commit()
+
+
+@task(name="sessions.poll_live_rooms_now")
+def poll_live_rooms_now() -> None:
+    """Enqueue one room poll per open session, when JITSI_ROOM_API_URL is set."""
+    from sessions import services  # services enqueue tasks from this module; imported late to avoid a cycle
+
+    if not current_app.config.get("JITSI_ROOM_API_URL"):
+        return
+    for session in services.live_sessions():
+        poll_room(session.id)
+
+
+# Periodic tasks get no app context from core.queue.task, so this one only hands over to a plain task.
+@huey.periodic_task(crontab(minute="*"), name="sessions.poll_live_rooms")
+def poll_live_rooms() -> None:
+    """Every minute: poll the open rooms (does nothing without JITSI_ROOM_API_URL)."""
+    poll_live_rooms_now.call_local()

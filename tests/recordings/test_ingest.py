@@ -1,0 +1,302 @@
+"""Ingest paths: resumable browser upload, the no-JS form, the raw-body API and the Jibri hand-off."""
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from accounts import services as accounts
+from core.storage import get_storage
+from recordings import services, tasks
+from recordings.models import Recording, RecordingSource, RecordingState
+
+DATA = os.urandom(3 * 1024 * 1024 + 123)
+SHA = hashlib.sha256(DATA).hexdigest()
+# Multipart bodies stay below 500 KB: above that werkzeug's test client spools them to a file it never closes.
+SMALL = DATA[:200 * 1024]
+
+
+@pytest.fixture
+def probes(monkeypatch):
+    """Stops the chain at `received`: records the ids the probe step was asked to run for."""
+    calls = []
+    monkeypatch.setattr(tasks, "probe_recording", calls.append)
+    return calls
+
+
+@pytest.fixture
+def workshop_session(create_workshop_session):
+    return create_workshop_session(title="Grenzen stellen")
+
+
+@pytest.fixture
+def logged_in(auth, trainer):
+    auth.login(trainer.email)
+    return trainer
+
+
+@pytest.fixture
+def token(db, trainer):
+    _row, value = accounts.create_api_token(trainer, name="jibri")
+    db.session.commit()
+    return value
+
+
+def only_recording(db) -> Recording:
+    db.session.expire_all()
+    (recording,) = db.session.query(Recording).all()
+    return recording
+
+
+def assert_received(recording: Recording, *, source: RecordingSource, name: str, data: bytes = DATA) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    assert (recording.state, recording.source, recording.original_sha256, recording.original_size) == (
+        RecordingState.received, source, digest, len(data))
+    assert recording.original_key == f"recordings/{recording.uuid}/original/{name}"
+    assert get_storage().verify(recording.original_key, size=len(data), sha256=digest).size == len(data)
+
+
+def put_chunk(client, url, start, end, total=len(DATA)):
+    return client.put(url, data=DATA[start:end], headers={"Content-Range": f"bytes {start}-{end - 1}/{total}"})
+
+
+def uploads_left() -> list[str]:
+    folder = services.work_root() / "uploads"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_upload_interrupted_midway_resumes_and_ends_received(client, db, logged_in, workshop_session, probes):
+    started = client.post(f"/sessions/{workshop_session.id}/recordings/uploads",
+                          json={"filename": "../../Workshop 1.mp4", "size": len(DATA)})
+    url = started.get_json()["url"]
+    put_chunk(client, url, 0, 1024 * 1024)  # the connection then breaks off
+
+    offset = client.get(url).get_json()
+    wrong = put_chunk(client, url, 0, 1024 * 1024)
+    done = put_chunk(client, url, offset["offset"], len(DATA))
+
+    recording = only_recording(db)
+    assert started.status_code == 201
+    assert offset == {"offset": 1024 * 1024, "total": len(DATA)}
+    assert (wrong.status_code, wrong.get_json()) == (409, {"offset": 1024 * 1024, "total": len(DATA)})
+    assert (done.status_code, done.get_json()["status_url"]) == (201, f"/recordings/{recording.id}")
+    assert_received(recording, source=RecordingSource.upload, name="Workshop_1.mp4")
+    assert probes == [recording.id]
+    assert uploads_left() == []
+
+
+def test_upload_restarted_leaves_no_leftovers(client, db, logged_in, workshop_session, probes):
+    url = client.post(f"/sessions/{workshop_session.id}/recordings/uploads",
+                      json={"filename": "a.mp4", "size": len(DATA)}).get_json()["url"]
+    put_chunk(client, url, 0, 1000)
+
+    cancelled = client.delete(url)
+    gone = client.get(url)
+
+    assert (cancelled.status_code, gone.status_code) == (204, 404)
+    assert uploads_left() == []
+    assert db.session.query(Recording).count() == 0
+
+
+def test_upload_larger_than_limit_is_refused(app, client, db, logged_in, workshop_session, monkeypatch):
+    monkeypatch.setitem(app.config, "RECORDING_MAX_UPLOAD_BYTES", 1024**3)
+
+    response = client.post(f"/sessions/{workshop_session.id}/recordings/uploads",
+                           json={"filename": "a.mp4", "size": 1024**3 + 1})
+
+    assert (response.status_code, response.get_json()) == (413, {"error": "Dit bestand is te groot. Het maximum is 1 GB."})
+    assert uploads_left() == []
+
+
+def test_upload_chunk_of_someone_else_is_not_found(client, db, auth, workshop_session, create_user, probes):
+    other = create_user("other@example.org")
+    upload_id = services.start_upload(workshop_session, user_id=other.id, filename="a.mp4", total=len(DATA))
+    auth.login("trainer@example.org")
+
+    response = put_chunk(client, f"/recordings/uploads/{upload_id}", 0, 10)
+    services.cancel_upload(upload_id)
+
+    assert response.status_code == 404
+
+
+def test_upload_form_without_javascript_ends_received(client, db, logged_in, workshop_session, probes):
+    response = client.post(f"/sessions/{workshop_session.id}/recordings/upload",
+                           data={"file": (io.BytesIO(SMALL), "opname.mp4")}, content_type="multipart/form-data")
+
+    recording = only_recording(db)
+    assert response.headers["Location"] == f"/recordings/{recording.id}"
+    assert_received(recording, source=RecordingSource.upload, name="opname.mp4", data=SMALL)
+
+
+def test_upload_page_of_another_trainers_course_is_forbidden(client, db, auth, workshop_session, create_user):
+    create_user("other@example.org")
+    auth.login("other@example.org")
+
+    assert client.get(f"/sessions/{workshop_session.id}/recordings/upload").status_code == 403
+
+
+def test_api_raw_body_upload_ends_received(client, db, token, workshop_session, probes):
+    response = client.post(f"/api/v1/sessions/{workshop_session.id}/recordings", data=DATA,
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": "video/mp4",
+                                    "X-Filename": "les3.mp4", "X-Content-SHA256": SHA})
+
+    recording = only_recording(db)
+    assert response.status_code == 201
+    assert response.get_json() == {
+        "id": recording.id, "uuid": recording.uuid, "session_id": workshop_session.id, "source": "upload",
+        "state": "received", "progress": 0, "error": None, "failed_step": None, "original_sha256": SHA,
+        "original_size": len(DATA), "duration_s": None}
+    assert_received(recording, source=RecordingSource.upload, name="les3.mp4")
+
+
+def test_api_upload_with_wrong_checksum_is_refused(client, db, token, workshop_session, probes):
+    response = client.post(f"/api/v1/sessions/{workshop_session.id}/recordings", data=DATA,
+                           headers={"Authorization": f"Bearer {token}", "X-Content-SHA256": "0" * 64})
+
+    assert response.status_code == 422
+    assert response.get_json()["error"]["message"] == "Het bestand is onderweg beschadigd: de controlesom klopt niet."
+    assert probes == []
+
+
+def test_api_recording_status_shows_state_progress_and_error(client, db, token, workshop_session, probes):
+    recording_id = client.post(f"/api/v1/sessions/{workshop_session.id}/recordings", data=DATA,
+                               headers={"Authorization": f"Bearer {token}"}).get_json()["id"]
+    recording = db.session.get(Recording, recording_id)
+    services.record_failure(recording, "probing", "Dit bestand is geen video.")
+    db.session.commit()
+
+    body = client.get(f"/api/v1/recordings/{recording_id}", headers={"Authorization": f"Bearer {token}"}).get_json()
+
+    assert (body["state"], body["progress"], body["error"], body["original_sha256"]) == (
+        "failed", 0, "Dit bestand is geen video.", SHA)
+
+
+def jibri_post(client, token, room_url, *, ref="session_abc", sha=hashlib.sha256(SMALL).hexdigest()):
+    metadata = json.dumps({"meeting_url": room_url, "participants": [], "share": True}).encode()
+    return client.post("/api/v1/jibri/recordings", headers={"Authorization": f"Bearer {token}"},
+                       content_type="multipart/form-data",
+                       data={"ref": ref, "sha256": sha, "metadata": (io.BytesIO(metadata), "metadata.json"),
+                             "file": (io.BytesIO(SMALL), "room_2026-11-28-19-00-00.mp4")})
+
+
+def test_jibri_handoff_maps_room_to_session_and_is_safe_to_repeat(client, db, token, workshop_session, probes):
+    room_url = f"https://meet.example.org/{workshop_session.room_name.upper()}"
+
+    first = jibri_post(client, token, room_url)
+    second = jibri_post(client, token, room_url)
+
+    recording = only_recording(db)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.get_json()["id"] == second.get_json()["id"] == recording.id
+    assert (recording.session_id, recording.source_ref) == (workshop_session.id, "jibri:session_abc")
+    assert_received(recording, source=RecordingSource.jibri, name="room_2026-11-28-19-00-00.mp4", data=SMALL)
+    assert probes == [recording.id]
+
+
+def test_jibri_handoff_for_unknown_room_is_not_found(client, db, token, workshop_session, probes):
+    response = jibri_post(client, token, "https://meet.example.org/unknown-room")
+
+    assert response.status_code == 404
+    assert db.session.query(Recording).count() == 0
+
+
+def test_status_page_shows_plain_failure_and_retry_restarts_step(client, db, logged_in, workshop_session, probes):
+    recording = services.create_recording(workshop_session, source=RecordingSource.upload)
+    recording.original_key, recording.original_size = "recordings/x/original/a.mp4", 10
+    services.record_failure(recording, "probing", "Dit bestand is geen video.")
+    db.session.commit()
+
+    page = client.get(f"/recordings/{recording.id}").get_data(as_text=True)
+    retried = client.post(f"/recordings/{recording.id}/retry")
+
+    assert "Dit bestand is geen video." in page
+    assert "Opnieuw proberen" in page
+    assert retried.headers["Location"] == f"/recordings/{recording.id}"
+    db.session.expire_all()
+    assert (db.session.get(Recording, recording.id).state, probes) == (RecordingState.received, [recording.id])
+
+
+def test_status_page_of_busy_recording_refreshes_itself(client, db, logged_in, workshop_session):
+    recording = services.create_recording(workshop_session, source=RecordingSource.upload)
+    recording.state, recording.progress = RecordingState.transcoding, 0.42
+    db.session.commit()
+
+    response = client.get(f"/recordings/{recording.id}")
+
+    assert response.headers["Refresh"] == "5"
+    assert '<progress id="recording-progress" max="100" value="42">' in response.get_data(as_text=True)
+
+
+FINALIZE = Path(__file__).resolve().parents[2] / "contrib" / "jibri" / "finalize.sh"
+
+
+def run_finalize(folder, live_server, token):
+    env = {"PATH": os.environ["PATH"], "OUDERKAMER_URL": live_server, "OUDERKAMER_TOKEN": token}
+    return subprocess.run(["sh", str(FINALIZE), str(folder)], env=env, capture_output=True, text=True, timeout=60)
+
+
+def jibri_folder(tmp_path, workshop_session):
+    folder = tmp_path / "abcdefghijklmnop"
+    folder.mkdir()
+    (folder / "room_2026-11-28-19-00-00.mp4").write_bytes(DATA)
+    (folder / "metadata.json").write_text(json.dumps({"meeting_url": f"https://meet.example.org/"
+                                                                      f"{workshop_session.room_name}"}))
+    return folder
+
+
+def test_finalize_script_hands_recording_over_and_removes_folder(live_server, db, token, workshop_session, tmp_path,
+                                                                 probes):
+    folder = jibri_folder(tmp_path, workshop_session)
+
+    done = run_finalize(folder, live_server, token)
+
+    recording = only_recording(db)
+    assert done.returncode == 0, done.stderr
+    assert not folder.exists()
+    assert recording.source_ref == "jibri:abcdefghijklmnop"
+    assert_received(recording, source=RecordingSource.jibri, name="room_2026-11-28-19-00-00.mp4")
+
+
+def test_finalize_script_keeps_folder_when_app_refuses(live_server, db, workshop_session, tmp_path, probes):
+    folder = jibri_folder(tmp_path, workshop_session)
+
+    done = run_finalize(folder, live_server, "not-a-token")
+
+    assert done.returncode == 1
+    assert "HTTP 401" in done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "room_2026-11-28-19-00-00.mp4"]
+    assert db.session.query(Recording).count() == 0
+
+
+def test_upload_page_offers_resumable_upload_and_plain_form(client, db, logged_in, workshop_session):
+    page = client.get(f"/sessions/{workshop_session.id}/recordings/upload").get_data(as_text=True)
+
+    assert f'data-start-url="/sessions/{workshop_session.id}/recordings/uploads"' in page
+    assert 'enctype="multipart/form-data"' in page
+    assert '<input autocomplete="off" id="file" name="file" required type="file">' in page
+    assert '<script src="/static/js/upload.js" defer></script>' in page
+
+
+@pytest.mark.e2e
+def test_upload_in_browser_sends_chunks_and_lands_on_status_page(live_server, page, db, trainer, workshop_session,
+                                                                 tmp_path, probes):
+    video = tmp_path / "workshop.mp4"
+    video.write_bytes(DATA * 3)  # 9.4 MB: two chunks
+    page.goto(live_server + "/login")
+    page.get_by_label("E-mailadres").fill(trainer.email)
+    page.get_by_label("Wachtwoord").fill("correct horse battery")
+    page.get_by_role("button", name="Inloggen").click()
+    page.goto(f"{live_server}/sessions/{workshop_session.id}/recordings/upload")
+
+    page.get_by_label("Videobestand").set_input_files(str(video))
+    page.get_by_role("button", name="Uploaden").click()
+    page.wait_for_url(f"{live_server}/recordings/*")
+
+    recording = only_recording(db)
+    assert page.url == f"{live_server}/recordings/{recording.id}"
+    assert_received(recording, source=RecordingSource.upload, name="workshop.mp4", data=DATA * 3)
+    assert uploads_left() == []

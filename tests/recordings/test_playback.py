@@ -1,0 +1,273 @@
+"""Private playback: who may watch, playlists with short-lived media URLs, local signed URLs, expiry, the player."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from core.extensions import db as _db
+from courses.links import issue_personal_link, revoke_personal_link
+from recordings import publish, publish_tasks
+from recordings.models import Recording
+from recordings.playback import rewrite_playlist
+from tests.recordings import test_publish as publish_fixtures
+
+# Shared with the publish tests (pytest finds fixtures by module attribute).
+transcoded = publish_fixtures.transcoded
+use_storage = publish_fixtures.use_storage
+local_storage = publish_fixtures.local_storage
+create_transcoded_recording = publish_fixtures.create_transcoded_recording
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "parent-link-token-" + "a" * 24
+OTHER_TOKEN = "other-parent-token-" + "b" * 24
+TTL = 300
+
+
+@pytest.fixture
+def published(create_transcoded_recording):
+    """Publish a transcoded recording of the default course on the given storage; return it fresh."""
+
+    def make(storage):
+        recording = create_transcoded_recording(storage)
+        publish_tasks.publish_recording(recording.id)
+        _db.session.expire_all()
+        return _db.session.get(Recording, recording.id)
+
+    return make
+
+
+@pytest.fixture
+def parent(create_parent, course):
+    parent = create_parent(course=course)
+    issue_personal_link(parent, token=TOKEN)
+    _db.session.commit()
+    return parent
+
+
+@pytest.fixture
+def hls_js():
+    """hls.min.js where the watch page loads it (the build copies it from node_modules)."""
+    target = ROOT / "static" / "vendor" / "hls.min.js"
+    if not target.exists():
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js", target)
+    return target
+
+
+def _uris(playlist: str) -> list[str]:
+    uris = re.findall(r'URI="([^"]*)"', playlist)
+    return uris + [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+
+def _watch(recording: Recording, token: str = TOKEN) -> str:
+    return f"/p/{token}/watch/{recording.uuid}"
+
+
+def test_parent_watch_page_points_the_player_at_our_master_playlist(client, s3_storage, use_storage, published,
+                                                                     parent):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+
+    response = client.get(_watch(recording))
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'data-hls-src="{_watch(recording)}/master.m3u8"' in html
+    assert '<script src="/static/vendor/hls.min.js"></script>' in html
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_parent_playlists_carry_presigned_segment_urls_that_serve_the_bytes(client, s3_storage, use_storage,
+                                                                            published, parent, transcoded):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+
+    master = client.get(f"{_watch(recording)}/master.m3u8")
+    media = client.get(f"{_watch(recording)}/v_360p/index.m3u8")
+
+    assert master.status_code == 200
+    assert master.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert _uris(master.get_data(as_text=True)) == ["v_audio/index.m3u8", "v_360p/index.m3u8", "v_audio/index.m3u8"]
+    uris = _uris(media.get_data(as_text=True))
+    folder = sorted(n for n in transcoded.files if n.startswith("v_360p/") and not n.endswith(".m3u8"))
+    names = [n for n in folder if n.endswith(".mp4")] + [n for n in folder if n.endswith(".m4s")]
+    assert len(uris) == len(names)
+    for uri, name in zip(uris, names, strict=True):
+        parts = urlsplit(uri)
+        assert parts.path.endswith(f"/recordings/{recording.uuid}/{name}")
+        assert parse_qs(parts.query)["X-Amz-Expires"] == [str(TTL)]
+        assert requests.get(uri, timeout=10).content == (transcoded.out_dir / name).read_bytes()
+
+
+def test_parent_download_link_is_presigned_as_an_attachment(client, s3_storage, use_storage, published, parent):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+
+    html = client.get(_watch(recording)).get_data(as_text=True)
+
+    url = re.search(r'<a class="button" href="([^"]+)" download>', html).group(1).replace("&amp;", "&")
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Expires"] == [str(TTL)]
+    assert query["response-content-disposition"][0].startswith('attachment; filename="opname-')
+    assert requests.get(url, timeout=10).content[4:8] == b"ftyp"
+
+
+def test_parent_of_another_course_gets_404_everywhere(client, s3_storage, use_storage, published, parent,
+                                                       create_course, create_parent):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+    other = create_parent("Ali", course=create_course("Anders"), email="ali@example.org")
+    issue_personal_link(other, token=OTHER_TOKEN)
+    _db.session.commit()
+
+    statuses = [client.get(_watch(recording, OTHER_TOKEN) + suffix).status_code
+                for suffix in ("", "/master.m3u8", "/v_360p/index.m3u8")]
+
+    assert statuses == [404, 404, 404]
+
+
+def test_wrong_or_revoked_link_gets_404(client, s3_storage, use_storage, published, parent):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+    wrong = client.get(_watch(recording, "not-a-real-token")).status_code
+    revoke_personal_link(parent)
+    _db.session.commit()
+
+    revoked = [client.get(_watch(recording) + suffix).status_code for suffix in ("", "/v_360p/index.m3u8")]
+
+    assert (wrong, revoked) == (404, [404, 404])
+
+
+def test_unknown_file_or_the_original_is_never_served(client, s3_storage, use_storage, published, parent):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+
+    statuses = [client.get(f"{_watch(recording)}/{name}").status_code
+                for name in ("original/workshop.mp4", "poster.jpg", "../master.m3u8", "nope.m3u8")]
+
+    assert statuses == [404, 404, 404, 404]
+
+
+def test_trainer_of_the_course_can_watch(client, auth, trainer, s3_storage, use_storage, published):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+    auth.login(trainer.email)
+
+    page = client.get(f"/watch/{recording.uuid}")
+    playlist = client.get(f"/watch/{recording.uuid}/v_audio/index.m3u8")
+
+    assert page.status_code == 200
+    assert f'data-hls-src="/watch/{recording.uuid}/master.m3u8"' in page.get_data(as_text=True)
+    assert all("X-Amz-Expires=300" in uri for uri in _uris(playlist.get_data(as_text=True)))
+
+
+def test_other_trainer_gets_404_and_anonymous_is_sent_to_login(client, auth, create_user, s3_storage, use_storage,
+                                                                published):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+    anonymous = client.get(f"/watch/{recording.uuid}/master.m3u8")
+    create_user("other@example.org", name="Other Trainer")
+    auth.login("other@example.org")
+
+    statuses = [client.get(f"/watch/{recording.uuid}{s}").status_code for s in ("", "/master.m3u8")]
+
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith("/login")
+    assert statuses == [404, 404]
+
+
+def test_local_signed_url_serves_the_object_with_range_support(client, local_storage):
+    local_storage.put_bytes("recordings/x/v_360p/seg_00000.m4s", b"0123456789", content_type="video/iso.segment",
+                            cache_control=publish.IMMUTABLE_CACHE)
+    url = local_storage.url("recordings/x/v_360p/seg_00000.m4s", expires_in=TTL)
+
+    with client.get(url) as whole, client.get(url, headers={"Range": "bytes=2-5"}) as part:
+        got = [(r.status_code, r.data, r.headers.get("Content-Range")) for r in (whole, part)]
+
+    assert got == [(200, b"0123456789", None), (206, b"2345", "bytes 2-5/10")]
+    assert (whole.headers["Content-Type"], whole.headers["Cache-Control"]) == ("video/iso.segment",
+                                                                               publish.IMMUTABLE_CACHE)
+
+
+def test_local_signed_url_refuses_expired_and_tampered_signatures(client, local_storage):
+    key = "recordings/x/poster.jpg"
+    local_storage.put_bytes(key, b"jpeg", content_type="image/jpeg")
+    expired = local_storage.url(key, expires_in=60, now=time.time() - 120)
+    valid = local_storage.url(key, expires_in=60)
+    tampered = re.sub(r"sig=[^&]+", "sig=AAAA" + "A" * 39, valid)
+    other_key = valid.replace("poster.jpg", "master.m3u8")
+
+    statuses = []
+    for url in (expired, tampered, other_key, valid):
+        with client.get(url) as response:
+            statuses.append(response.status_code)
+
+    assert statuses == [403, 403, 403, 200]
+
+
+def test_local_playlists_carry_signed_media_urls(client, local_storage, published, parent, transcoded):
+    recording = published(local_storage)
+
+    playlist = client.get(f"{_watch(recording)}/v_audio/index.m3u8").get_data(as_text=True)
+
+    first = _uris(playlist)[0]
+    init = next(n for n in transcoded.files if n.startswith("v_audio/init"))
+    assert first.startswith(f"/media/recordings/{recording.uuid}/{init}?expires=")
+    with client.get(first) as media:
+        assert media.data == (transcoded.out_dir / init).read_bytes()
+
+
+def test_listen_only_mode_plays_the_audio_playlist(client, local_storage, published, parent):
+    recording = published(local_storage)
+
+    html = client.get(_watch(recording) + "?mode=audio").get_data(as_text=True)
+
+    assert f'data-hls-src="{_watch(recording)}/v_audio/index.m3u8"' in html
+    assert "poster=" not in html
+
+
+def test_expired_recording_is_gone_and_its_page_says_so(client, s3_storage, use_storage, published, parent):
+    use_storage(s3_storage)
+    recording = published(s3_storage)
+
+    publish.expire_recording(recording)
+    _db.session.commit()
+    page = client.get(_watch(recording))
+    playlist = client.get(f"{_watch(recording)}/master.m3u8")
+
+    assert s3_storage.list(f"recordings/{recording.uuid}/") == []
+    assert page.status_code == 410
+    assert "Deze opname is verlopen en kan niet meer bekeken worden." in page.get_data(as_text=True)
+    assert playlist.status_code == 404
+
+
+def test_rewrite_playlist_signs_init_and_segments_and_keeps_playlists():
+    text = '#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:6.0,\nseg_00000.m4s\n#EXT-X-ENDLIST\n'
+
+    rewritten = rewrite_playlist(text, "v_360p/index.m3u8", "recordings/u/", lambda key: f"https://s/{key}?sig")
+
+    assert rewritten == ('#EXTM3U\n#EXT-X-MAP:URI="https://s/recordings/u/v_360p/init.mp4?sig"\n#EXTINF:6.0,\n'
+                         "https://s/recordings/u/v_360p/seg_00000.m4s?sig\n#EXT-X-ENDLIST\n")
+
+
+def test_watch_page_plays_in_chromium(live_server, page, local_storage, published, parent, hls_js):
+    recording = published(local_storage)
+
+    page.goto(live_server + _watch(recording))
+    page.evaluate("document.querySelector('video').muted = true")
+    page.get_by_role("button", name="Afspelen").click()
+    deadline = time.monotonic() + 20
+    # Polled from Python: wait_for_function evaluates a string, which the page's CSP (no unsafe-eval) refuses.
+    while page.evaluate("document.querySelector('video').currentTime") <= 1 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+
+    assert page.evaluate("document.querySelector('video').currentTime") > 1
+
+    assert page.evaluate("document.querySelector('video').currentSrc").startswith("blob:")

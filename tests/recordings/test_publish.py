@@ -1,0 +1,245 @@
+"""Publishing a transcoded recording to the moto S3 server, retries, clean-up and expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import datetime, timedelta
+
+import pytest
+
+from core import media
+from core.db import utcnow
+from core.extensions import db as _db
+from core.queue import huey
+from core.storage import LocalStorage, S3Storage
+from recordings import publish, publish_tasks
+from recordings.models import Recording, RecordingSource, RecordingState
+from recordings.services import output_dir, work_dir
+
+ORIGINAL = b"the original recording, as uploaded"
+
+
+@pytest.fixture(scope="session")
+def transcoded(clip_360p, tmp_path_factory) -> media.TranscodeResult:
+    """One small real transcode (360p rung, audio, MP4, poster, master) shared by every test."""
+    return media.transcode(clip_360p, tmp_path_factory.mktemp("transcoded") / "out", small=True)
+
+
+@pytest.fixture
+def use_storage(app):
+    """Make the app use the given storage backend for this test."""
+
+    def use(storage):
+        app.extensions["storage"] = storage
+        return storage
+
+    yield use
+    app.extensions.pop("storage", None)
+
+
+@pytest.fixture
+def local_storage(app, tmp_path, use_storage) -> LocalStorage:
+    return use_storage(LocalStorage(tmp_path / "media", secret=app.config["SECRET_KEY"]))
+
+
+@pytest.fixture
+def create_transcoded_recording(db, course, transcoded, app):
+    """A Recording in state `transcoded` whose work folder holds a copy of the shared transcode."""
+
+    def make(storage, *, course_=None):
+        recording = Recording(course=course_ or course, source=RecordingSource.upload,
+                              state=RecordingState.transcoded, renditions=dict(transcoded.files))
+        db.session.add(recording)
+        db.session.flush()
+        recording.original_key = f"recordings/{recording.uuid}/original/workshop.mp4"
+        storage.put_bytes(recording.original_key, ORIGINAL, content_type="application/octet-stream")
+        db.session.commit()
+        shutil.copytree(transcoded.out_dir, output_dir(recording))
+        return recording
+
+    yield make
+    shutil.rmtree(f"{app.config['INSTANCE_PATH']}/work", ignore_errors=True)
+
+
+def _expected_objects(recording: Recording, transcoded) -> dict[str, tuple[str, str]]:
+    prefix = f"recordings/{recording.uuid}/"
+    return {prefix + name: (ctype, publish.cache_control_for(name)) for name, ctype in transcoded.files.items()}
+
+
+def _dead_s3(s3_config) -> S3Storage:
+    # Nothing listens on port 9 (discard) on the loopback; one attempt so each failure is immediate.
+    return S3Storage(s3_config["S3_BUCKET"], endpoint_url="http://127.0.0.1:9", region_name=s3_config["S3_REGION"],
+                     access_key_id="k", secret_access_key="s", max_attempts=1, connect_timeout=1)
+
+
+def _run_scheduled_retries() -> int:
+    """Run every retry Huey scheduled (immediate mode only schedules them); return how many ran."""
+    ran = 0
+    while due := huey.read_schedule(datetime(2100, 1, 1)):
+        for scheduled in due:
+            scheduled.eta = None  # run it now instead of waiting out the backoff
+            huey.execute(scheduled)
+            ran += 1
+    return ran
+
+
+def test_publish_uploads_every_rendition_with_type_cache_control_and_checksum(
+        s3_storage, use_storage, create_transcoded_recording, transcoded):
+    use_storage(s3_storage)
+    recording = create_transcoded_recording(s3_storage)
+
+    publish_tasks.publish_recording(recording.id)
+
+    _db.session.expire_all()
+    recording = _db.session.get(Recording, recording.id)
+    expected = _expected_objects(recording, transcoded)
+    stored = {key: s3_storage.head(key) for key in s3_storage.list(f"recordings/{recording.uuid}/")}
+    assert {k: (i.content_type, i.cache_control) for k, i in stored.items()} == expected
+    for name in transcoded.files:
+        local = (transcoded.out_dir / name).read_bytes()
+        info = stored[f"recordings/{recording.uuid}/{name}"]
+        assert (info.size, info.sha256) == (len(local), hashlib.sha256(local).hexdigest())
+    assert recording.state == RecordingState.published
+    assert recording.published_prefix == f"recordings/{recording.uuid}/"
+    assert recording.expires_at - recording.published_at == timedelta(days=recording.course.retention_days)
+
+
+def test_publish_caches_segments_for_a_year_and_playlists_for_a_minute():
+    assert publish.cache_control_for("v_360p/seg_00000.m4s") == "private, max-age=31536000, immutable"
+    assert publish.cache_control_for("v_360p/init.mp4") == "private, max-age=31536000, immutable"
+    assert publish.cache_control_for("master.m3u8") == "private, max-age=60"
+    assert publish.cache_control_for("captions/nl.vtt") == "private, max-age=60"
+
+
+def test_publish_removes_work_copy_and_original_after_verification(
+        s3_storage, use_storage, create_transcoded_recording):
+    use_storage(s3_storage)
+    recording = create_transcoded_recording(s3_storage)
+    original_key = recording.original_key
+
+    publish_tasks.publish_recording(recording.id)
+
+    _db.session.expire_all()
+    assert not work_dir(recording).exists()
+    assert s3_storage.head(original_key) is None
+    assert _db.session.get(Recording, recording.id).original_key is None
+
+
+def test_publish_keeps_original_when_retention_says_so(app, s3_storage, use_storage, create_transcoded_recording):
+    use_storage(s3_storage)
+    recording = create_transcoded_recording(s3_storage)
+    app.config["RECORDING_KEEP_ORIGINAL"] = True
+    try:
+        publish_tasks.publish_recording(recording.id)
+    finally:
+        del app.config["RECORDING_KEEP_ORIGINAL"]
+
+    _db.session.expire_all()
+    assert s3_storage.open(recording.original_key).read() == ORIGINAL
+    assert not work_dir(recording).exists()
+
+
+def test_publish_again_after_publishing_is_a_no_op(s3_storage, use_storage, create_transcoded_recording):
+    use_storage(s3_storage)
+    recording = create_transcoded_recording(s3_storage)
+    publish_tasks.publish_recording(recording.id)
+    _db.session.expire_all()
+    before = {key: s3_storage.head(key).etag for key in s3_storage.list(f"recordings/{recording.uuid}/")}
+    published_at = _db.session.get(Recording, recording.id).published_at
+
+    publish_tasks.publish_recording(recording.id)
+
+    _db.session.expire_all()
+    after = {key: s3_storage.head(key).etag for key in s3_storage.list(f"recordings/{recording.uuid}/")}
+    assert after == before
+    assert _db.session.get(Recording, recording.id).published_at == published_at
+
+
+def test_publish_after_a_crash_uploads_only_what_is_missing(s3_storage, use_storage, create_transcoded_recording,
+                                                            transcoded):
+    use_storage(s3_storage)
+    recording = create_transcoded_recording(s3_storage)
+    prefix = publish.recording_prefix(recording)
+    # A crash after part of the upload: two objects stored, one of them damaged.
+    s3_storage.put_file(prefix + "master.m3u8", output_dir(recording) / "master.m3u8",
+                        content_type=transcoded.files["master.m3u8"], cache_control=publish.SHORT_CACHE)
+    s3_storage.put_bytes(prefix + "poster.jpg", b"half a poster", content_type="image/jpeg",
+                         cache_control=publish.IMMUTABLE_CACHE)
+
+    uploaded = publish.publish_recording(recording, storage=s3_storage)
+    _db.session.commit()
+
+    assert uploaded == len(transcoded.files) - 1
+    assert s3_storage.open(prefix + "poster.jpg").read() == (transcoded.out_dir / "poster.jpg").read_bytes()
+    assert recording.state == RecordingState.published
+
+
+def test_publish_with_storage_down_retries_then_fails_without_deleting(
+        s3_config, use_storage, create_transcoded_recording, s3_storage):
+    use_storage(_dead_s3(s3_config))
+    recording = create_transcoded_recording(s3_storage)
+
+    publish_tasks.publish_recording(recording.id)
+    retries = _run_scheduled_retries()
+
+    _db.session.expire_all()
+    recording = _db.session.get(Recording, recording.id)
+    assert retries == publish_tasks.PUBLISH_RETRIES
+    assert (recording.state, recording.failed_step) == (RecordingState.failed, "publishing")
+    assert recording.published_at is None
+    assert sorted(p.name for p in output_dir(recording).iterdir()) == sorted(
+        {name.split("/")[0] for name in recording.renditions})
+    assert s3_storage.open(recording.original_key).read() == ORIGINAL
+
+
+def test_publish_with_storage_back_before_the_retry_publishes_once(
+        s3_config, use_storage, create_transcoded_recording, s3_storage, transcoded):
+    use_storage(_dead_s3(s3_config))
+    recording = create_transcoded_recording(s3_storage)
+    publish_tasks.publish_recording(recording.id)
+    use_storage(s3_storage)
+
+    retries = _run_scheduled_retries()
+
+    _db.session.expire_all()
+    recording = _db.session.get(Recording, recording.id)
+    assert retries == 1
+    assert recording.state == RecordingState.published
+    assert set(s3_storage.list(recording.published_prefix)) == set(_expected_objects(recording, transcoded))
+
+
+def test_expire_recordings_deletes_every_object_under_the_prefix(s3_storage, use_storage,
+                                                                 create_transcoded_recording, app):
+    use_storage(s3_storage)
+    app.config["RECORDING_KEEP_ORIGINAL"] = True
+    try:
+        recording = create_transcoded_recording(s3_storage)
+        publish_tasks.publish_recording(recording.id)
+    finally:
+        del app.config["RECORDING_KEEP_ORIGINAL"]
+    _db.session.expire_all()
+    recording = _db.session.get(Recording, recording.id)
+    recording.expires_at = utcnow() - timedelta(minutes=1)
+    _db.session.commit()
+
+    publish_tasks.expire_recordings.call_local()
+
+    _db.session.expire_all()
+    recording = _db.session.get(Recording, recording.id)
+    assert s3_storage.list(f"recordings/{recording.uuid}/") == []
+    assert (recording.state, recording.original_key) == (RecordingState.expired, None)
+
+
+def test_expire_recordings_leaves_recordings_within_retention(s3_storage, use_storage,
+                                                              create_transcoded_recording, transcoded):
+    use_storage(s3_storage)
+    recording = create_transcoded_recording(s3_storage)
+    publish_tasks.publish_recording(recording.id)
+
+    publish_tasks.expire_recordings.call_local()
+
+    _db.session.expire_all()
+    recording = _db.session.get(Recording, recording.id)
+    assert recording.state == RecordingState.published
+    assert len(s3_storage.list(recording.published_prefix)) == len(transcoded.files)

@@ -1,0 +1,184 @@
+"""Calendar feeds: PUBLISH body, same UIDs as invites, ETag/304, revocable token, join entry point."""
+
+from datetime import timedelta
+
+import pytest
+
+from core import ical
+from core.db import utcnow
+from sessions import invites
+from sessions.models import SessionStatus
+
+
+def substance(component) -> tuple:
+    """Components, properties, values and parameters, independent of order, quoting and folding."""
+    props = []
+    for name, values in component.items():
+        for value in values if isinstance(values, list) else [values]:
+            params = tuple(sorted((key, str(val)) for key, val in value.params.items()))
+            props.append((name, value.to_ical(), params))
+    return component.name, tuple(sorted(props)), tuple(sorted(substance(s) for s in component.subcomponents))
+
+
+@pytest.fixture
+def parent(course, create_parent):
+    return create_parent("Sanne", course=course)
+
+
+@pytest.fixture
+def token(db, parent):
+    value = invites.parent_feed_token(parent)
+    db.session.commit()
+    return value
+
+
+def test_feed_is_publish_with_invite_uids_names_and_refresh_hints(client, create_workshop_session, token):
+    first = create_workshop_session(title="Eerste")
+    second = create_workshop_session(title="Tweede", starts_at=first.starts_at + timedelta(days=7))
+
+    response = client.get(f"/c/{token}.ics")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    cal = ical.parse(response.data)
+    assert (cal["METHOD"], str(cal["X-WR-CALNAME"]), str(cal["NAME"])) == ("PUBLISH", "Ouderkamer", "Ouderkamer")
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H" in response.data
+    assert b"X-PUBLISHED-TTL:PT1H" in response.data
+    events = cal.walk("VEVENT")
+    assert [str(e["UID"]) for e in events] == [invites.session_uid(first), invites.session_uid(second)]
+    assert all("ATTENDEE" not in e for e in events)
+    assert [e["DTSTAMP"].dt for e in events] == [first.updated_at.replace(microsecond=0),
+                                                 second.updated_at.replace(microsecond=0)]
+    assert str(events[0]["URL"]) == f"http://ouderkamer.test/c/{token}/join/{first.id}"
+
+
+def test_feed_is_stored_by_radicale_unchanged(client, caldav, create_workshop_session, token):
+    create_workshop_session(title="Eerste")
+    create_workshop_session(title="Tweede", starts_at=utcnow() + timedelta(days=120))
+    body = client.get(f"/c/{token}.ics").data
+    collection = caldav.new_calendar()
+
+    status = caldav.put(collection, body).status_code
+    stored = ical.parse(caldav.get(collection))
+
+    assert status in (201, 204)
+    sent = sorted(substance(e) for e in ical.parse(body).walk("VEVENT"))
+    assert sorted(substance(e) for e in stored.walk("VEVENT")) == sent
+
+
+def test_feed_etag_is_stable_and_if_none_match_gives_304(client, create_workshop_session, token):
+    create_workshop_session()
+
+    first = client.get(f"/c/{token}.ics")
+    second = client.get(f"/c/{token}.ics")
+    cached = client.get(f"/c/{token}.ics", headers={"If-None-Match": first.headers["ETag"]})
+
+    assert first.headers["ETag"] == second.headers["ETag"]
+    assert first.data == second.data
+    assert first.headers["ETag"].startswith('"') and not first.headers["ETag"].startswith("W/")
+    assert (cached.status_code, cached.data) == (304, b"")
+
+
+def test_feed_etag_changes_when_a_session_moves(db, client, create_workshop_session, token):
+    session = create_workshop_session()
+    before = client.get(f"/c/{token}.ics").headers["ETag"]
+
+    session.starts_at += timedelta(hours=1)
+    session.sequence += 1
+    db.session.commit()
+    after = client.get(f"/c/{token}.ics", headers={"If-None-Match": before})
+
+    assert after.status_code == 200
+    assert after.headers["ETag"] != before
+
+
+def test_feed_leaves_out_cancelled_sessions(db, client, create_workshop_session, token):
+    session = create_workshop_session()
+    session.status = SessionStatus.cancelled
+    db.session.commit()
+
+    response = client.get(f"/c/{token}.ics")
+
+    assert b"BEGIN:VEVENT" not in response.data
+
+
+def test_reset_token_gets_404_and_the_new_one_works(db, client, parent, token):
+    new = invites.reset_feed_token(parent=parent)
+    db.session.commit()
+
+    assert client.get(f"/c/{token}.ics").status_code == 404
+    assert client.get(f"/c/{new}.ics").status_code == 200
+    assert client.get("/c/not-a-token.ics").status_code == 404
+
+
+def test_join_link_opens_the_lobby_with_the_calendar_token(client, create_workshop_session, token):
+    session = create_workshop_session(title="Voorlezen")
+
+    response = client.get(f"/c/{token}/join/{session.id}")
+    lobby = client.get(response.headers["Location"])
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/p/{token}/s/{session.id}"
+    assert lobby.status_code == 200
+    assert "Voorlezen" in lobby.get_data(as_text=True)
+
+
+def test_join_link_of_a_cancelled_session_says_so(db, client, create_workshop_session, token):
+    session = create_workshop_session(title="Voorlezen")
+    session.status = SessionStatus.cancelled
+    db.session.commit()
+
+    response = client.get(f"/c/{token}/join/{session.id}")
+
+    assert response.status_code == 200
+    assert "<h1>Voorlezen</h1>" in response.get_data(as_text=True)
+
+
+def test_join_link_for_another_courses_session_is_404(client, create_course, create_workshop_session, token):
+    other = create_workshop_session(course=create_course("Ander"))
+
+    assert client.get(f"/c/{token}/join/{other.id}").status_code == 404
+
+
+def test_download_is_a_publish_ics_of_one_session(client, create_workshop_session, token):
+    session = create_workshop_session()
+
+    response = client.get(f"/c/{token}/session/{session.id}.ics")
+
+    cal = ical.parse(response.data)
+    assert response.headers["Content-Disposition"] == f'attachment; filename="ouderkamer-{session.id}.ics"'
+    assert cal["METHOD"] == "PUBLISH"
+    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [invites.session_uid(session)]
+    assert "ATTENDEE" not in cal.walk("VEVENT")[0]
+
+
+def test_course_feed_page_needs_a_trainer_of_the_course(client, auth, course, coordinator):
+    assert client.get(f"/courses/{course.id}/calendar").status_code == 302
+
+    auth.login("trainer@example.org")
+    page = client.get(f"/courses/{course.id}/calendar").get_data(as_text=True)
+
+    assert "webcal://ouderkamer.test/c/" in page
+
+
+def test_course_feed_lists_the_courses_sessions_without_join_links(db, client, course, create_workshop_session):
+    session = create_workshop_session()
+    token = invites.course_feed_token(course)
+    db.session.commit()
+
+    cal = ical.parse(client.get(f"/c/{token}.ics").data)
+
+    assert str(cal["NAME"]) == "Ouderkamer – Voorlezen"
+    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [invites.session_uid(session)]
+    assert "URL" not in cal.walk("VEVENT")[0]
+
+
+def test_session_for_other_invitees_is_neither_in_the_feed_nor_joinable(client, course, create_parent,
+                                                                      create_workshop_session, token):
+    other = create_parent("Jan", course=course, email="jan@example.org")
+    private = create_workshop_session(title="Gesprek", invitees=[other])
+
+    body = client.get(f"/c/{token}.ics").data
+
+    assert invites.session_uid(private).encode() not in body
+    assert client.get(f"/c/{token}/join/{private.id}").status_code == 404

@@ -1,0 +1,247 @@
+"""Invites per parent: RFC 6047 mail, stable UIDs, SEQUENCE on change, CANCEL, send-once deliveries."""
+
+from contextlib import contextmanager
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from icalendar import Calendar
+
+from core import ical, mail
+from core.db import utcnow
+from sessions import invite_tasks, invites
+from sessions.calendar_models import DeliveryStatus, InviteDelivery
+from sessions.invite_tasks import MAX_ATTEMPTS, send_invite
+from sessions.models import SessionStatus
+from sessions.services import cancel_session, reschedule_session, schedule_series
+from tests.fixtures.smtp import free_port
+
+
+def substance(component) -> tuple:
+    """Components, properties, values and parameters, independent of order, quoting and folding."""
+    props = []
+    for name, values in component.items():
+        for value in values if isinstance(values, list) else [values]:
+            params = tuple(sorted((key, str(val)) for key, val in value.params.items()))
+            props.append((name, value.to_ical(), params))
+    return component.name, tuple(sorted(props)), tuple(sorted(substance(s) for s in component.subcomponents))
+
+
+def calendar_of(message) -> Calendar:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    return ical.parse(part.get_payload(decode=True))
+
+
+def outbox():
+    return mail.get_mail_transport().outbox
+
+
+@pytest.fixture(autouse=True)
+def scheduling_signals():
+    """Invites follow sessions.services' signals here, whether or not the app wires them already."""
+    connected = invite_tasks.scheduling_signals_connected()
+    invite_tasks.connect_scheduling_signals()
+    yield
+    if not connected:
+        invite_tasks.disconnect_scheduling_signals()
+
+
+@pytest.fixture
+def two_parents(course, create_parent):
+    return [create_parent("Sanne", course=course, email="sanne@example.org"),
+            create_parent("Fatma", course=course, language="tr", email="fatma@example.net")]
+
+
+@contextmanager
+def smtp_config(app, port: int):
+    saved = {key: app.config.get(key) for key in ("MAIL_TRANSPORT", "SMTP_HOST", "SMTP_PORT")}
+    app.config.update(MAIL_TRANSPORT="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    app.extensions.pop("ouderkamer.mail", None)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+        app.extensions.pop("ouderkamer.mail", None)
+
+
+def test_notify_scheduled_sends_each_parent_a_request_naming_only_them(app, db, two_parents,
+                                                                      create_workshop_session):
+    session = create_workshop_session()
+    invites.notify_scheduled(session)  # a second notify for the same SEQUENCE sends nothing new
+    db.session.commit()
+
+    sent = sorted(outbox(), key=lambda m: str(m["To"]))
+    assert [str(m["To"]) for m in sent] == ["fatma@example.net", "sanne@example.org"]
+    for message in sent:
+        event = calendar_of(message).walk("VEVENT")[0]
+        assert [str(a) for a in [event["ATTENDEE"]]] == [f"mailto:{message['To']}"]
+        assert str(event["ORGANIZER"]) == "mailto:" + app.config["MAIL_FROM"]
+
+
+def test_invite_uid_is_stable_per_session_and_join_link_is_personal(db, two_parents, create_workshop_session):
+    session = create_workshop_session()
+
+    events = [calendar_of(m).walk("VEVENT")[0] for m in outbox()]
+    assert {str(e["UID"]) for e in events} == {f"ouderkamer-session-{session.id}@ouderkamer.test"}
+    links = {str(e["URL"]) for e in events}
+    assert len(links) == 2
+    assert all(link.startswith("http://ouderkamer.test/c/") and link.endswith(f"/join/{session.id}")
+               for link in links)
+    assert all(str(e["LOCATION"]) == str(e["URL"]) for e in events)
+
+
+def test_invite_through_real_smtp_has_the_rfc6047_tree_in_the_parents_language(
+        app, db, course, create_parent, create_workshop_session, smtp_server):
+    create_parent("Fatma", course=course, language="tr", email="fatma@example.net")
+
+    with smtp_config(app, smtp_server.port):
+        session = create_workshop_session()
+
+    assert len(smtp_server.messages) == 1
+    received = smtp_server.messages[0]
+    assert received.rcpt_tos == ["fatma@example.net"]
+    assert received.envelope_from == app.config["MAIL_FROM"]
+    message = received.message
+    assert message.get_content_type() == "multipart/mixed"
+    first, attachment = message.get_payload()
+    assert first.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in first.get_payload()] == ["text/plain", "text/html", "text/calendar"]
+    calendar_part = first.get_payload()[2]
+    assert b"Content-Type: text/calendar; method=REQUEST; charset=UTF-8" in smtp_server.raw_messages[0]
+    assert calendar_part.get_content_disposition() is None
+    assert attachment.get_content_type() == "application/ics"
+    assert attachment.get_filename() == "invite.ics"
+    assert attachment.get_payload(decode=True) == calendar_part.get_payload(decode=True)
+    assert ical.parse(calendar_part.get_payload(decode=True))["METHOD"] == "REQUEST"
+    assert message["Content-Language"] == "tr"
+    turkish_weekday = invites.local_when(session, "tr").split()[-3]  # e.g. "Pazartesi"
+    assert turkish_weekday in first.get_payload()[0].get_content()
+
+
+@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
+def test_invite_ics_is_stored_by_radicale_unchanged(db, caldav, two_parents, create_workshop_session, method):
+    session = create_workshop_session()
+    if method == "CANCEL":
+        session.status, session.sequence = SessionStatus.cancelled, 1
+    data = invites.invite_ics(session, two_parents[0], method)
+
+    status, body = caldav.put_and_get(data)
+
+    assert status in (201, 204)
+    assert substance(ical.parse(body)) == substance(ical.parse(data))
+
+
+def test_reschedule_sends_the_same_uid_with_a_higher_sequence(db, two_parents, create_workshop_session):
+    session = create_workshop_session()
+    first = {str(m["To"]): calendar_of(m).walk("VEVENT")[0] for m in outbox()}
+    outbox().clear()
+
+    reschedule_session(session, starts_local=session.local_start + timedelta(days=7))
+    db.session.commit()
+
+    second = {str(m["To"]): calendar_of(m).walk("VEVENT")[0] for m in outbox()}
+    assert sorted(second) == sorted(first)
+    for address, event in second.items():
+        assert event["UID"] == first[address]["UID"]
+        assert (event["SEQUENCE"], first[address]["SEQUENCE"]) == (1, 0)
+        assert event.start == first[address].start + timedelta(days=7)
+
+
+def test_cancel_sends_method_cancel_with_the_same_uid_and_no_alarm(db, two_parents, create_workshop_session):
+    session = create_workshop_session()
+    outbox().clear()
+
+    cancel_session(session)
+    db.session.commit()
+
+    assert len(outbox()) == 2
+    for message in outbox():
+        cal = calendar_of(message)
+        event = cal.walk("VEVENT")[0]
+        assert (cal["METHOD"], event["STATUS"], event["SEQUENCE"]) == ("CANCEL", "CANCELLED", 1)
+        assert str(event["UID"]) == invites.session_uid(session)
+        assert cal.walk("VALARM") == []
+        part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+        assert part.get_param("method") == "CANCEL"
+
+
+def test_series_gets_one_invite_per_session_each_with_its_own_uid(db, course, create_parent):
+    create_parent("Sanne", course=course)
+    start = utcnow() + timedelta(days=2)
+    series = schedule_series(course, title="Reeks", first_local=start, timezone="Europe/Amsterdam", count=3)
+    db.session.commit()
+
+    uids = sorted(str(calendar_of(m).walk("VEVENT")[0]["UID"]) for m in outbox())
+    assert uids == sorted(invites.session_uid(s) for s in series.sessions)
+
+
+@pytest.fixture
+def late_parent(course, create_parent, create_workshop_session):
+    """A session and a parent enrolled after it was scheduled, who has had no invite yet."""
+    session = create_workshop_session()
+    return session, create_parent("Sanne", course=course, email="sanne@example.org")
+
+
+def test_send_invite_twice_for_one_sequence_sends_once(db, late_parent):
+    session, parent = late_parent
+
+    send_invite.call_local(session.id, parent.id, 0)
+    send_invite.call_local(session.id, parent.id, 0)
+
+    assert [str(m["To"]) for m in outbox()] == ["sanne@example.org"]
+    delivery = db.session.scalars(db.select(InviteDelivery)).one()
+    assert (delivery.status, delivery.attempts, delivery.method) == (DeliveryStatus.sent, 1, "REQUEST")
+
+
+def test_send_invite_for_a_superseded_sequence_sends_nothing(db, late_parent):
+    session, parent = late_parent
+    session.sequence = 2
+    db.session.commit()
+
+    send_invite.call_local(session.id, parent.id, 1)
+
+    assert outbox() == []
+
+
+def test_smtp_down_during_send_then_back_delivers_exactly_once(app, db, late_parent, smtp_server):
+    session, parent = late_parent
+
+    with smtp_config(app, free_port()), pytest.raises(mail.MailError) as failure:
+        send_invite.call_local(session.id, parent.id, 0)
+    with smtp_config(app, smtp_server.port):
+        send_invite.call_local(session.id, parent.id, 0)
+        send_invite.call_local(session.id, parent.id, 0)
+
+    assert failure.value.transient is True
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["sanne@example.org"]]
+    db.session.expire_all()
+    delivery = db.session.scalars(db.select(InviteDelivery)).one()
+    assert (delivery.status, delivery.attempts, delivery.error) == (DeliveryStatus.sent, 2, None)
+
+
+def test_smtp_down_on_the_last_attempt_marks_the_delivery_failed(app, db, late_parent):
+    session, parent = late_parent
+
+    with smtp_config(app, free_port()):
+        for _attempt in range(MAX_ATTEMPTS - 1):
+            with pytest.raises(mail.MailError):
+                send_invite.call_local(session.id, parent.id, 0)
+        send_invite.call_local(session.id, parent.id, 0)
+
+    db.session.expire_all()
+    delivery = db.session.scalars(db.select(InviteDelivery)).one()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.failed, MAX_ATTEMPTS)
+    assert delivery.error.startswith("SMTP connection failed")
+
+
+def test_google_and_outlook_links_carry_title_times_and_join_link(db, two_parents, create_workshop_session):
+    session = create_workshop_session(title="Voorlezen thuis")
+    spec = invites.event_spec(session, link="https://ouderkamer.test/c/x/join/1")
+
+    google = parse_qs(urlsplit(invites.google_calendar_url(spec)).query)
+    outlook = parse_qs(urlsplit(invites.outlook_calendar_url(spec)).query)
+
+    start, end = session.starts_at.strftime("%Y%m%dT%H%M%SZ"), session.ends_at.strftime("%Y%m%dT%H%M%SZ")
+    assert (google["text"], google["dates"], google["location"]) == (
+        ["Voorlezen thuis"], [f"{start}/{end}"], ["https://ouderkamer.test/c/x/join/1"])
+    assert (outlook["subject"], outlook["startdt"]) == (["Voorlezen thuis"], [session.starts_at.isoformat()])
