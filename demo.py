@@ -8,7 +8,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import shutil
+import subprocess
+import tempfile
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -25,6 +29,8 @@ from core.urls import external_url
 from courses import links as personal_links
 from courses import services as courses
 from courses.models import Course, Parent
+from recordings import services as recordings
+from recordings.models import Recording, RecordingSource
 from sessions import invites
 from sessions import services as sessions
 from sessions.models import WorkshopSession
@@ -37,6 +43,7 @@ COURSE_TITLE = "Samen lezen thuis (demo)"
 SERIES_TITLE = "Voorlezen en praten"
 TRIAL_TITLE = "Proefbijeenkomst: probeer de lobby"
 PAST_TITLE = "Kennismaking"
+DEMO_RECORDING_REF = "demo:past-session"
 PARENTS = (("Sanne de Vries", "nl", "sanne@ouderkamer.example", "+31612345601"),
            ("Amina El Amrani", "ar", "amina@ouderkamer.example", "+31612345602"),
            ("Elif Yılmaz", "tr", None, "+31612345603"))
@@ -115,7 +122,31 @@ def _parents(course: Course) -> list[Parent]:
     return result
 
 
-def load_demo() -> dict:
+def _demo_clip(target: Path) -> bool:
+    # A 12-second 720p test picture with a tone, made by ffmpeg itself: no download, no binary in the repo.
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return False
+    argv = [ffmpeg, "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=12",
+            "-f", "lavfi", "-i", "sine=frequency=440:d=12", "-c:v", "libx264", "-preset", "veryfast",
+            "-pix_fmt", "yuv420p", "-g", "60", "-c:a", "aac", "-shortest", "-movflags", "+faststart", str(target)]
+    return subprocess.run(argv, check=False, timeout=120).returncode == 0
+
+
+def _recording(course: Course) -> Recording | None:
+    past = _session(course, PAST_TITLE)
+    existing = db.session.scalar(select(Recording).where(Recording.source_ref == DEMO_RECORDING_REF))
+    if existing is not None or past is None:
+        return existing
+    with tempfile.TemporaryDirectory() as scratch:
+        clip = Path(scratch) / "demo.mp4"
+        if not _demo_clip(clip):
+            return None
+        return recordings.receive_file(past, clip, "kennismaking.mp4", source=RecordingSource.upload,
+                                       source_ref=DEMO_RECORDING_REF)
+
+
+def load_demo(*, with_recording: bool = True) -> dict:
     """Create (or refresh) the demo data and return its description; flushes, the caller commits."""
     _user(*COORDINATOR, coordinator=True)
     trainer = _user(*TRAINER, coordinator=False)
@@ -124,8 +155,9 @@ def load_demo() -> dict:
     _sessions(course)
     parents = _parents(course)
     links = {p.id: personal_links.issue_personal_link(p, token=_demo_secret(f"demo-parent-{p.id}")) for p in parents}
+    recording = _recording(course) if with_recording else None
     db.session.flush()
-    return describe(course, trainer, token, parents, links)
+    return describe(course, trainer, token, parents, links, recording)
 
 
 def _calendar_links(parent: Parent, trial: WorkshopSession | None) -> dict:
@@ -138,7 +170,8 @@ def _session_json(s: WorkshopSession, now: datetime) -> dict:
             "trial": s.title == TRIAL_TITLE, "past": s.ends_at <= now}
 
 
-def describe(course: Course, trainer: User, token: str, parents: list[Parent], links: dict[int, str]) -> dict:
+def describe(course: Course, trainer: User, token: str, parents: list[Parent], links: dict[int, str],
+             recording: Recording | None = None) -> dict:
     """The demo's JSON contract (see README)."""
     now = utcnow()
     return {
@@ -148,6 +181,9 @@ def describe(course: Course, trainer: User, token: str, parents: list[Parent], l
         "trainer": {"email": trainer.email, "password": PASSWORD, "api_token": token},
         "course": {"id": course.id, "title": course.title, "url": external_url("courses.detail", course_id=course.id),
                    "sessions": [_session_json(s, now) for s in sessions.course_sessions(course)]},
+        "recording": None if recording is None else {
+            "id": recording.id, "session_id": recording.session_id, "state": recording.state.value,
+            "status_url": external_url("recordings.status", recording_id=recording.id)},
         "parents": [{"id": p.id, "name": p.name, "language": p.language, "personal_link": links[p.id],
                      **_calendar_links(p, _session(course, TRIAL_TITLE))} for p in parents],
     }
@@ -156,13 +192,14 @@ def describe(course: Course, trainer: User, token: str, parents: list[Parent], l
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the demo contract).")
 @click.option("--if-empty", is_flag=True, help="Only load the demo when there are no accounts yet.")
+@click.option("--no-recording", is_flag=True, help="Skip the sample recording of the past session.")
 @with_appcontext
-def demo_command(as_json: bool, if_empty: bool) -> None:
+def demo_command(as_json: bool, if_empty: bool, no_recording: bool) -> None:
     """Load (or refresh) the demo data and print how to log in."""
     if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
         click.echo(f"Ouderkamer: {current_app.config['PUBLIC_BASE_URL']} (existing data kept; no demo loaded)")
         return
-    info = load_demo()
+    info = load_demo(with_recording=not no_recording)
     db.session.commit()
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False))

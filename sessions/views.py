@@ -9,6 +9,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import SelectChoice
 
 from accounts.forms import EmptyForm
@@ -99,11 +100,16 @@ def create(course_id: int):
 @bp.route("/sessions/<int:session_id>")
 @login_required
 def detail(session_id: int):
+    # recordings sits above sessions in the import direction (architecture.md); the page shows both.
+    from recordings.models import Recording
+
     session = get_session_or_403(session_id)
+    recordings = db.session.scalars(select(Recording).where(Recording.session_id == session.id)
+                                    .order_by(Recording.created_at)).all()
     return render_template("sessions/detail.html", session=session, state=services.lobby_state(session),
                            objections=services.objections(session) if session.recorded else [],
                            consent_log=services.consent_log(session), attendance=services.attendance(session),
-                           invitees=services.invitees_of(session), empty=EmptyForm())
+                           invitees=services.invitees_of(session), recordings=recordings, empty=EmptyForm())
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_trainer_logs_in_sees_the_course_and_logs_out(runner, live_server, page):
-    info = json.loads(runner.invoke(args=["demo", "--json"]).output)
+    info = json.loads(runner.invoke(args=["demo", "--json", "--no-recording"]).output)
 
     page.goto(live_server + "/")
     page.get_by_role("link", name="Inloggen voor trainers").click()

@@ -3,13 +3,18 @@
 import json
 from datetime import datetime
 
+import pytest
+
 from accounts.models import ApiToken, User
 from courses.models import Course, Enrolment, Parent
+from recordings.models import Recording, RecordingState
 from sessions.models import WorkshopSession
+from tests.fixtures.services import need_program
 
 
-def _demo(runner) -> dict:
-    result = runner.invoke(args=["demo", "--json"])
+def _demo(runner, *, recording: bool = False) -> dict:
+    # The sample recording runs a real transcode; only the test about it pays for that.
+    result = runner.invoke(args=["demo", "--json", *([] if recording else ["--no-recording"])])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -94,3 +99,18 @@ def test_demo_if_empty_keeps_existing_data(runner, trainer, db):
     assert result.exit_code == 0
     assert "existing data kept" in result.output
     assert db.session.query(Course).count() == 0
+
+
+@pytest.mark.adapter
+def test_demo_recording_of_the_past_session_is_published_and_listed_on_the_route_map(runner, client, db):
+    need_program("ffmpeg")
+
+    first = _demo(runner, recording=True)
+    second = _demo(runner, recording=True)
+
+    past = next(s for s in first["course"]["sessions"] if s["past"])
+    recording = db.session.get(Recording, first["recording"]["id"])
+    route_map = client.get(first["parents"][0]["personal_link"].removeprefix("http://ouderkamer.test"))
+    assert second["recording"]["id"] == recording.id
+    assert (recording.session_id, recording.state) == (past["id"], RecordingState.published)
+    assert f"/watch/{recording.uuid}" in route_map.get_data(as_text=True)
