@@ -1,8 +1,8 @@
-"""Login, password-reset and API-token forms."""
+"""Login, password-reset, API-token and trainer-management forms."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -29,3 +29,15 @@ class ApiTokenForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for buttons that change state."""
+
+
+class InviteForm(FlaskForm):
+    name = StringField(_l("Naam"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("E-mailadres"), validators=[DataRequired(), Length(max=254)])
+    coordinator = BooleanField(_l("Coördinator (ziet alle cursussen en beheert trainers)"))
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Rol"), choices=[SelectChoice("trainer", _l("Trainer")),
+                                           SelectChoice("coordinator", _l("Coördinator"))],
+                       validators=[DataRequired()])

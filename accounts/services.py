@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import ApiToken, PasswordReset, Role, User
@@ -17,6 +17,7 @@ from core.tokens import hash_token, new_token
 
 MIN_PASSWORD_LENGTH = 10
 RESET_VALID_FOR = timedelta(hours=1)
+INVITATION_VALID_FOR = timedelta(days=7)
 API_TOKEN_PREFIX = "ok_"
 # Checked against when the e-mail is unknown, so a login takes as long whether or not the account exists.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -107,13 +108,13 @@ def revoke_api_token(row: ApiToken) -> None:
     db.session.flush()
 
 
-def start_password_reset(email: str) -> tuple[User, str] | None:
+def start_password_reset(email: str, *, valid_for: timedelta = RESET_VALID_FOR) -> tuple[User, str] | None:
     """Create a single-use reset token for an active user; returns (user, token) or None. Flushes."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         return None
     token = new_token()
-    db.session.add(PasswordReset(user=user, token_hash=hash_token(token), expires_at=utcnow() + RESET_VALID_FOR))
+    db.session.add(PasswordReset(user=user, token_hash=hash_token(token), expires_at=utcnow() + valid_for))
     db.session.flush()
     return user, token
 
@@ -137,3 +138,47 @@ def finish_password_reset(token: str, password: str) -> User:
         other.used_at = other.used_at or now
     db.session.flush()
     return row.user
+
+
+def invite_user(email: str, *, name: str, coordinator: bool = False) -> tuple[User, str]:
+    """Add a trainer or coordinator without a known password; returns (user, set-password token). Flushes."""
+    # A random password nobody knows: the invitee chooses their own through the set-password link.
+    user = create_user(email, name=name, password=new_token(), coordinator=coordinator)
+    _user, token = start_password_reset(user.email, valid_for=INVITATION_VALID_FOR)
+    return user, token
+
+
+def _trainer_course_counts() -> dict[int, int]:
+    # accounts sits below courses and may not import it; the link table is looked up by name instead.
+    link = db.metadata.tables.get("course_trainers")
+    if link is None:
+        return {}
+    rows = db.session.execute(select(link.c.user_id, func.count()).group_by(link.c.user_id))
+    return {user_id: count for user_id, count in rows}
+
+
+def list_staff() -> list[tuple[User, int]]:
+    """Every trainer and coordinator by name, each with the number of courses they run."""
+    counts = _trainer_course_counts()
+    users = db.session.scalars(select(User).order_by(User.name, User.email))
+    return [(user, counts.get(user.id, 0)) for user in users]
+
+
+def set_user_active(user: User, active: bool, *, by: User) -> None:
+    """Deactivate or reactivate an account (never one's own); deactivating spends open reset links. Flushes."""
+    if user.id == by.id:
+        raise AccountError(_l("Je kunt je eigen account niet uitzetten of wijzigen."))
+    user.active = active
+    if not active:
+        now = utcnow()
+        for row in db.session.scalars(select(PasswordReset).where(PasswordReset.user_id == user.id)):
+            row.used_at = row.used_at or now
+    db.session.flush()
+
+
+def set_user_role(user: User, role: Role, *, by: User) -> None:
+    """Make someone a trainer or a coordinator (never oneself); flushes."""
+    if user.id == by.id:
+        raise AccountError(_l("Je kunt je eigen account niet uitzetten of wijzigen."))
+    user.role = role
+    db.session.flush()

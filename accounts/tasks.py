@@ -25,3 +25,20 @@ def send_password_reset(user_id: int, token: str) -> None:
     mail.send_message(mail.build_message(
         sender=mail.default_sender(), to=[user.email], subject=subject, text=text, html=html, language=user.language,
     ))
+
+
+@task(name="accounts.send_invitation", retries=3, retry_delay=60)
+def send_invitation(user_id: int, token: str, inviter_name: str) -> None:
+    """Mail a new trainer or coordinator the link to choose a password (network: SMTP or the log)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return
+    link = external_url("accounts.reset_password", token=token)
+    with force_locale(user.language):
+        subject = _("Je account voor Ouderkamer")
+        values = {"user": user, "link": link, "inviter": inviter_name}
+        text = render_template("emails/invitation.txt", **values)
+        html = render_template("emails/invitation.html", **values, subject=subject)
+    mail.send_message(mail.build_message(
+        sender=mail.default_sender(), to=[user.email], subject=subject, text=text, html=html, language=user.language,
+    ))

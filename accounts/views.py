@@ -1,7 +1,8 @@
-"""Login, logout, password reset and the trainer's API tokens."""
+"""Login, logout, password reset, the trainer's API tokens and the coordinator's trainer management."""
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -10,8 +11,16 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from accounts import services, tasks
-from accounts.forms import ApiTokenForm, EmptyForm, LoginForm, ResetPasswordForm, ResetRequestForm
-from accounts.models import ApiToken, User
+from accounts.forms import (
+    ApiTokenForm,
+    EmptyForm,
+    InviteForm,
+    LoginForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    RoleForm,
+)
+from accounts.models import ApiToken, Role, User
 from core.errors import DomainError
 from core.extensions import db, limiter, login_manager
 from core.queue import enqueue_after_commit
@@ -112,3 +121,76 @@ def revoke_token(token_id: int):
         db.session.commit()
         flash(_("De sleutel is ingetrokken."), "info")
     return redirect(url_for("accounts.tokens"))
+
+
+def coordinator_required(view):
+    """Let only logged-in coordinators through; anyone else logged in gets 403."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_coordinator:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _render_trainers(form: InviteForm, status: int = 200):
+    return render_template("accounts/trainers.html", form=form, staff=services.list_staff(), empty=EmptyForm(),
+                           role_form=RoleForm()), status
+
+
+@bp.route("/trainers", methods=["GET", "POST"])
+@coordinator_required
+def trainers():
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _render_trainers(form, 400 if form.errors else 200)
+    try:
+        user, token = services.invite_user(form.email.data, name=form.name.data, coordinator=form.coordinator.data)
+    except DomainError as exc:
+        db.session.rollback()
+        getattr(form, exc.field or "email").errors.append(str(exc.message))
+        return _render_trainers(form, 400)
+    enqueue_after_commit(db.session, tasks.send_invitation, user.id, token, current_user.name)
+    db.session.commit()
+    flash(_("%(name)s heeft een uitnodiging per e-mail gekregen.", name=user.name), "info")
+    return redirect(url_for("accounts.trainers"))
+
+
+def _change_user(user_id: int, change) -> None:
+    user = db.get_or_404(User, user_id)
+    try:
+        change(user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("De wijziging is opgeslagen."), "info")
+
+
+@bp.route("/trainers/<int:user_id>/deactivate", methods=["POST"])
+@coordinator_required
+def deactivate_trainer(user_id: int):
+    if EmptyForm().validate_on_submit():
+        _change_user(user_id, lambda user: services.set_user_active(user, False, by=current_user))
+    return redirect(url_for("accounts.trainers"))
+
+
+@bp.route("/trainers/<int:user_id>/activate", methods=["POST"])
+@coordinator_required
+def activate_trainer(user_id: int):
+    if EmptyForm().validate_on_submit():
+        _change_user(user_id, lambda user: services.set_user_active(user, True, by=current_user))
+    return redirect(url_for("accounts.trainers"))
+
+
+@bp.route("/trainers/<int:user_id>/role", methods=["POST"])
+@coordinator_required
+def change_role(user_id: int):
+    form = RoleForm()
+    if form.validate_on_submit():
+        _change_user(user_id, lambda user: services.set_user_role(user, Role(form.role.data), by=current_user))
+    return redirect(url_for("accounts.trainers"))

@@ -6,12 +6,12 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
-from courses.models import Course
+from courses.models import Course, Parent
 from sessions.models import WorkshopSession
 
 
@@ -85,3 +85,27 @@ class Recording(db.Model):
 
     def __repr__(self) -> str:
         return f"<Recording {self.id} {self.state.value}>"
+
+
+class WatchProgress(db.Model):
+    """Where a parent stopped in a recording and how far they got, from the watch page's progress beacons."""
+
+    __tablename__ = "watch_progress"
+    __table_args__ = (UniqueConstraint("recording_id", "parent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+    #: The last reported playback position: the watch page resumes here.
+    position_s: Mapped[float] = mapped_column(default=0.0)
+    #: The furthest position ever reported, so rewinding does not undo "watched".
+    furthest_s: Mapped[float] = mapped_column(default=0.0)
+    #: The duration the player reported.
+    duration_s: Mapped[float] = mapped_column(default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    recording: Mapped[Recording] = relationship()
+    parent: Mapped[Parent] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<WatchProgress recording={self.recording_id} parent={self.parent_id} {self.position_s:.0f}s>"

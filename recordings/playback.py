@@ -7,6 +7,7 @@ init-segment address into a presigned S3 URL (or a signed LocalStorage URL) that
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 from contextlib import nullcontext
@@ -16,19 +17,30 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from flask_babel import force_locale
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from core.extensions import db, limiter
+from core.errors import DomainError
+from core.extensions import csrf, db, limiter
 from core.storage import LocalStorage, Storage, get_storage
 from courses.links import find_parent_by_token
+from courses.models import Course, Enrolment, Parent
 from courses.routemap import page_language
 from courses.services import can_manage
-from recordings.models import Recording, RecordingState
+from recordings.models import Recording, RecordingState, WatchProgress
 from recordings.publish import is_expired, recording_prefix
 
 bp = Blueprint("playback", __name__)
 
 DEFAULT_URL_TTL_S = 300
 RATE_LIMIT = "120 per minute"
+#: The page reports every ~10 s plus on pause and pagehide; this leaves room for seeking around.
+PROGRESS_RATE_LIMIT = "30 per minute"
+MAX_PROGRESS_BODY = 1024
+MAX_DURATION_S = 24 * 3600
+#: Closer to the end than this (or than 5 % of a short clip), the next visit starts from the beginning again.
+RESUME_TAIL_S = 5.0
+#: A recording counts as watched once the parent got this far into it.
+WATCHED_FRACTION = 0.9
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 AUDIO_PLAYLIST = "v_audio/index.m3u8"
 MASTER_PLAYLIST = "master.m3u8"
@@ -42,6 +54,19 @@ class Caption:
 
     url: str
     language: str
+
+
+@dataclass(frozen=True)
+class WatchSummary:
+    """One parent's viewing of a course's recordings, for the trainer's participants table."""
+
+    watched: int
+    total: int
+    minutes: int
+
+
+class ProgressError(DomainError):
+    """A progress beacon carried something other than a sane position and duration."""
 
 
 def url_ttl() -> int:
@@ -154,14 +179,16 @@ def watch_context(recording: Recording, file_url, *, mode: str) -> dict:
     }
 
 
-def _watch_page(recording: Recording, file_url, *, language: str | None, back_url: str):
+def _watch_page(recording: Recording, file_url, *, language: str | None, back_url: str, progress_url=None,
+                start_s: float = 0.0):
     mode = request.args.get("mode", "video")
     if is_expired(recording):
         return _page(language, "playback/expired.html", 410, back_url=back_url)
     if not _playable(recording):
         return _page(language, "playback/not_ready.html", 404, back_url=back_url)
     context = watch_context(recording, file_url, mode=mode)
-    return _page(language, "playback/watch.html", 200, back_url=back_url, **context)
+    return _page(language, "playback/watch.html", 200, back_url=back_url, progress_url=progress_url,
+                 start_s=start_s, **context)
 
 
 def _page(language: str | None, template: str, status: int, **context):
@@ -178,7 +205,31 @@ def parent_watch(token: str, recording_uuid: str):
     def file_url(name: str) -> str:
         return url_for("playback.parent_file", token=token, recording_uuid=recording_uuid, name=name)
 
-    return _watch_page(recording, file_url, language=language, back_url=url_for("parents.route_map", token=token))
+    progress_url = url_for("playback.parent_progress", token=token, recording_uuid=recording_uuid)
+    return _watch_page(recording, file_url, language=language, back_url=url_for("parents.route_map", token=token),
+                       progress_url=progress_url, start_s=resume_position(recording, parent))
+
+
+@bp.post("/p/<token>/watch/<recording_uuid>/progress")
+@limiter.limit(PROGRESS_RATE_LIMIT)
+def parent_progress(token: str, recording_uuid: str):
+    """Store the parent's playback position (JSON {position, duration} from fetch or navigator.sendBeacon)."""
+    parent, recording = _for_parent(token, recording_uuid)
+    if not _playable(recording):
+        abort(404)
+    if (request.content_length or 0) > MAX_PROGRESS_BODY:
+        abort(413)
+    try:
+        position, duration = parse_progress(request.get_json(force=True, silent=True))
+    except ProgressError:
+        abort(400)
+    record_progress(recording, parent, position=position, duration=duration)
+    db.session.commit()
+    return "", 204
+
+
+# Bound to the parent's secret link in the URL, not to a cookie, so there is no session to forge a request with.
+csrf.exempt(parent_progress)
 
 
 @bp.route("/p/<token>/watch/<recording_uuid>/<path:name>")
@@ -206,6 +257,19 @@ def trainer_file(recording_uuid: str, name: str):
     return _serve_file(_for_trainer(recording_uuid), name)
 
 
+def _uuid_of_key(key: str) -> str | None:
+    parts = key.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "recordings" else None
+
+
+def _expired_media(key: str) -> bool:
+    recording_uuid = _uuid_of_key(key)
+    if recording_uuid is None:
+        return False
+    recording = db.session.scalars(select(Recording).where(Recording.uuid == recording_uuid)).first()
+    return recording is None or is_expired(recording)
+
+
 @bp.route("/media/<path:key>")
 def media(key: str):
     """Serve a LocalStorage object to whoever holds an unexpired signed URL for it, with Range support."""
@@ -217,7 +281,7 @@ def media(key: str):
                                     filename=filename):
         abort(403)
     info = storage.head(key)
-    if info is None:
+    if info is None or _expired_media(key):  # expired before the hourly sweep deleted its objects
         abort(404)
     response = send_file(storage.path(key), mimetype=info.content_type, conditional=True, etag=info.etag,
                          as_attachment=filename is not None, download_name=filename, max_age=None)
@@ -225,3 +289,67 @@ def media(key: str):
         response.headers["Cache-Control"] = info.cache_control
     response.headers["X-Robots-Tag"] = "noindex"
     return response
+
+
+def parse_progress(data) -> tuple[float, float]:
+    """(position, duration) in seconds from a progress beacon's JSON; raises ProgressError when not sane."""
+    if not isinstance(data, dict):
+        raise ProgressError("expected a JSON object")
+    values = (data.get("position"), data.get("duration"))
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) for v in values):
+        raise ProgressError("position and duration must be finite numbers")
+    position, duration = (float(v) for v in values)
+    if not 0 < duration <= MAX_DURATION_S or not 0 <= position <= duration + 1:
+        raise ProgressError("position must lie between 0 and the duration")
+    return min(position, duration), duration
+
+
+def _progress_of(recording: Recording, parent: Parent) -> WatchProgress | None:
+    query = select(WatchProgress).where(WatchProgress.recording_id == recording.id,
+                                        WatchProgress.parent_id == parent.id)
+    return db.session.scalars(query).first()
+
+
+def record_progress(recording: Recording, parent: Parent, *, position: float, duration: float) -> WatchProgress:
+    """Store where the parent is in the recording and how far they got; flushes."""
+    progress = _progress_of(recording, parent)
+    if progress is None:
+        try:
+            with db.session.begin_nested():
+                progress = WatchProgress(recording_id=recording.id, parent_id=parent.id)
+                db.session.add(progress)
+        except IntegrityError:  # a beacon from another tab got there first
+            progress = _progress_of(recording, parent)
+    progress.position_s = position
+    progress.furthest_s = max(progress.furthest_s or 0.0, position)
+    progress.duration_s = duration
+    db.session.flush()
+    return progress
+
+
+def resume_position(recording: Recording, parent: Parent) -> float:
+    """Where the watch page starts: the stored position, or 0 when none or when it was near the end."""
+    progress = _progress_of(recording, parent)
+    tail = min(RESUME_TAIL_S, progress.duration_s * 0.05) if progress else 0.0
+    if progress is None or progress.position_s >= progress.duration_s - tail:
+        return 0.0
+    return progress.position_s
+
+
+def course_watch_summary(course: Course) -> dict[int, WatchSummary]:
+    """Per enrolled parent id: recordings watched to 90 %, recordings published so far, and minutes watched."""
+    recordings = {r.id: r for r in db.session.scalars(
+        select(Recording).where(Recording.course_id == course.id, Recording.published_at.is_not(None)))}
+    if not recordings:
+        return {}
+    parent_ids = db.session.scalars(select(Enrolment.parent_id).where(Enrolment.course_id == course.id))
+    totals = {parent_id: [0, 0.0] for parent_id in parent_ids}
+    rows = db.session.scalars(select(WatchProgress).where(WatchProgress.recording_id.in_(recordings)))
+    for row in rows:
+        if row.parent_id not in totals:
+            continue
+        duration = recordings[row.recording_id].duration_s or row.duration_s
+        totals[row.parent_id][0] += row.furthest_s >= WATCHED_FRACTION * duration
+        totals[row.parent_id][1] += row.furthest_s
+    return {parent_id: WatchSummary(int(watched), len(recordings), round(seconds / 60))
+            for parent_id, (watched, seconds) in totals.items()}

@@ -19,7 +19,7 @@ from courses.models import Course, Enrolment
 from courses.services import can_manage
 from sessions import invites
 from sessions.calendar_models import CalendarFeed
-from sessions.models import SessionStatus, WorkshopSession
+from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
 from sessions.services import is_invited
 
 bp = Blueprint("feeds", __name__)
@@ -42,10 +42,24 @@ def _course_ids(feed: CalendarFeed) -> list[int]:
 
 
 def _feed_sessions(feed: CalendarFeed) -> list[WorkshopSession]:
-    query = select(WorkshopSession).where(WorkshopSession.course_id.in_(_course_ids(feed)),
-                                          WorkshopSession.status != SessionStatus.cancelled)
+    """The feed's sessions, cancelled ones included (a series lists them as EXDATEs), that the parent may see."""
+    query = select(WorkshopSession).where(WorkshopSession.course_id.in_(_course_ids(feed)))
     found = db.session.scalars(query.order_by(WorkshopSession.starts_at, WorkshopSession.id))
     return [s for s in found if feed.parent is None or is_invited(s, feed.parent)]
+
+
+def _feed_specs(feed: CalendarFeed, sessions: list[WorkshopSession]) -> list[ical.EventSpec]:
+    # A series is one event (master + overrides), listed once where its first date would be.
+    specs, seen = [], set()
+    for session in sessions:
+        series = session.series
+        if series is None:
+            if session.status is not SessionStatus.cancelled:
+                specs.append(invites.event_spec(session, link=invites.join_url(feed.parent, session)))
+        elif series.id not in seen and not invites.is_cancelled(series):
+            seen.add(series.id)
+            specs += invites.series_specs(series, parent=feed.parent)
+    return specs
 
 
 def _feed_name(feed: CalendarFeed) -> str:
@@ -58,9 +72,9 @@ def feed_body(feed: CalendarFeed) -> bytes:
     """The feed's bytes: PUBLISH, same UIDs as the invites, DTSTAMP from updated_at (stable while unchanged)."""
     sessions = _feed_sessions(feed)
     # Each parent's feed carries their own join links; the course feed for trainers carries none.
-    specs = [invites.event_spec(s, link=invites.join_url(feed.parent, s)) for s in sessions]
+    specs = _feed_specs(feed, sessions)
     owner = f"parent-{feed.parent_id}" if feed.parent_id else f"course-{feed.course_id}"
-    host = invites.session_uid(sessions[0]).rpartition("@")[2] if sessions else "ouderkamer"
+    host = specs[0].uid.rpartition("@")[2] if specs else "ouderkamer"
     cal = ical.build_feed(specs, name=_feed_name(feed), uid=ical.make_uid("feed", owner, host),
                           refresh_minutes=REFRESH_MINUTES)
     return ical.to_bytes(cal)
@@ -115,6 +129,17 @@ def join(token: str, session_id: int):
         return render_template("feeds/join.html", parent=parent, session=session, lang=parent.language,
                                when=invites.local_when(session, parent.language),
                                cancelled=session.status is SessionStatus.cancelled, title=_("Bijeenkomst"))
+
+
+@bp.route("/c/<token>/series/<int:series_id>/join")
+@limiter.limit(FEED_RATE_LIMIT)
+def join_series(token: str, series_id: int):
+    series = db.session.get(WorkshopSeries, series_id)
+    if series is None or not series.sessions:
+        abort(404)
+    session = invites.current_date(series)
+    _parent_session_or_404(token, session.id)
+    return redirect(url_for("feeds.join", token=token, session_id=session.id))
 
 
 @bp.route("/courses/<int:course_id>/calendar/reset", methods=["POST"])

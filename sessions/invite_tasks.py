@@ -13,7 +13,7 @@ from core.queue import task
 from courses.models import Parent
 from sessions import invites
 from sessions.calendar_models import DeliveryStatus, InviteDelivery, ReminderDelivery, insert_once
-from sessions.models import SessionStatus, WorkshopSession
+from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
 from sessions.services import session_cancelled, session_rescheduled, session_scheduled
 
 logger = logging.getLogger("ouderkamer.sessions")
@@ -75,6 +75,40 @@ def send_invite(session_id: int, parent_id: int, sequence: int) -> None:
 def send_cancel(session_id: int, parent_id: int, sequence: int) -> None:
     """Mail one parent the CANCEL for a session, once (network: SMTP or the log)."""
     _send_itip(session_id, parent_id, sequence, "CANCEL")
+
+
+def _series_delivery_key(series: WorkshopSeries, session: WorkshopSession | None, sequence: int,
+                         scope: str) -> tuple[int, int, str]:
+    """(session_id, sequence, method) of a series message's delivery row.
+
+    A series message is recorded on its one date, or on the series' first date for master messages; every
+    transaction that changes a series raises its SEQUENCE, so these keys never collide between messages.
+    """
+    anchor = session if session is not None else invites.series_dates(series)[0]
+    return anchor.id, sequence, "CANCEL" if scope in invites.CANCEL_SCOPES else "REQUEST"
+
+
+@task(name="sessions.send_series_invite", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
+def send_series_invite(series_id: int, parent_id: int, sequence: int, scope: str,
+                       session_id: int | None = None) -> None:
+    """Mail one parent a series REQUEST or CANCEL (master + overrides, one override, ...) once (network)."""
+    series = db.session.get(WorkshopSeries, series_id)
+    parent = db.session.get(Parent, parent_id)
+    session = db.session.get(WorkshopSession, session_id) if session_id is not None else None
+    if series is None or parent is None or not parent.email or not series.sessions:
+        return
+    if scope not in invites.CANCEL_SCOPES and invites.is_cancelled(series):
+        return  # the CANCEL of the whole series carries the current state
+    if scope == invites.OVERRIDE and (session is None or session.status is SessionStatus.cancelled):
+        return  # the CANCEL of that date carries it
+    if scope == invites.FULL:
+        sequence = series.sequence  # a late full REQUEST carries (and is recorded at) the current state
+    anchor_id, sequence, method = _series_delivery_key(series, session, sequence, scope)
+    delivery = _invite_delivery(anchor_id, parent_id, sequence, method)
+    if delivery.status is not DeliveryStatus.pending:
+        return
+    message = invites.series_message(series, parent, scope, session)
+    _attempt(delivery, lambda: mail.send_message(message))
 
 
 def _send_reminder_now(delivery: ReminderDelivery) -> None:

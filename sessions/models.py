@@ -76,6 +76,8 @@ class WorkshopSession(db.Model):
         Enum(SessionStatus, name="session_status"), default=SessionStatus.scheduled
     )
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: A date of a series: its start when the series was scheduled (the calendar RECURRENCE-ID); moves keep it.
+    original_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: IANA zone the trainer scheduled in; the local start time is kept in this zone across DST.
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
     duration_minutes: Mapped[int] = mapped_column(default=60)

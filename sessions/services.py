@@ -148,9 +148,11 @@ def schedule_series(course: Course, *, title: str, first_local: datetime, timezo
     db.session.add(series)
     for start in starts:
         local = start.astimezone(ZoneInfo(timezone))
-        schedule_session(course, title=title, starts_local=local, timezone=timezone, series=series,
-                         duration_minutes=duration_minutes, recorded=recorded, description=description, kind=kind,
-                         lobby_minutes=lobby_minutes, invitees=invitees, allow_past=allow_past)
+        session = schedule_session(course, title=title, starts_local=local, timezone=timezone, series=series,
+                                   duration_minutes=duration_minutes, recorded=recorded, description=description,
+                                   kind=kind, lobby_minutes=lobby_minutes, invitees=invitees, allow_past=allow_past)
+        session.original_starts_at = session.starts_at
+    db.session.flush()
     return series
 
 

@@ -7,6 +7,7 @@ import contextvars
 import os
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -186,13 +187,51 @@ def auth(client):
     return AuthActions(client)
 
 
+class _Gate:
+    """WSGI middleware for the live server: counts requests in flight and refuses new ones once closing.
+
+    A browser may still send a request (a beacon, a poll) on a kept-alive connection after the test ended; without
+    the gate it could write to the database after the per-test clean-up.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app, self.in_flight, self.closing = wsgi_app, 0, False
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            if self.closing:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"test server closing"]
+            self.in_flight += 1
+        try:
+            iterable = self.wsgi_app(environ, start_response)
+            try:
+                return list(iterable)
+            finally:
+                if hasattr(iterable, "close"):
+                    iterable.close()
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self.lock:
+            self.closing = True
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
 @pytest.fixture
 def live_server(app, db):
     """The test app served over real HTTP on a free loopback port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    gate = _Gate(app)
+    server = make_server("127.0.0.1", 0, gate, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    gate.close()
     server.shutdown()
     thread.join(timeout=5)
 

@@ -1,4 +1,5 @@
-/* Watch page player: hls.js where Media Source Extensions exist, else native HLS, else the MP4 <source>. */
+/* Watch page player: hls.js where Media Source Extensions exist, else native HLS, else the MP4 <source>.
+   hls.js (about 190 KB gzipped) is fetched on the first play, so opening the page stays light on a phone. */
 (function () {
   "use strict";
   var video = document.querySelector("video[data-hls-src]");
@@ -7,6 +8,45 @@
   var playButton = document.querySelector("[data-play]");
   var hls = null;
   var reloads = 0;
+  var start = parseFloat(video.getAttribute("data-start")) || 0;
+  var progressUrl = video.getAttribute("data-progress-url");
+  var PROGRESS_EVERY_MS = 10000;
+  var hlsJsUrl = video.getAttribute("data-hls-js");
+  var useHlsJs = !!((window.MediaSource || window.ManagedMediaSource) && hlsJsUrl);
+  var loading = null;
+
+  function loadHlsJs() {
+    if (!loading) {
+      loading = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = hlsJsUrl;
+        script.onload = resolve;
+        script.onerror = reject;
+        document.head.appendChild(script);
+      });
+    }
+    return loading;
+  }
+
+  // First play: load hls.js, attach it, then play; native HLS or the MP4 when hls.js cannot run here.
+  function begin() {
+    if (!useHlsJs || hls) { return video.play(); }
+    return loadHlsJs().then(function () {
+      if (window.Hls && window.Hls.isSupported()) {
+        startHlsJs();
+      } else {
+        useHlsJs = false;
+        video.src = video.canPlayType("application/vnd.apple.mpegurl") ? src : (video.getAttribute("data-mp4-src") || src);
+      }
+      video.controls = true;
+      return video.play();
+    }, function () {
+      useHlsJs = false;
+      video.controls = true;
+      useMp4();
+      return video.play();
+    });
+  }
 
   function useMp4() {
     var mp4 = video.getAttribute("data-mp4-src");
@@ -28,7 +68,8 @@
 
   function startHlsJs() {
     var Hls = window.Hls;
-    hls = new Hls({ startLevel: 0, capLevelToPlayerSize: true });
+    // startPosition makes hls.js seek to where the parent stopped once the manifest is parsed.
+    hls = new Hls({ startLevel: 0, capLevelToPlayerSize: true, startPosition: start > 0 ? start : -1 });
     hls.on(Hls.Events.ERROR, function (event, data) {
       var expired = data.type === Hls.ErrorTypes.NETWORK_ERROR && data.response &&
         (data.response.code === 403 || data.response.code === 404);
@@ -40,17 +81,47 @@
     hls.attachMedia(video);
   }
 
-  if (window.Hls && window.Hls.isSupported()) {
-    startHlsJs();
+  // Native HLS and the MP4 fallback: seek once the duration is known.
+  function seekToStart() {
+    if (start > 0 && !hls && video.currentTime < start) { video.currentTime = start; }
+  }
+
+  function progressBody() {
+    var duration = video.duration;
+    if (!isFinite(duration) || duration <= 0 || video.currentTime <= 0) { return null; }
+    return JSON.stringify({ position: video.currentTime, duration: duration });
+  }
+
+  function sendProgress(leaving) {
+    var body = progressBody();
+    if (!progressUrl || !body) { return; }
+    if (leaving && navigator.sendBeacon) {
+      navigator.sendBeacon(progressUrl, body);  // text/plain: no preflight; the server parses it as JSON
+    } else if (window.fetch) {
+      fetch(progressUrl, { method: "POST", body: body, keepalive: true, credentials: "same-origin",
+        headers: { "Content-Type": "application/json" } }).catch(function () {});
+    }
+  }
+
+  if (useHlsJs) {
+    // Until hls.js runs, the browser's own controls would start its native HLS or the MP4 instead.
+    video.controls = false;
   } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
     video.src = src;
+  }
+  video.addEventListener("loadedmetadata", seekToStart);
+
+  if (progressUrl) {
+    window.setInterval(function () { if (!video.paused) { sendProgress(false); } }, PROGRESS_EVERY_MS);
+    video.addEventListener("pause", function () { sendProgress(false); });
+    window.addEventListener("pagehide", function () { sendProgress(true); });
   }
 
   if (playButton) {
     playButton.hidden = false;
     playButton.addEventListener("click", function () {
       playButton.hidden = true;
-      var started = video.play();
+      var started = begin();
       if (started && started.catch) { started.catch(function () { playButton.hidden = false; }); }
     });
     video.addEventListener("play", function () { playButton.hidden = true; });

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from core.db import utcnow
 from core.extensions import db as _db
 from courses.links import issue_personal_link, revoke_personal_link
 from recordings import publish, publish_tasks
@@ -80,7 +82,8 @@ def test_parent_watch_page_points_the_player_at_our_master_playlist(client, s3_s
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f'data-hls-src="{_watch(recording)}/master.m3u8"' in html
-    assert '<script src="/static/vendor/hls.min.js"></script>' in html
+    assert 'data-hls-js="/static/vendor/hls.min.js"' in html
+    assert '<script src="/static/vendor/hls.min.js"' not in html  # fetched on the first play only
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -184,9 +187,9 @@ def test_other_trainer_gets_404_and_anonymous_is_sent_to_login(client, auth, cre
 
 
 def test_local_signed_url_serves_the_object_with_range_support(client, local_storage):
-    local_storage.put_bytes("recordings/x/v_360p/seg_00000.m4s", b"0123456789", content_type="video/iso.segment",
+    local_storage.put_bytes("samples/v_360p/seg_00000.m4s", b"0123456789", content_type="video/iso.segment",
                             cache_control=publish.IMMUTABLE_CACHE)
-    url = local_storage.url("recordings/x/v_360p/seg_00000.m4s", expires_in=TTL)
+    url = local_storage.url("samples/v_360p/seg_00000.m4s", expires_in=TTL)
 
     with client.get(url) as whole, client.get(url, headers={"Range": "bytes=2-5"}) as part:
         got = [(r.status_code, r.data, r.headers.get("Content-Range")) for r in (whole, part)]
@@ -197,7 +200,7 @@ def test_local_signed_url_serves_the_object_with_range_support(client, local_sto
 
 
 def test_local_signed_url_refuses_expired_and_tampered_signatures(client, local_storage):
-    key = "recordings/x/poster.jpg"
+    key = "samples/poster.jpg"
     local_storage.put_bytes(key, b"jpeg", content_type="image/jpeg")
     expired = local_storage.url(key, expires_in=60, now=time.time() - 120)
     valid = local_storage.url(key, expires_in=60)
@@ -210,6 +213,14 @@ def test_local_signed_url_refuses_expired_and_tampered_signatures(client, local_
             statuses.append(response.status_code)
 
     assert statuses == [403, 403, 403, 200]
+
+
+def test_local_signed_url_of_an_unknown_recording_is_refused(client, local_storage):
+    key = "recordings/0123456789abcdef0123456789abcdef/poster.jpg"
+    local_storage.put_bytes(key, b"jpeg", content_type="image/jpeg")
+
+    with client.get(local_storage.url(key, expires_in=TTL)) as response:
+        assert response.status_code == 404
 
 
 def test_local_playlists_carry_signed_media_urls(client, local_storage, published, parent, transcoded):
@@ -246,6 +257,101 @@ def test_expired_recording_is_gone_and_its_page_says_so(client, s3_storage, use_
     assert page.status_code == 410
     assert "Deze opname is verlopen en kan niet meer bekeken worden." in page.get_data(as_text=True)
     assert playlist.status_code == 404
+
+
+@pytest.fixture
+def handed_out(client, local_storage, published, parent):
+    """A published recording and what its parent was handed: both playlists, a segment and the MP4 download."""
+    recording = published(local_storage)
+    base = _watch(recording)
+    html = client.get(base).get_data(as_text=True)
+    download = re.search(r'<a class="button" href="([^"]+)" download>', html).group(1).replace("&amp;", "&")
+    media = client.get(f"{base}/v_360p/index.m3u8").get_data(as_text=True)
+    segment = next(uri for uri in _uris(media) if urlsplit(uri).path.endswith(".m4s"))
+    return recording, {"master": f"{base}/master.m3u8", "media": f"{base}/v_360p/index.m3u8", "segment": segment,
+                       "download": download}
+
+
+def _statuses(client, urls) -> dict[str, int]:
+    statuses = {}
+    for name, url in urls.items():
+        with client.get(url) as response:
+            statuses[name] = response.status_code
+    return statuses
+
+
+def _unsigned(url: str) -> str:
+    return urlsplit(url).path
+
+
+def test_parent_gets_every_playlist_segment_and_download_it_was_handed(client, handed_out):
+    _recording, urls = handed_out
+
+    assert _statuses(client, urls) == {"master": 200, "media": 200, "segment": 200, "download": 200}
+
+
+def test_parent_of_another_course_is_refused_playlists_segments_and_downloads(client, handed_out, create_course,
+                                                                               create_parent):
+    recording, urls = handed_out
+    other = create_parent("Ali", course=create_course("Anders"), email="ali@example.org")
+    issue_personal_link(other, token=OTHER_TOKEN)
+    _db.session.commit()
+    # The other parent's own link hands out nothing; all they could try are the media paths without a signature.
+    theirs = {"page": _watch(recording, OTHER_TOKEN), "master": urls["master"].replace(TOKEN, OTHER_TOKEN),
+              "media": urls["media"].replace(TOKEN, OTHER_TOKEN), "segment": _unsigned(urls["segment"]),
+              "download": _unsigned(urls["download"])}
+
+    statuses = _statuses(client, theirs)
+
+    assert statuses == {"page": 404, "master": 404, "media": 404, "segment": 403, "download": 403}
+
+
+def test_revoked_link_is_refused_playlists_and_its_media_urls_stop_within_their_ttl(app, client, local_storage,
+                                                                                    published, parent):
+    recording = published(local_storage)
+    app.config["PLAYBACK_URL_TTL_SECONDS"] = 1
+    try:
+        html = client.get(_watch(recording)).get_data(as_text=True)
+        media = client.get(f"{_watch(recording)}/v_360p/index.m3u8").get_data(as_text=True)
+    finally:
+        del app.config["PLAYBACK_URL_TTL_SECONDS"]
+    download = re.search(r'<a class="button" href="([^"]+)" download>', html).group(1).replace("&amp;", "&")
+    segment = next(uri for uri in _uris(media) if urlsplit(uri).path.endswith(".m4s"))
+    revoke_personal_link(parent)
+    _db.session.commit()
+    time.sleep(2.1)  # the 1 s TTL has passed: every media URL handed out before the revocation is dead
+
+    statuses = _statuses(client, {"page": _watch(recording), "master": f"{_watch(recording)}/master.m3u8",
+                                  "media": f"{_watch(recording)}/v_360p/index.m3u8", "segment": segment,
+                                  "download": download})
+
+    assert statuses == {"page": 404, "master": 404, "media": 404, "segment": 403, "download": 403}
+
+
+def test_expired_recording_refuses_playlists_and_media_urls_even_before_the_sweep(client, handed_out):
+    recording, urls = handed_out
+    recording.expires_at = utcnow() - timedelta(seconds=1)
+    _db.session.commit()
+
+    before_sweep = _statuses(client, urls)
+    publish.expire_recording(recording)
+    _db.session.commit()
+    after_sweep = _statuses(client, urls)
+
+    assert before_sweep == after_sweep == {"master": 404, "media": 404, "segment": 404, "download": 404}
+
+
+def test_anonymous_visitor_is_refused_playlists_segments_and_downloads(client, handed_out):
+    recording, urls = handed_out
+    attempts = {"master": f"/watch/{recording.uuid}/master.m3u8", "media": f"/watch/{recording.uuid}/v_360p/index.m3u8",
+                "guessed_link": urls["master"].replace(TOKEN, "not-a-real-token"),
+                "segment": _unsigned(urls["segment"]), "download": _unsigned(urls["download"])}
+
+    statuses = _statuses(client, attempts)
+    login = client.get(attempts["master"]).headers["Location"]
+
+    assert statuses == {"master": 302, "media": 302, "guessed_link": 404, "segment": 403, "download": 403}
+    assert login.startswith("/login")
 
 
 def test_rewrite_playlist_signs_init_and_segments_and_keeps_playlists():

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from datetime import datetime, timedelta
+import socket
+from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
+import requests
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
 
 from core import media
 from core.db import utcnow
@@ -16,6 +21,7 @@ from core.storage import LocalStorage, S3Storage
 from recordings import publish, publish_tasks
 from recordings.models import Recording, RecordingSource, RecordingState
 from recordings.services import output_dir, work_dir
+from tests.fixtures.s3 import S3_REGION, S3_TEST_KEY_ID, S3_TEST_SECRET
 
 ORIGINAL = b"the original recording, as uploaded"
 
@@ -71,6 +77,54 @@ def _dead_s3(s3_config) -> S3Storage:
     # Nothing listens on port 9 (discard) on the loopback; one attempt so each failure is immediate.
     return S3Storage(s3_config["S3_BUCKET"], endpoint_url="http://127.0.0.1:9", region_name=s3_config["S3_REGION"],
                      access_key_id="k", secret_access_key="s", max_attempts=1, connect_timeout=1)
+
+
+class OwnS3Server:
+    """A moto S3 server on a fixed port that a test stops and starts again, like an outage of the store."""
+
+    bucket = "ouderkamer-outage"
+
+    def __init__(self):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server = None
+
+    def start(self):
+        """Start an empty server on the same port (moto keeps nothing over a restart) with the bucket, versioned."""
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        # In-process moto servers share one backend; a reset gives the restarted server an empty store.
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        client = self.client()
+        client.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": S3_REGION})
+        # Versioning makes a duplicate upload visible as a second version of the key.
+        client.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    def stop(self):
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def client(self):
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint, region_name=S3_REGION, aws_access_key_id=S3_TEST_KEY_ID,
+            aws_secret_access_key=S3_TEST_SECRET, config=Config(s3={"addressing_style": "path"}))
+
+    def storage(self) -> S3Storage:
+        # One attempt per call and a short connect timeout, so each failure during the outage is immediate.
+        return S3Storage(self.bucket, endpoint_url=self.endpoint, region_name=S3_REGION,
+                         access_key_id=S3_TEST_KEY_ID, secret_access_key=S3_TEST_SECRET, max_attempts=1,
+                         connect_timeout=1)
+
+
+@pytest.fixture
+def own_s3_server():
+    server = OwnS3Server()
+    server.start()
+    yield server
+    server.stop()
 
 
 def _run_scheduled_retries() -> int:
@@ -207,6 +261,61 @@ def test_publish_with_storage_back_before_the_retry_publishes_once(
     assert retries == 1
     assert recording.state == RecordingState.published
     assert set(s3_storage.list(recording.published_prefix)) == set(_expected_objects(recording, transcoded))
+
+
+def test_publish_task_declares_six_retries_with_exponential_backoff():
+    declared = publish_tasks.publish_recording.task_class
+
+    assert (declared.default_retries, declared.default_retry_delay, declared.default_retry_backoff) == (6, 30, 2)
+
+
+def test_publish_with_the_s3_server_stopped_retries_with_backoff_and_publishes_once_it_is_back(
+        use_storage, create_transcoded_recording, transcoded, own_s3_server):
+    storage = use_storage(own_s3_server.storage())
+    recording = create_transcoded_recording(storage)
+    original_key, work_files = recording.original_key, sorted(p.name for p in output_dir(recording).iterdir())
+    own_s3_server.stop()
+
+    publish_tasks.publish_recording(recording.id)
+    first_retry, first = _pop_scheduled_retry()
+    first_retry.eta = None  # run it now instead of waiting out the backoff
+    huey.execute(first_retry)  # still down: fails again and is scheduled again, with twice the delay
+    second_retry, second = _pop_scheduled_retry()
+    _db.session.expire_all()
+    during = _db.session.get(Recording, recording.id)
+    during_state = (during.state, during.failed_step, during.published_at, during.original_key)
+    during_files = sorted(p.name for p in output_dir(recording).iterdir())
+    own_s3_server.start()
+    storage.put_bytes(original_key, ORIGINAL, content_type="application/octet-stream")  # the durable store
+    huey.add_schedule(second_retry)
+    retries = _run_scheduled_retries()
+
+    _db.session.expire_all()
+    recording = _db.session.get(Recording, recording.id)
+    prefix = publish.recording_prefix(recording)
+    versions = own_s3_server.client().list_object_versions(Bucket=own_s3_server.bucket, Prefix=prefix)
+    assert (first, second) == ((5, 30), (4, 60))  # (retries left, seconds until the retry)
+    assert during_state == (RecordingState.transcoded, None, None, original_key)
+    assert during_files == work_files
+    assert retries == 1
+    assert recording.state == RecordingState.published
+    # One version per rendition key: nothing was uploaded twice (the original's version sits under a delete marker).
+    assert sorted(v["Key"] for v in versions["Versions"] if v["Key"] != original_key) == sorted(
+        _expected_objects(recording, transcoded))
+    assert [m["Key"] for m in versions["DeleteMarkers"]] == [original_key]
+    for name in transcoded.files:
+        local = (transcoded.out_dir / name).read_bytes()
+        info = storage.head(prefix + name)
+        assert (info.size, info.sha256) == (len(local), hashlib.sha256(local).hexdigest())
+    assert not work_dir(recording).exists()
+    assert (storage.head(original_key), recording.original_key) == (None, None)
+
+
+def _pop_scheduled_retry():
+    """Take the one scheduled retry off the schedule; return it with its retries left and delay in whole seconds."""
+    (scheduled,) = huey.read_schedule(datetime(2100, 1, 1))
+    delay = (scheduled.eta - datetime.now(UTC).replace(tzinfo=None)).total_seconds()
+    return scheduled, (scheduled.retries, round(delay))
 
 
 def test_expire_recordings_deletes_every_object_under_the_prefix(s3_storage, use_storage,

@@ -1,6 +1,7 @@
 """Calendar feeds: PUBLISH body, same UIDs as invites, ETag/304, revocable token, join entry point."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -8,6 +9,9 @@ from core import ical
 from core.db import utcnow
 from sessions import invites
 from sessions.models import SessionStatus
+from sessions.services import cancel_series, cancel_session, reschedule_session, schedule_series
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def substance(component) -> tuple:
@@ -182,3 +186,76 @@ def test_session_for_other_invitees_is_neither_in_the_feed_nor_joinable(client, 
 
     assert invites.session_uid(private).encode() not in body
     assert client.get(f"/c/{token}/join/{private.id}").status_code == 404
+
+
+@pytest.fixture
+def series(db, course, parent):
+    first = (utcnow() + timedelta(days=2)).astimezone(AMSTERDAM).replace(hour=10, minute=0, second=0, microsecond=0)
+    series = schedule_series(course, title="Reeks", first_local=first, timezone="Europe/Amsterdam", count=3)
+    db.session.commit()
+    return series
+
+
+def test_feed_lists_a_series_once_with_its_override_and_exdate(db, client, caldav, series, token):
+    second, third = invites.series_dates(series)[1:]
+    original = second.starts_at
+    reschedule_session(second, starts_local=second.local_start + timedelta(hours=3))
+    cancel_session(third)
+    db.session.commit()
+
+    body = client.get(f"/c/{token}.ics").data
+
+    events = ical.parse(body).walk("VEVENT")
+    assert [(str(e["UID"]), e.get("RECURRENCE-ID") and e["RECURRENCE-ID"].dt) for e in events] == [
+        (invites.series_uid(series), None), (invites.series_uid(series), original.astimezone(AMSTERDAM))]
+    assert dict(events[0]["RRULE"])["COUNT"] == [3]
+    assert [d.dt for d in events[0]["EXDATE"].dts] == [third.starts_at.astimezone(AMSTERDAM)]
+    assert events[1].start == second.starts_at.astimezone(AMSTERDAM)
+    assert all("ATTENDEE" not in e for e in events)
+    assert str(events[0]["URL"]) == f"http://ouderkamer.test/c/{token}/series/{series.id}/join"
+    collection = caldav.new_calendar()
+    assert caldav.put(collection, body).status_code in (201, 204)
+    stored = ical.parse(caldav.get(collection))
+    assert sorted(substance(e) for e in stored.walk("VEVENT")) == sorted(substance(e) for e in events)
+
+
+def test_feed_with_a_series_has_stable_bytes(client, series, token):
+    first = client.get(f"/c/{token}.ics")
+    second = client.get(f"/c/{token}.ics")
+
+    assert (first.data, first.headers["ETag"]) == (second.data, second.headers["ETag"])
+
+
+def test_feed_leaves_out_a_cancelled_series(db, client, series, token):
+    cancel_series(series)
+    db.session.commit()
+
+    assert b"BEGIN:VEVENT" not in client.get(f"/c/{token}.ics").data
+
+
+def test_download_of_a_series_date_is_the_whole_series(client, series, token):
+    session = invites.series_dates(series)[1]
+
+    cal = ical.parse(client.get(f"/c/{token}/session/{session.id}.ics").data)
+
+    assert cal["METHOD"] == "PUBLISH"
+    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [invites.series_uid(series)]
+    assert dict(cal.walk("VEVENT")[0]["RRULE"])["COUNT"] == [3]
+
+
+def test_series_join_link_leads_to_the_next_date(db, client, series, token):
+    first, second = invites.series_dates(series)[:2]
+    cancel_session(first)
+    db.session.commit()
+
+    response = client.get(f"/c/{token}/series/{series.id}/join")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/c/{token}/join/{second.id}"
+
+
+def test_series_join_link_of_another_course_is_404(client, create_course, token):
+    other = schedule_series(create_course("Ander"), title="Ander", first_local=utcnow() + timedelta(days=3),
+                            timezone="Europe/Amsterdam", count=2)
+
+    assert client.get(f"/c/{token}/series/{other.id}/join").status_code == 404

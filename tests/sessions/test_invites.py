@@ -1,10 +1,12 @@
 """Invites per parent: RFC 6047 mail, stable UIDs, SEQUENCE on change, CANCEL, send-once deliveries."""
 
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
+import recurring_ical_events
 from icalendar import Calendar
 
 from core import ical, mail
@@ -13,8 +15,10 @@ from sessions import invite_tasks, invites
 from sessions.calendar_models import DeliveryStatus, InviteDelivery
 from sessions.invite_tasks import MAX_ATTEMPTS, send_invite
 from sessions.models import SessionStatus
-from sessions.services import cancel_session, reschedule_session, schedule_series
+from sessions.services import cancel_series, cancel_session, reschedule_session, schedule_series
 from tests.fixtures.smtp import free_port
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def substance(component) -> tuple:
@@ -165,14 +169,186 @@ def test_cancel_sends_method_cancel_with_the_same_uid_and_no_alarm(db, two_paren
         assert part.get_param("method") == "CANCEL"
 
 
-def test_series_gets_one_invite_per_session_each_with_its_own_uid(db, course, create_parent):
-    create_parent("Sanne", course=course)
-    start = utcnow() + timedelta(days=2)
-    series = schedule_series(course, title="Reeks", first_local=start, timezone="Europe/Amsterdam", count=3)
+# --- a weekly series is one event ----------------------------------------------------------------------------
+
+
+def march_tuesday() -> datetime:
+    """10:00 Amsterdam on the Tuesday 19 days before next year's last Sunday of March: 6 weeks cross the switch."""
+    year = utcnow().year + 1
+    last_sunday = max(date(year, 3, day) for day in range(25, 32) if date(year, 3, day).weekday() == 6)
+    return datetime.combine(last_sunday - timedelta(days=19), time(10, 0), tzinfo=AMSTERDAM)
+
+
+def local_tens(first: datetime, weeks: int = 6) -> list[datetime]:
+    """The UTC instants of `weeks` weekly dates at the local time of `first`."""
+    return [(first.replace(tzinfo=None) + timedelta(weeks=k)).replace(tzinfo=AMSTERDAM).astimezone(UTC)
+            for k in range(weeks)]
+
+
+def window(first: datetime) -> tuple[datetime, datetime]:
+    return first - timedelta(days=1), first + timedelta(weeks=8)
+
+
+def utc_starts(cal: Calendar, first: datetime) -> list[datetime]:
+    """Occurrence starts as expanded by recurring-ical-events, in UTC."""
+    return sorted(e.start.astimezone(UTC) for e in recurring_ical_events.of(cal).between(*window(first)))
+
+
+def radicale_starts(caldav, collection_url: str, first: datetime) -> list[datetime]:
+    """Occurrence starts as expanded by Radicale's REPORT <C:expand>, in UTC."""
+    items = [Calendar.from_ical(data) for data in caldav.expand(collection_url, *window(first))]
+    return sorted(e.start.astimezone(UTC) for cal in items for e in cal.walk("VEVENT"))
+
+
+def calendar_bytes(message) -> bytes:
+    return next(p for p in message.walk() if p.get_content_type() == "text/calendar").get_payload(decode=True)
+
+
+def by_address(messages) -> dict:
+    return {str(m["To"]): m for m in messages}
+
+
+@pytest.fixture
+def march_series(db, course, two_parents):
+    series = schedule_series(course, title="Reeks", first_local=march_tuesday(), timezone="Europe/Amsterdam",
+                             count=6)
+    db.session.commit()
+    return series
+
+
+def test_series_sends_each_parent_one_request_with_rrule_count_six(march_series):
+    sent = by_address(outbox())
+
+    assert sorted(sent) == ["fatma@example.net", "sanne@example.org"]
+    for address, message in sent.items():
+        cal = calendar_of(message)
+        events = cal.walk("VEVENT")
+        assert cal["METHOD"] == "REQUEST"
+        assert [(str(e["UID"]), e["SEQUENCE"]) for e in events] == [(invites.series_uid(march_series), 0)]
+        assert dict(events[0]["RRULE"]) == {"FREQ": ["WEEKLY"], "BYDAY": ["TU"], "COUNT": [6]}
+        assert events[0].start == march_tuesday()
+        assert [str(events[0]["ATTENDEE"])] == [f"mailto:{address}"]
+
+
+def test_series_invite_is_accepted_and_expanded_by_radicale_to_six_local_ten_oclock(caldav, march_series):
+    data = calendar_bytes(by_address(outbox())["sanne@example.org"])
+    collection = caldav.new_calendar()
+
+    status = caldav.put(collection + "series.ics", data).status_code
+
+    assert status == 201
+    assert substance(ical.parse(caldav.get(collection + "series.ics"))) == substance(ical.parse(data))
+    expected = local_tens(march_tuesday())
+    assert utc_starts(ical.parse(data), march_tuesday()) == expected
+    assert radicale_starts(caldav, collection, march_tuesday()) == expected
+    assert {d.astimezone(AMSTERDAM).hour for d in expected} == {10}
+    assert len({d.utcoffset() for d in (e.astimezone(AMSTERDAM) for e in expected)}) == 2
+
+
+def test_second_notify_of_a_series_sends_nothing_new(db, march_series):
+    invites.notify_scheduled(march_series)
     db.session.commit()
 
-    uids = sorted(str(calendar_of(m).walk("VEVENT")[0]["UID"]) for m in outbox())
-    assert uids == sorted(invites.session_uid(s) for s in series.sessions)
+    assert len(outbox()) == 2
+
+
+def test_moving_one_date_sends_the_override_alone_with_a_higher_sequence(db, caldav, march_series):
+    fourth = invites.series_dates(march_series)[3]
+    original = fourth.starts_at
+    moved = fourth.local_start + timedelta(days=1, hours=4)  # Wednesday 14:00, after the switch
+    outbox().clear()
+
+    reschedule_session(fourth, starts_local=moved)
+    db.session.commit()
+
+    sent = by_address(outbox())
+    assert sorted(sent) == ["fatma@example.net", "sanne@example.org"]
+    for message in sent.values():
+        cal = calendar_of(message)
+        events = cal.walk("VEVENT")
+        assert cal["METHOD"] == "REQUEST"
+        assert [(str(e["UID"]), e["SEQUENCE"]) for e in events] == [(invites.series_uid(march_series), 1)]
+        assert events[0]["RECURRENCE-ID"].dt == original.astimezone(AMSTERDAM)
+        assert events[0]["RECURRENCE-ID"].params["TZID"] == "Europe/Amsterdam"
+        assert (events[0].start, "RRULE" in events[0]) == (moved, False)
+    assert march_series.sequence == 1
+    override_status, _body = caldav.put_and_get(calendar_bytes(sent["sanne@example.org"]))
+    assert override_status == 201
+
+
+def test_series_with_a_moved_date_is_accepted_and_expanded_by_radicale(db, caldav, march_series, two_parents):
+    fourth = invites.series_dates(march_series)[3]
+    moved = fourth.local_start + timedelta(days=1, hours=4)
+    reschedule_session(fourth, starts_local=moved)
+    db.session.commit()
+    data = invites.series_ics(march_series, two_parents[0])
+    collection = caldav.new_calendar()
+
+    status = caldav.put(collection + "series.ics", data).status_code
+
+    cal = ical.parse(data)
+    assert status == 201
+    assert [(e["SEQUENCE"], "RECURRENCE-ID" in e) for e in cal.walk("VEVENT")] == [(1, False), (1, True)]
+    assert substance(ical.parse(caldav.get(collection + "series.ics"))) == substance(cal)
+    expected = sorted([*local_tens(march_tuesday())[:3], moved.astimezone(UTC), *local_tens(march_tuesday())[4:]])
+    assert utc_starts(cal, march_tuesday()) == expected
+    assert radicale_starts(caldav, collection, march_tuesday()) == expected
+
+
+def test_cancelling_one_date_sends_a_cancel_with_its_recurrence_id(db, caldav, march_series, two_parents):
+    second = invites.series_dates(march_series)[1]
+    outbox().clear()
+
+    cancel_session(second)
+    db.session.commit()
+
+    assert sorted(by_address(outbox())) == ["fatma@example.net", "sanne@example.org"]
+    for message in outbox():
+        cal = calendar_of(message)
+        events = cal.walk("VEVENT")
+        assert (cal["METHOD"], cal.walk("VALARM")) == ("CANCEL", [])
+        assert [(str(e["UID"]), e["SEQUENCE"], e["STATUS"]) for e in events] == [
+            (invites.series_uid(march_series), 1, "CANCELLED")]
+        assert events[0]["RECURRENCE-ID"].dt == second.starts_at.astimezone(AMSTERDAM)
+    full = invites.series_ics(march_series, two_parents[0])
+    collection = caldav.new_calendar()
+    assert caldav.put(collection + "series.ics", full).status_code == 201
+    expected = [d for d in local_tens(march_tuesday()) if d != second.starts_at]
+    assert radicale_starts(caldav, collection, march_tuesday()) == expected == utc_starts(ical.parse(full),
+                                                                                        march_tuesday())
+
+
+def test_cancelling_the_series_sends_one_cancel_of_the_uid(db, caldav, march_series):
+    outbox().clear()
+
+    cancel_series(march_series)
+    db.session.commit()
+
+    assert sorted(by_address(outbox())) == ["fatma@example.net", "sanne@example.org"]
+    for message in outbox():
+        cal = calendar_of(message)
+        events = cal.walk("VEVENT")
+        assert cal["METHOD"] == "CANCEL"
+        assert [(str(e["UID"]), e["SEQUENCE"], e["STATUS"], "RECURRENCE-ID" in e) for e in events] == [
+            (invites.series_uid(march_series), march_series.sequence, "CANCELLED", False)]
+        assert march_series.sequence > 0
+        assert part_method(message) == "CANCEL"
+    status, _body = caldav.put_and_get(calendar_bytes(outbox()[0]))
+    assert status == 201
+
+
+def part_method(message) -> str:
+    return next(p for p in message.walk() if p.get_content_type() == "text/calendar").get_param("method")
+
+
+def test_series_deliveries_are_recorded_once_per_message(db, march_series):
+    cancel_session(invites.series_dates(march_series)[1])
+    db.session.commit()
+
+    rows = db.session.scalars(db.select(InviteDelivery).order_by(InviteDelivery.method)).all()
+    assert sorted((r.method, r.sequence, r.status) for r in rows) == [
+        ("CANCEL", 1, DeliveryStatus.sent), ("CANCEL", 1, DeliveryStatus.sent),
+        ("REQUEST", 0, DeliveryStatus.sent), ("REQUEST", 0, DeliveryStatus.sent)]
 
 
 @pytest.fixture

@@ -1,15 +1,19 @@
 """Reminders: due a day and an hour before, claimed once per parent and channel, SMS within two parts."""
 
+import os
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
+from huey import RedisHuey
 
 from core import mail, sms
 from core.db import utcnow
 from sessions import invites, reminders
 from sessions.calendar_models import DeliveryStatus, ReminderDelivery
 from sessions.models import SessionStatus
+from tests.fixtures.services import need
 
 
 def mails():
@@ -116,3 +120,51 @@ def test_reminder_sms_fits_two_segments_even_with_a_long_title(db, parent, creat
 
     assert sms.sms_segments(text) <= 2
     assert text.endswith(f"/join/{session.id}")
+
+
+@pytest.fixture
+def redis_huey():
+    """A private Huey queue on the real Redis (REDIS_URL), emptied afterwards."""
+    url = os.environ.get("REDIS_URL", "").strip()
+    need(bool(url), "Redis (REDIS_URL)")
+    queue = RedisHuey(f"ouderkamer-test-{uuid.uuid4().hex}", url=url)
+    try:
+        queue.storage.conn.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means Redis is not reachable
+        need(False, f"Redis at {url} ({exc})")
+    yield queue
+    queue.flush()
+
+
+def test_two_redis_workers_past_a_reminder_send_it_once_per_parent(db, monkeypatch, course, create_parent, parent,
+                                                                   create_workshop_session, redis_huey):
+    create_parent("Sanne", course=course, email="sanne@example.org")
+    session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=3))
+    monkeypatch.setattr(reminders, "utcnow", lambda: session.starts_at - timedelta(minutes=50))  # clock moved
+    tick = redis_huey.task(name="tests.reminders_tick")(lambda: reminders.queue_due_reminders.call_local())
+    tick()
+    tick()
+    barrier = threading.Barrier(2)
+    counts, errors = [], []
+
+    def worker():
+        message = redis_huey.dequeue()
+        barrier.wait()
+        try:
+            counts.append(redis_huey.execute(message))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert (errors, sum(counts), redis_huey.pending_count()) == ([], 3, 0)
+    assert sorted(str(m["To"]) for m in mails()) == ["fatma@example.net", "sanne@example.org"]
+    assert [t.to_e164 for t in texts()] == ["+31612345678"]
+    rows = db.session.scalars(db.select(ReminderDelivery)).all()
+    assert sorted((r.kind, r.channel, r.status) for r in rows) == [
+        ("hour", "email", DeliveryStatus.sent), ("hour", "email", DeliveryStatus.sent),
+        ("hour", "sms", DeliveryStatus.sent)]
