@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.errors import DomainError, api_error
 
@@ -26,6 +26,38 @@ ERROR_SCHEMA = {
         }
     },
 }
+
+
+_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "null": type(None)}
+
+
+class ApiInputError(DomainError):
+    """A JSON body does not match its schema (messages in English, as in the rest of the API)."""
+
+
+def _type_ok(value, kinds: list[str]) -> bool:
+    # bool is an int in Python; JSON keeps them apart.
+    return any(isinstance(value, _TYPES[k]) and not (k == "integer" and isinstance(value, bool)) for k in kinds)
+
+
+def json_body(schema: dict, *, required: tuple[str, ...] | None = None) -> dict:
+    """The request's JSON object checked against a flat schema: known fields, JSON types, id lists, required."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiInputError("Send a JSON object.")
+    for name, value in body.items():
+        spec = schema["properties"].get(name)
+        if spec is None:
+            raise ApiInputError("Unknown field.", field=name)
+        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        if not _type_ok(value, kinds):
+            raise ApiInputError("Wrong type; expected " + " or ".join(kinds) + ".", field=name)
+        if isinstance(value, list) and not all(type(v) is int for v in value):
+            raise ApiInputError("Give a list of ids.", field=name)
+    for name in schema.get("required", ()) if required is None else required:
+        if name not in body:
+            raise ApiInputError("This field is required.", field=name)
+    return body
 
 
 def operation(rule: str, method: str = "GET", *, summary: str, tag: str, response: dict, status: int = 200,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, g, jsonify, request
+from flask import abort, g, jsonify
 
 from accounts.api import token_required
-from core.api import operation
-from core.errors import DomainError
+from core.api import ApiInputError, json_body, operation
 from core.extensions import db
 from core.urls import external_url
 from courses import links, services
@@ -78,31 +77,6 @@ PARENT_INPUT = {
         "contact_sms": {"type": "boolean"},
     },
 }
-
-_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "null": type(None)}
-
-
-class ApiInputError(DomainError):
-    """A JSON body does not match its schema (messages in English, as in the rest of the API)."""
-
-
-def _json_body(schema: dict, *, required: tuple[str, ...] = ()) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiInputError("Send a JSON object.")
-    for name, value in body.items():
-        spec = schema["properties"].get(name)
-        if spec is None:
-            raise ApiInputError("Unknown field.", field=name)
-        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        ok = any(isinstance(value, _TYPES[k]) and not (k == "integer" and isinstance(value, bool)) for k in kinds)
-        if not ok or (spec.get("items") and not all(type(v) is int for v in value)):
-            raise ApiInputError("Wrong type; expected " + " or ".join(kinds) + ".", field=name)
-    for name in required:
-        if name not in body:
-            raise ApiInputError("This field is required.", field=name)
-    return body
-
 
 def _date(body: dict, name: str) -> None:
     if body.get(name) is not None:
@@ -179,7 +153,7 @@ def list_courses():
            request={**COURSE_INPUT, "required": ["title"]}, errors=(422,))
 @token_required
 def create_course():
-    values = _course_values(_json_body(COURSE_INPUT, required=("title",)))
+    values = _course_values(json_body(COURSE_INPUT, required=("title",)))
     values.setdefault("trainers", [g.api_user])
     course = services.create_course(**values)
     db.session.commit()
@@ -197,7 +171,7 @@ def get_course(course_id: int):
 @token_required
 def update_course(course_id: int):
     course = _course_or_404(course_id)
-    services.update_course(course, **_course_values(_json_body(COURSE_INPUT)))
+    services.update_course(course, **_course_values(json_body(COURSE_INPUT)))
     db.session.commit()
     return jsonify(course_json(course))
 
@@ -229,7 +203,7 @@ def list_parents(course_id: int):
 @token_required
 def enrol_parent(course_id: int):
     course = _course_or_404(course_id)
-    body = _json_body(PARENT_INPUT, required=("name",))
+    body = json_body(PARENT_INPUT, required=("name",))
     parent, created = services.enrol_parent(course, **body)
     link = links.send_welcome_message(parent) if created else None
     body = parent_json(parent, link)
@@ -254,7 +228,7 @@ def reissue_link(course_id: int, parent_id: int):
 @token_required
 def update_parent(course_id: int, parent_id: int):
     parent = _parent_or_404(_course_or_404(course_id), parent_id)
-    services.update_parent(parent, **_json_body(PARENT_INPUT))
+    services.update_parent(parent, **json_body(PARENT_INPUT))
     body = parent_json(parent)
     db.session.commit()
     return jsonify(body)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import abort, g, jsonify, request
+from flask import abort, g, jsonify
 
 from accounts.api import token_required
-from core.api import operation
+from core.api import ApiInputError, json_body, operation
 from core.errors import DomainError
 from core.extensions import db
 from courses.models import Course
@@ -72,32 +72,6 @@ ATTENDANCE_SCHEMA = {
               "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
                              "attended": {"type": "boolean"}, "minutes": {"type": "integer"}}},
 }
-
-_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "null": type(None)}
-
-
-class ApiInputError(DomainError):
-    """A JSON body does not match its schema (messages in English, as in the rest of the API)."""
-
-
-def _json_body(schema: dict) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiInputError("Send a JSON object.")
-    for name, value in body.items():
-        spec = schema["properties"].get(name)
-        if spec is None:
-            raise ApiInputError("Unknown field.", field=name)
-        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        if not any(isinstance(value, _TYPES[k]) and not (k == "integer" and isinstance(value, bool)) for k in kinds):
-            raise ApiInputError("Wrong type; expected " + " or ".join(kinds) + ".", field=name)
-        if isinstance(value, list) and not all(type(v) is int for v in value):
-            raise ApiInputError("Give a list of ids.", field=name)
-    for name in schema.get("required", ()):
-        if name not in body:
-            raise ApiInputError("This field is required.", field=name)
-    return body
-
 
 def _parse(value: str, kind, field: str, hint: str):
     try:
@@ -178,7 +152,7 @@ def list_sessions(course_id: int):
 def schedule_sessions(course_id: int):
     course = _course_or_404(course_id)
     try:
-        created = _schedule(course, _json_body(SCHEDULE_INPUT))
+        created = _schedule(course, json_body(SCHEDULE_INPUT))
     except DomainError:
         db.session.rollback()
         raise
@@ -191,7 +165,7 @@ def schedule_sessions(course_id: int):
 @token_required
 def reschedule_session(session_id: int):
     session = _session_or_404(session_id)
-    body = _json_body(RESCHEDULE_INPUT)
+    body = json_body(RESCHEDULE_INPUT)
     try:
         starts_local, minutes = _when(body, session.duration_minutes)
         services.reschedule_session(session, starts_local=starts_local, timezone=body.get("timezone"),
