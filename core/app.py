@@ -32,6 +32,7 @@ from core.extensions import babel, csrf, db, limiter, login_manager, migrate
 from core.views import bp as core_bp
 from courses.routemap import bp as parents_bp
 from courses.views import bp as courses_bp
+from recordings.audit import storage_cli
 from recordings.ingest import bp as recordings_bp
 from recordings.playback import bp as playback_bp
 from sessions.feeds import bp as feeds_bp
@@ -129,7 +130,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     for blueprint in (core_bp, accounts_bp, courses_bp, parents_bp, sessions_bp, lobby_bp, feeds_bp, recordings_bp,
                       playback_bp, api):
         app.register_blueprint(blueprint)
-    for command in (worker_command, trainers_cli, tokens_cli, demo.demo_command):
+    for command in (worker_command, trainers_cli, tokens_cli, demo.demo_command, storage_cli):
         app.cli.add_command(command)
     sessions.invite_tasks.connect_scheduling_signals()
     register_error_handlers(app)

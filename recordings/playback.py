@@ -22,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from core.errors import DomainError
 from core.extensions import csrf, db, limiter
 from core.storage import LocalStorage, Storage, get_storage
-from courses.links import find_parent_by_token
 from courses.models import Course, Enrolment, Parent
 from courses.routemap import page_language
 from courses.services import can_manage
 from recordings.models import Recording, RecordingState, WatchProgress
 from recordings.publish import is_expired, recording_prefix
+from sessions.lobby import parent_for_token
 
 bp = Blueprint("playback", __name__)
 
@@ -82,8 +82,9 @@ def _recording_or_404(recording_uuid: str) -> Recording:
 
 
 def _for_parent(token: str, recording_uuid: str):
-    # Unknown links, revoked links and other courses' recordings all give the same 404.
-    parent = find_parent_by_token(token)
+    # Personal link or calendar token (the "recording ready" message); unknown, revoked, reset tokens and
+    # other courses' recordings all give the same 404.
+    parent = parent_for_token(token)
     if parent is None:
         abort(404)
     recording = _recording_or_404(recording_uuid)

@@ -7,9 +7,9 @@ import logging
 from huey import crontab
 
 from core.extensions import db
-from core.queue import huey, task
+from core.queue import enqueue_after_commit, huey, task
 from core.storage import StorageError
-from recordings import publish
+from recordings import notify, publish
 from recordings.models import Recording, RecordingState
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ def publish_recording(recording_id: int, task=None) -> None:
         return
     try:
         publish.publish_recording(recording)
+        # Only here, on the one transition to `published`, so each parent is told once per recording.
+        enqueue_after_commit(db.session, notify.notify_recording_ready, recording_id)
         db.session.commit()
     except (StorageError, publish.PublishError) as exc:
         db.session.rollback()

@@ -140,3 +140,16 @@ def test_route_map_arabic_at_360px_has_no_horizontal_scroll(live_server, page, c
     assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("ar", "rtl")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert "مريم" in page.get_by_role("heading", level=1).inner_text()
+
+
+def test_route_map_offers_ics_google_and_outlook_links_per_upcoming_session(client, db, course, create_parent,
+                                                                            create_link, create_workshop_session):
+    parent = create_parent("Sanne", course=course)
+    session = create_workshop_session(title="Samen lezen")
+    token, _url = create_link(parent)
+
+    html = client.get(f"/p/{token}").get_data(as_text=True)
+
+    assert f"/session/{session.id}.ics" in html
+    assert "https://calendar.google.com/calendar/render?action=TEMPLATE" in html
+    assert "https://outlook.live.com/calendar/0/deeplink/compose?" in html
