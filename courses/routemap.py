@@ -100,9 +100,9 @@ def _add_to_calendar_links(parent: Parent, session_ids: list[int]) -> dict[int, 
     from sessions.models import WorkshopSession
 
     links = {}
-    for session in db.session.scalars(select(WorkshopSession).where(WorkshopSession.id.in_(session_ids))):
-        spec = event_spec(session, link=join_url(parent, session))
-        links[session.id] = {"google": google_calendar_url(spec), "outlook": outlook_calendar_url(spec)}
+    for item in db.session.scalars(select(WorkshopSession).where(WorkshopSession.id.in_(session_ids))):
+        spec = event_spec(item, link=join_url(parent, item))
+        links[item.id] = {"google": google_calendar_url(spec), "outlook": outlook_calendar_url(spec)}
     return links
 
 

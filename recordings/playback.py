@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from core.errors import DomainError
 from core.extensions import csrf, db, limiter
 from core.storage import LocalStorage, Storage, get_storage
+from courses.links import find_parent_by_token
 from courses.models import Course, Enrolment, Parent
 from courses.routemap import page_language
 from courses.services import can_manage
@@ -180,7 +181,12 @@ def watch_context(recording: Recording, file_url, *, mode: str) -> dict:
     }
 
 
-def _watch_page(recording: Recording, file_url, *, language: str | None, back_url: str, progress_url=None,
+def _route_map_url(token: str) -> str | None:
+    # A watch link from a "recording ready" message carries the calendar token, which does not open the route map.
+    return url_for("parents.route_map", token=token) if find_parent_by_token(token) is not None else None
+
+
+def _watch_page(recording: Recording, file_url, *, language: str | None, back_url: str | None, progress_url=None,
                 start_s: float = 0.0):
     mode = request.args.get("mode", "video")
     if is_expired(recording):
@@ -207,7 +213,7 @@ def parent_watch(token: str, recording_uuid: str):
         return url_for("playback.parent_file", token=token, recording_uuid=recording_uuid, name=name)
 
     progress_url = url_for("playback.parent_progress", token=token, recording_uuid=recording_uuid)
-    return _watch_page(recording, file_url, language=language, back_url=url_for("parents.route_map", token=token),
+    return _watch_page(recording, file_url, language=language, back_url=_route_map_url(token),
                        progress_url=progress_url, start_s=resume_position(recording, parent))
 
 
