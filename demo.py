@@ -102,9 +102,9 @@ def _sessions(course: Course) -> None:
     if trial is None:
         sessions.schedule_session(course, title=TRIAL_TITLE, starts_local=trial_local, timezone=TZ,
                                   duration_minutes=30, lobby_minutes=15)
-    else:
-        trial.starts_at = trial_local.astimezone(ZoneInfo("UTC"))
-        trial.sequence += 1
+    elif trial.starts_at != trial_local.astimezone(ZoneInfo("UTC")):
+        # Through the service, so SEQUENCE rises and the parents' calendars get the update.
+        sessions.reschedule_session(trial, starts_local=trial_local.replace(tzinfo=None), timezone=TZ)
     if _session(course, PAST_TITLE) is None:
         past_local = (utcnow() - timedelta(weeks=1)).astimezone(ZoneInfo(TZ)).replace(hour=10, minute=0, second=0,
                                                                                        microsecond=0)

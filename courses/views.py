@@ -91,13 +91,15 @@ def create():
 @login_required
 def detail(course_id: int):
     # Imported here: sessions and recordings sit above courses in the import direction (architecture.md).
+    from recordings.participation import course_participation
     from recordings.playback import course_watch_summary
     from sessions.services import course_attendance, course_sessions
 
     course = get_course_or_403(course_id)
     return render_template("courses/detail.html", course=course, sessions=course_sessions(course),
                            parents=services.course_parents(course), attendance=course_attendance(course),
-                           watched=course_watch_summary(course), empty=EmptyForm())
+                           watched=course_watch_summary(course), participation=course_participation(course),
+                           empty=EmptyForm())
 
 
 @bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
