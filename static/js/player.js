@@ -117,6 +117,20 @@
     window.addEventListener("pagehide", function () { sendProgress(true); });
   }
 
+  // Slower speech helps parents who follow in a second language; the buttons need JavaScript, so they start hidden.
+  var speed = document.querySelector("[data-speed]");
+  if (speed) {
+    speed.hidden = false;
+    speed.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-rate]");
+      if (!button) { return; }
+      video.playbackRate = parseFloat(button.getAttribute("data-rate"));
+      speed.querySelectorAll("[data-rate]").forEach(function (b) {
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+    });
+  }
+
   if (playButton) {
     playButton.hidden = false;
     playButton.addEventListener("click", function () {

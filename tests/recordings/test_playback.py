@@ -377,3 +377,14 @@ def test_watch_page_plays_in_chromium(live_server, page, local_storage, publishe
     assert page.evaluate("document.querySelector('video').currentTime") > 1
 
     assert page.evaluate("document.querySelector('video').currentSrc").startswith("blob:")
+
+
+def test_speed_buttons_change_the_playback_rate(live_server, page, local_storage, published, parent, hls_js):
+    recording = published(local_storage)
+    page.goto(live_server + _watch(recording))
+
+    page.get_by_role("button", name="0.75×").click()
+
+    assert page.evaluate("document.querySelector('video').playbackRate") == 0.75
+    assert page.get_by_role("button", name="0.75×").get_attribute("aria-pressed") == "true"
+    assert page.get_by_role("button", name="1×").get_attribute("aria-pressed") == "false"
