@@ -47,24 +47,29 @@ def bind_app(app) -> None:
     _app = app
 
 
+def _in_app_context(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def in_app_context(*args, **kwargs):
+        if _app is None:
+            raise RuntimeError("no Flask app bound to the queue; call create_app() first")
+        # A fresh context gives the task its own db.session, even in immediate mode where it runs
+        # inside the committing session's after-commit hook.
+        with _app.app_context():
+            return fn(*args, **kwargs)
+
+    # Huey prefixes the function's module to the task name; a fixed module keeps names stable across moves.
+    in_app_context.__module__ = "ouderkamer"
+    return in_app_context
+
+
 def task(name: str, **options) -> Callable[[Callable], TaskWrapper]:
     """Declare a Huey task with an explicit name that runs inside a fresh app context."""
+    return lambda fn: huey.task(name=name, **options)(_in_app_context(fn))
 
-    def decorator(fn: Callable) -> TaskWrapper:
-        @functools.wraps(fn)
-        def in_app_context(*args, **kwargs):
-            if _app is None:
-                raise RuntimeError("no Flask app bound to the queue; call create_app() first")
-            # A fresh context gives the task its own db.session, even in immediate mode where it runs
-            # inside the committing session's after-commit hook.
-            with _app.app_context():
-                return fn(*args, **kwargs)
 
-        # Huey prefixes the function's module to the task name; a fixed module keeps names stable across moves.
-        in_app_context.__module__ = "ouderkamer"
-        return huey.task(name=name, **options)(in_app_context)
-
-    return decorator
+def periodic_task(cron: Callable, name: str, **options) -> Callable[[Callable], TaskWrapper]:
+    """Declare a periodic Huey task (a `crontab`, matched in UTC) that runs inside a fresh app context."""
+    return lambda fn: huey.periodic_task(cron, name=name, **options)(_in_app_context(fn))
 
 
 def enqueue_after_commit(session: Session, task_fn: TaskWrapper, *args: Any, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ import requests
 from huey import crontab
 
 from core.extensions import db
-from core.queue import task
+from core.queue import periodic_task, task
 from core.storage import StorageError
 from recordings import services
 from recordings.models import Recording
@@ -61,7 +61,7 @@ def transcode_recording(recording_id: int, task=None) -> None:
     _run_step(recording_id, "transcoding", services.run_transcode, task)
 
 
-@task(name="recordings.reap_stale_steps", periodic=True, validate_datetime=crontab(minute="*/2"))
+@periodic_task(crontab(minute="*/2"), name="recordings.reap_stale_steps")
 def reap_stale_steps() -> None:
     """Re-queue steps whose worker died (stale heartbeat) and remove abandoned uploads."""
     for recording in services.stale_recordings():

@@ -135,3 +135,15 @@ def _read_until(proc, needle: str, timeout: float) -> str:
     while time.monotonic() < deadline and needle not in "".join(lines):
         time.sleep(0.1)
     return "".join(lines)
+
+
+def test_scheduler_can_read_every_periodic_task():
+    # The consumer's scheduler calls validate_datetime on each periodic task every minute; a wrongly declared
+    # task kills the scheduler thread, which no task test would notice.
+    from datetime import datetime
+
+    from core.queue import huey
+
+    due = {t.name for minute in range(60) for t in huey.read_periodic(datetime(2027, 3, 9, 10, minute))}
+
+    assert {"recordings.reap_stale_steps", "sessions.reminders_tick", "recordings.expire_recordings"} <= due
