@@ -50,6 +50,7 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.caldav",
     "tests.fixtures.media",
+    "tests.fixtures.recordings",
     "tests.fixtures.jitsi_stub",
     "tests.fixtures.factories",
 ]

@@ -8,15 +8,6 @@ import pytest
 
 from core.extensions import db as _db
 from courses.links import issue_personal_link
-from tests.recordings import test_playback as playback
-
-# The playback tests' fixtures (pytest finds fixtures by module attribute).
-transcoded = playback.transcoded
-use_storage = playback.use_storage
-local_storage = playback.local_storage
-create_transcoded_recording = playback.create_transcoded_recording
-published = playback.published
-hls_js = playback.hls_js
 
 pytestmark = pytest.mark.e2e
 

@@ -10,12 +10,6 @@ from core.extensions import db as _db
 from courses.links import issue_personal_link
 from recordings import publish_tasks, views
 from recordings.models import Recording
-from tests.recordings import test_publish as publish_fixtures
-
-transcoded = publish_fixtures.transcoded
-use_storage = publish_fixtures.use_storage
-local_storage = publish_fixtures.local_storage
-create_transcoded_recording = publish_fixtures.create_transcoded_recording
 
 TOKEN = "parent-link-token-" + "c" * 24
 VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHallo allemaal\n"

@@ -14,12 +14,6 @@ from courses import services as courses
 from recordings import publish_tasks
 from recordings.models import Recording, RecordingState
 from sessions.invites import parent_feed_token
-from tests.recordings import test_publish as publish_fixtures
-
-transcoded = publish_fixtures.transcoded
-use_storage = publish_fixtures.use_storage
-local_storage = publish_fixtures.local_storage
-create_transcoded_recording = publish_fixtures.create_transcoded_recording
 
 PHONE = "+31612345678"
 

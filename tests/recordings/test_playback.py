@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,34 +13,13 @@ import requests
 from core.db import utcnow
 from core.extensions import db as _db
 from courses.links import issue_personal_link, revoke_personal_link
-from recordings import publish, publish_tasks
+from recordings import publish
 from recordings.models import Recording
 from recordings.playback import rewrite_playlist
-from tests.recordings import test_publish as publish_fixtures
 
-# Shared with the publish tests (pytest finds fixtures by module attribute).
-transcoded = publish_fixtures.transcoded
-use_storage = publish_fixtures.use_storage
-local_storage = publish_fixtures.local_storage
-create_transcoded_recording = publish_fixtures.create_transcoded_recording
-
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "parent-link-token-" + "a" * 24
 OTHER_TOKEN = "other-parent-token-" + "b" * 24
 TTL = 300
-
-
-@pytest.fixture
-def published(create_transcoded_recording):
-    """Publish a transcoded recording of the default course on the given storage; return it fresh."""
-
-    def make(storage):
-        recording = create_transcoded_recording(storage)
-        publish_tasks.publish_recording(recording.id)
-        _db.session.expire_all()
-        return _db.session.get(Recording, recording.id)
-
-    return make
 
 
 @pytest.fixture
@@ -51,16 +28,6 @@ def parent(create_parent, course):
     issue_personal_link(parent, token=TOKEN)
     _db.session.commit()
     return parent
-
-
-@pytest.fixture
-def hls_js():
-    """hls.min.js where the watch page loads it (the build copies it from node_modules)."""
-    target = ROOT / "static" / "vendor" / "hls.min.js"
-    if not target.exists():
-        target.parent.mkdir(exist_ok=True)
-        shutil.copyfile(ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js", target)
-    return target
 
 
 def _uris(playlist: str) -> list[str]:

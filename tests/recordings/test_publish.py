@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import socket
 from datetime import UTC, datetime, timedelta
 
@@ -13,59 +12,15 @@ import requests
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from core import media
 from core.db import utcnow
 from core.extensions import db as _db
 from core.queue import huey
-from core.storage import LocalStorage, S3Storage
+from core.storage import S3Storage
 from recordings import publish, publish_tasks
-from recordings.models import Recording, RecordingSource, RecordingState
+from recordings.models import Recording, RecordingState
 from recordings.services import output_dir, work_dir
+from tests.fixtures.recordings import ORIGINAL
 from tests.fixtures.s3 import S3_REGION, S3_TEST_KEY_ID, S3_TEST_SECRET
-
-ORIGINAL = b"the original recording, as uploaded"
-
-
-@pytest.fixture(scope="session")
-def transcoded(clip_360p, tmp_path_factory) -> media.TranscodeResult:
-    """One small real transcode (360p rung, audio, MP4, poster, master) shared by every test."""
-    return media.transcode(clip_360p, tmp_path_factory.mktemp("transcoded") / "out", small=True)
-
-
-@pytest.fixture
-def use_storage(app):
-    """Make the app use the given storage backend for this test."""
-
-    def use(storage):
-        app.extensions["storage"] = storage
-        return storage
-
-    yield use
-    app.extensions.pop("storage", None)
-
-
-@pytest.fixture
-def local_storage(app, tmp_path, use_storage) -> LocalStorage:
-    return use_storage(LocalStorage(tmp_path / "media", secret=app.config["SECRET_KEY"]))
-
-
-@pytest.fixture
-def create_transcoded_recording(db, course, transcoded, app):
-    """A Recording in state `transcoded` whose work folder holds a copy of the shared transcode."""
-
-    def make(storage, *, course_=None):
-        recording = Recording(course=course_ or course, source=RecordingSource.upload,
-                              state=RecordingState.transcoded, renditions=dict(transcoded.files))
-        db.session.add(recording)
-        db.session.flush()
-        recording.original_key = f"recordings/{recording.uuid}/original/workshop.mp4"
-        storage.put_bytes(recording.original_key, ORIGINAL, content_type="application/octet-stream")
-        db.session.commit()
-        shutil.copytree(transcoded.out_dir, output_dir(recording))
-        return recording
-
-    yield make
-    shutil.rmtree(f"{app.config['INSTANCE_PATH']}/work", ignore_errors=True)
 
 
 def _expected_objects(recording: Recording, transcoded) -> dict[str, tuple[str, str]]:

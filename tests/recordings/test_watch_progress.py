@@ -17,14 +17,8 @@ from recordings import playback
 from recordings.models import Recording, RecordingSource, RecordingState, WatchProgress
 from tests.recordings import test_playback as playback_fixtures
 
-# Shared with the playback and publish tests (pytest finds fixtures by module attribute).
-transcoded = playback_fixtures.transcoded
-use_storage = playback_fixtures.use_storage
-local_storage = playback_fixtures.local_storage
-create_transcoded_recording = playback_fixtures.create_transcoded_recording
-published = playback_fixtures.published
+# The playback tests' parent with its personal link (pytest finds fixtures by module attribute).
 parent = playback_fixtures.parent
-hls_js = playback_fixtures.hls_js
 
 TOKEN = playback_fixtures.TOKEN
 OTHER_TOKEN = playback_fixtures.OTHER_TOKEN
