@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from core.extensions import db
@@ -15,6 +15,15 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+def show_error(form, exc: DomainError) -> None:
+    """Attach a DomainError to its form field, or flash it when it names no field of that form."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(exc.message)]
+    else:
+        flash(str(exc.message), "error")
 
 
 def api_error(code: str, message: str, status: int, field: str | None = None):

@@ -93,7 +93,7 @@ def _calendar(parent: Parent) -> tuple[str, dict[str, str]]:
     return token, feed_urls(token)
 
 
-def _add_to_calendar_links(parent: Parent, session_ids: list[int]) -> dict[int, dict[str, str]]:
+def _add_to_calendar_links(parent: Parent, session_ids: list[int], token: str) -> dict[int, dict[str, str]]:
     """Google and Outlook "add event" links per upcoming session, for parents without an invite by e-mail."""
     # The calendar lives in sessions, above courses in the import direction (architecture.md).
     from sessions.invites import event_spec, google_calendar_url, join_url, outlook_calendar_url
@@ -101,7 +101,7 @@ def _add_to_calendar_links(parent: Parent, session_ids: list[int]) -> dict[int, 
 
     links = {}
     for item in db.session.scalars(select(WorkshopSession).where(WorkshopSession.id.in_(session_ids))):
-        spec = event_spec(item, link=join_url(parent, item))
+        spec = event_spec(item, link=join_url(parent, item, token=token))
         links[item.id] = {"google": google_calendar_url(spec), "outlook": outlook_calendar_url(spec)}
     return links
 
@@ -150,7 +150,7 @@ def route_map(token: str):
     with force_locale(language):
         context = route_map_context(parent)
     calendar_token, calendar = _calendar(parent)
-    add_links = _add_to_calendar_links(parent, [item.id for item in context["upcoming"]])
+    add_links = _add_to_calendar_links(parent, [item.id for item in context["upcoming"]], calendar_token)
     db.session.commit()  # the calendar token is created on first use
     return _render(language, "parents/route_map.html", parent=parent, token=token, calendar=calendar,
                    calendar_token=calendar_token, add_links=add_links, **context)

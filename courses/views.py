@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from accounts.forms import EmptyForm
-from core.errors import DomainError
+from core.errors import DomainError, show_error
 from core.extensions import db
 from courses import links, services
 from courses.forms import CourseForm, ImportConfirmForm, ImportUploadForm, MoveParentForm, ParentForm
@@ -34,14 +33,6 @@ def get_parent_or_404(course: Course, parent_id: int) -> Parent:
     if enrolment is None:
         abort(404)
     return enrolment.parent
-
-
-def _show_error(form: FlaskForm, exc: DomainError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(exc.message)]
-    else:
-        flash(str(exc.message), "error")
 
 
 def _course_values(form: CourseForm) -> dict:
@@ -79,7 +70,7 @@ def create():
             values.setdefault("trainers", [current_user])
             course = services.create_course(**values)
         except DomainError as exc:
-            _show_error(form, exc)
+            show_error(form, exc)
         else:
             db.session.commit()
             flash(_("De cursus is aangemaakt."), "info")
@@ -93,13 +84,14 @@ def detail(course_id: int):
     # Imported here: sessions and recordings sit above courses in the import direction (architecture.md).
     from recordings.participation import course_participation
     from recordings.playback import course_watch_summary
-    from sessions.services import course_attendance, course_sessions
+    from sessions.services import course_attendance, course_sessions, opened_sessions_attendance
 
     course = get_course_or_403(course_id)
+    opened = opened_sessions_attendance(course)  # shared by the two tables, so attendance is read once
     return render_template("courses/detail.html", course=course, sessions=course_sessions(course),
-                           parents=services.course_parents(course), attendance=course_attendance(course),
-                           watched=course_watch_summary(course), participation=course_participation(course),
-                           empty=EmptyForm())
+                           parents=services.course_parents(course),
+                           attendance=course_attendance(course, opened=opened), watched=course_watch_summary(course),
+                           participation=course_participation(course, opened=opened), empty=EmptyForm())
 
 
 @bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
@@ -112,7 +104,7 @@ def edit(course_id: int):
             services.update_course(course, **_course_values(form))
         except DomainError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_error(form, exc)
         else:
             db.session.commit()
             flash(_("De cursus is bijgewerkt."), "info")
@@ -145,7 +137,7 @@ def add_parent(course_id: int):
         try:
             parent, created = services.enrol_parent(course, **_parent_values(form))
         except DomainError as exc:
-            _show_error(form, exc)
+            show_error(form, exc)
         else:
             if created:
                 links.send_welcome_message(parent)
@@ -167,7 +159,7 @@ def edit_parent(course_id: int, parent_id: int):
             services.update_parent(parent, **_parent_values(form))
         except DomainError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_error(form, exc)
         else:
             db.session.commit()
             flash(_("De gegevens zijn opgeslagen."), "info")
@@ -245,7 +237,7 @@ def import_parents(course_id: int):
         try:
             rows = services.check_import(course, raw)
         except DomainError as exc:
-            _show_error(form, exc)
+            show_error(form, exc)
         else:
             payload = _import_signer().dumps({"course_id": course.id, "csv": raw.decode("utf-8-sig")})
             confirm = ImportConfirmForm(formdata=None, payload=payload)

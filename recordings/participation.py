@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
-from core.db import utcnow
 from core.extensions import db
 from courses.models import Course
 from recordings.models import Recording, RecordingState, WatchProgress
 from recordings.playback import WATCHED_FRACTION
 from sessions.models import SessionStatus, WorkshopSession
-from sessions.services import attendance, course_sessions
+from sessions.services import SessionAttendance, opened_sessions_attendance
 
 
 @dataclass(frozen=True)
@@ -41,15 +40,13 @@ def _watched(session: WorkshopSession, parent_ids: set[int]) -> int | None:
     return len(set().union(*(_watchers(r, parent_ids) for r in recordings)))
 
 
-def course_participation(course: Course, *, now: datetime | None = None) -> list[SessionParticipation]:
+def course_participation(course: Course, *, now: datetime | None = None,
+                         opened: list[SessionAttendance] | None = None) -> list[SessionParticipation]:
     """Per session that has opened (not cancelled): invited, attended and watched counts, oldest first."""
-    now = now or utcnow()
     result = []
-    for session in course_sessions(course):
-        opened = session.starts_at - timedelta(minutes=session.lobby_minutes) <= now
-        if not opened or session.status is SessionStatus.cancelled:
+    for session, rows in opened_sessions_attendance(course, now=now) if opened is None else opened:
+        if session.status is SessionStatus.cancelled:
             continue
-        rows = attendance(session, now=now)
         parent_ids = {row.parent.id for row in rows}
         result.append(SessionParticipation(session=session, invited=len(rows), attended=sum(r.attended for r in rows),
                                            watched=_watched(session, parent_ids)))

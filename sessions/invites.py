@@ -113,11 +113,14 @@ def feed_urls(token: str) -> dict[str, str]:
     return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
 
 
-def join_url(parent: Parent | None, session: WorkshopSession) -> str | None:
-    """The parent's personal calendar join link for a session (absolute), or None without a parent; flushes."""
+def join_url(parent: Parent | None, session: WorkshopSession, *, token: str | None = None) -> str | None:
+    """The parent's personal calendar join link for a session (absolute), or None without a parent; flushes.
+
+    :param token: the parent's calendar token when the caller already has it (saves a look-up per session).
+    """
     if parent is None or parent.id is None:
         return None
-    return external_url("feeds.join", token=parent_feed_token(parent), session_id=session.id)
+    return external_url("feeds.join", token=token or parent_feed_token(parent), session_id=session.id)
 
 
 # --- sessions as events --------------------------------------------------------------------------------------

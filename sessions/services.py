@@ -223,7 +223,10 @@ def invitees_of(session: WorkshopSession) -> list[Parent]:
 
 def is_invited(session: WorkshopSession, parent: Parent) -> bool:
     """True when the parent may enter this session's lobby."""
-    return any(p.id == parent.id for p in invitees_of(session))
+    if session.invite_whole_course:
+        # The parent's own enrolments (loaded once) answer this without loading every parent of the course.
+        return any(e.course_id == session.course_id for e in parent.enrolments)
+    return any(p.id == parent.id for p in session.invitees)
 
 
 def sessions_of_trainer(user: User) -> list[WorkshopSession]:
@@ -406,14 +409,22 @@ def request_help(session: WorkshopSession, parent: Parent) -> None:
     enqueue_after_commit(db.session, send_help_notice, session.id, parent.id)
 
 
-def course_attendance(course: Course, *, now: datetime | None = None) -> dict[int, tuple[int, int]]:
-    """Per parent id: (sessions attended, total minutes) over the course's sessions that have started."""
+SessionAttendance = tuple[WorkshopSession, list[AttendanceRow]]
+
+
+def opened_sessions_attendance(course: Course, *, now: datetime | None = None) -> list[SessionAttendance]:
+    """Each session of the course whose lobby has opened, with its attendance rows, in time order."""
     now = now or utcnow()
+    return [(session, attendance(session, now=now)) for session in course_sessions(course)
+            if session.starts_at - timedelta(minutes=session.lobby_minutes) <= now]
+
+
+def course_attendance(course: Course, *, now: datetime | None = None,
+                      opened: list[SessionAttendance] | None = None) -> dict[int, tuple[int, int]]:
+    """Per parent id: (sessions attended, total minutes) over the course's sessions that have started."""
     totals: dict[int, tuple[int, int]] = {}
-    for session in course_sessions(course):
-        if session.starts_at - timedelta(minutes=session.lobby_minutes) > now:
-            continue
-        for row in attendance(session, now=now):
+    for _session, rows in opened_sessions_attendance(course, now=now) if opened is None else opened:
+        for row in rows:
             count, minutes = totals.get(row.parent.id, (0, 0))
             totals[row.parent.id] = (count + row.attended, minutes + row.minutes)
     return totals

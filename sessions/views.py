@@ -8,12 +8,11 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectChoice
 
 from accounts.forms import EmptyForm
-from core.errors import DomainError
+from core.errors import DomainError, show_error
 from core.extensions import db
 from courses.models import Course
 from courses.services import can_manage, course_parents
@@ -38,14 +37,6 @@ def get_session_or_403(session_id: int) -> WorkshopSession:
     if not can_manage(current_user, session.course):
         abort(403)
     return session
-
-
-def _show_error(form: FlaskForm, exc: DomainError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(exc.message)]
-    else:
-        flash(str(exc.message), "error")
 
 
 def _when(form) -> tuple[datetime, int]:
@@ -87,7 +78,7 @@ def create(course_id: int):
             created = _schedule(course, form)
         except DomainError as exc:
             db.session.rollback()  # a series may have flushed some dates before the failing one
-            _show_error(form, exc)
+            show_error(form, exc)
         else:
             _warn_conflicts(created)
             db.session.commit()
@@ -125,7 +116,7 @@ def edit(session_id: int):
                                         duration_minutes=minutes)
         except DomainError as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_error(form, exc)
         else:
             _warn_conflicts([session])
             db.session.commit()
