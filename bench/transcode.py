@@ -32,6 +32,9 @@ GRAPH = ("[0:v][1:v]overlay=x=840:y=60[t1];[t1][2:v]overlay=x=940:y=400,format=y
 QUIET = ["-nostdin", "-y", "-loglevel", "error"]
 HLS = ["-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
        "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4"]
+# Our audio rendition: loudness-normalised AAC (core.media.DYNAUDNORM), the same in all three variants.
+AUDIO = ["-c:a", "aac", "-ac", "2", "-b:a", "96k"]
+LOUDNESS = "dynaudnorm=f=200:g=15:m=8:p=0.9"
 X264_360 = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
             "-force_key_frames", "source", "-g", "100000", "-sc_threshold", "0", "-crf", "26", "-maxrate", "600k",
             "-bufsize", "1200k", "-level", "3.0"]
@@ -53,26 +56,35 @@ def make_source(path: Path, seconds: int) -> None:
     os.replace(str(path) + ".part", path)
 
 
-def reference(src: Path, out: Path) -> list[list[str]]:
+def thumbs_filter(seconds: float) -> str:
+    """Four 320x180 stills, one in the middle of each quarter (as core.media does)."""
+    step = seconds / 4
+    return (f"select='gte(t,{step / 2:.3f})*(isnan(prev_selected_t)+gte(t-prev_selected_t,{step:.3f}))',"
+            "scale=w=320:h=180")
+
+
+def reference(src: Path, out: Path, seconds: float) -> list[list[str]]:
     """The best single command for our outputs: 720p copied, 360p + poster from one decode, then the MP4 copy."""
     ladder = ["ffmpeg", *QUIET, "-protocol_whitelist", "file", "-i", str(src),
-              "-filter_complex", "[0:v]split=2[vb][vp];[vb]scale=w=640:h=360,setsar=1[v360];"
-                                 "[vp]select='gte(t,5)',trim=end_frame=1,scale=w=1280:h=720[poster]",
-              "-map", "0:v", "-map", "[v360]", "-map", "0:a", "-c:v:0", "copy", "-c:v:1", "libx264",
+              "-filter_complex", "[0:v]split=3[vb][vp][vt];[vb]scale=w=640:h=360,setsar=1[v360];"
+                                 "[vp]select='gte(t,5)',trim=end_frame=1,scale=w=1280:h=720[poster];"
+                                 f"[vt]{thumbs_filter(seconds)}[thumbs];[0:a]{LOUDNESS}[a]",
+              "-map", "0:v", "-map", "[v360]", "-map", "[a]", "-c:v:0", "copy", "-c:v:1", "libx264",
               "-preset", "veryfast", "-profile:v:1", "main", "-pix_fmt:v:1", "yuv420p",
               "-force_key_frames:v:1", "source", "-g:v:1", "100000", "-sc_threshold:v:1", "0", "-crf:v:1", "26",
-              "-maxrate:v:1", "600k", "-bufsize:v:1", "1200k", "-level:v:1", "3.0", "-c:a", "copy", *HLS,
+              "-maxrate:v:1", "600k", "-bufsize:v:1", "1200k", "-level:v:1", "3.0", *AUDIO, *HLS,
               "-hls_segment_filename", f"{out}/v_%v/seg_%05d.m4s", "-master_pl_name", "master.m3u8",
               "-var_stream_map", "v:0,agroup:aud,name:720p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio",
               f"{out}/v_%v/index.m3u8", "-map", "[poster]", "-frames:v", "1", "-update", "1", "-q:v", "3",
-              f"{out}/poster.jpg"]
+              f"{out}/poster.jpg", "-map", "[thumbs]", "-frames:v", "4", "-fps_mode", "vfr", "-q:v", "5",
+              f"{out}/thumb_%02d.jpg"]
     mp4 = ["ffmpeg", *QUIET, "-protocol_whitelist", "file", "-i", f"{out}/v_360p/index.m3u8",
            "-protocol_whitelist", "file", "-i", f"{out}/v_audio/index.m3u8", "-map", "0:v", "-map", "1:a",
            "-c", "copy", "-movflags", "+faststart", f"{out}/fallback_360p.mp4"]
     return [ladder, mp4]
 
 
-def naive(src: Path, out: Path) -> list[list[str]]:
+def naive(src: Path, out: Path, seconds: float) -> list[list[str]]:
     """One ffmpeg per rendition, each decoding the source on its own (what video.md §0 rules out)."""
     base = ["ffmpeg", *QUIET, "-protocol_whitelist", "file", "-i", str(src)]
     for name in ("v_720p", "v_360p", "v_audio"):
@@ -82,12 +94,21 @@ def naive(src: Path, out: Path) -> list[list[str]]:
          f"{out}/v_720p/index.m3u8"],
         [*base, "-map", "0:v", "-vf", "scale=w=640:h=360,setsar=1", *X264_360, *HLS,
          "-hls_segment_filename", f"{out}/v_360p/seg_%05d.m4s", f"{out}/v_360p/index.m3u8"],
-        [*base, "-map", "0:a", "-c:a", "copy", *HLS, "-hls_segment_filename", f"{out}/v_audio/seg_%05d.m4s",
+        [*base, "-map", "0:a", "-af", LOUDNESS, *AUDIO, *HLS, "-hls_segment_filename", f"{out}/v_audio/seg_%05d.m4s",
          f"{out}/v_audio/index.m3u8"],
         ["ffmpeg", *QUIET, "-ss", "5", "-i", str(src), "-frames:v", "1", "-q:v", "3", f"{out}/poster.jpg"],
-        [*base, "-map", "0:v", "-map", "0:a", "-vf", "scale=w=640:h=360,setsar=1", *X264_360, "-c:a", "copy",
+        [*base, "-map", "0:v", "-vf", thumbs_filter(seconds), "-frames:v", "4", "-fps_mode", "vfr", "-q:v", "5",
+         f"{out}/thumb_%02d.jpg"],
+        [*base, "-map", "0:v", "-map", "0:a", "-vf", "scale=w=640:h=360,setsar=1", *X264_360, "-af", LOUDNESS, *AUDIO,
          "-movflags", "+faststart", f"{out}/fallback_360p.mp4"],
     ]
+
+
+def source_seconds(src: Path) -> float:
+    """The source's duration from ffprobe (the thumbnails' spacing depends on it)."""
+    done = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(src)],
+                          check=True, capture_output=True, text=True)
+    return float(done.stdout.strip())
 
 
 def timed(commands: list[list[str]]) -> float:
@@ -199,14 +220,15 @@ def main() -> None:
         src = args.cache / f"src_g60_{args.seconds}s.mp4"
         if not src.exists():
             make_source(src, args.seconds)
+    seconds = source_seconds(src)
     work = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-out-"))
     try:
         (work / "ref").mkdir()
-        wall_ref = timed(reference(src, work / "ref"))
+        wall_ref = timed(reference(src, work / "ref", seconds))
         worker = subprocess.run([sys.executable, __file__, "--pipeline-worker", str(src)], check=True,
                                 capture_output=True, text=True, cwd=ROOT)
         pipeline = json.loads(worker.stdout.strip().splitlines()[-1])
-        wall_naive = timed(naive(src, work / "naive"))
+        wall_naive = timed(naive(src, work / "naive", seconds))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     wall = pipeline["wall_s"]

@@ -21,9 +21,18 @@ FFPROBE = "ffprobe"
 # Demuxers a recording or phone clip can arrive in; anything else (an HLS or concat playlist renamed to
 # .mp4, an image, text) is refused before it can make ffmpeg read other files.
 SOURCE_FORMATS = "mov,matroska,avi,mpegts"
+# Voice messages: a phone's recorder app (m4a/3gp, amr, mp3, wav) or the browser's MediaRecorder (webm, ogg, mp4).
+AUDIO_FORMATS = "mov,matroska,ogg,mp3,wav,aac,amr"
+VOICE_BITRATE = "64k"
 GLOBAL_ARGS = ("-nostdin", "-nostats", "-loglevel", "warning", "-progress", "pipe:1")
 HLS_TIME_S = 6
 POSTER_AT_S = 5.0
+THUMBNAILS = 4  # small stills spread over the recording, for the trainer's overview and chapter previews
+THUMB_WIDTH = 320
+# Speech loudness: the Dynamic Audio Normalizer (0.2-s frames smoothed over 15 = 3 s, so short clips are
+# normalised too; gain at most 8x = +18 dB; peaks at 0.9). Not EBU R128 `loudnorm`, which resamples to 192 kHz and costs half again the whole remux run;
+# not `speechnorm`, which gives NaN samples on a steady tone in ffmpeg 5.1 and so kills the AAC encoder.
+DYNAUDNORM = {"f": 200, "g": 15, "p": 0.9, "m": 8}
 MAX_ENCODE_FPS = 30
 REMUX_PROFILES = {"Constrained Baseline", "Baseline", "Main", "High"}
 PROBE_TIMEOUT_S = 120
@@ -82,7 +91,7 @@ class LadderPlan:
 
     remux: bool
     rungs: tuple[Rung, ...]
-    audio: str  # "copy", "encode" or "silence" (a source without sound gets a silent track)
+    audio: str  # "encode" (speech-normalised AAC) or "silence" (a source without sound gets a silent track)
     duration_s: float
     fps_cap: int | None
     gop_frames: int
@@ -100,6 +109,7 @@ class TranscodeResult:
     poster: str
     duration_s: float
     remux: bool
+    thumbnails: tuple[str, ...] = ()
 
 
 # (short side, crf, maxrate in kbit/s, level), largest first (§4.1)
@@ -165,8 +175,8 @@ def _probe_packets(path, index: int) -> tuple[list[float], float, str]:
     return sorted(keyframes), end, done.stderr
 
 
-def _ffprobe(path, *args: str) -> subprocess.CompletedProcess:
-    argv = [FFPROBE, "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", SOURCE_FORMATS, *args]
+def _ffprobe(path, *args: str, formats: str = SOURCE_FORMATS) -> subprocess.CompletedProcess:
+    argv = [FFPROBE, "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", formats, *args]
     try:
         return subprocess.run(
             [*argv, _input_path(path)], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False
@@ -207,7 +217,7 @@ def plan_ladder(info: ProbeResult, *, max_gop_s: float = 10.0, small: bool = Fal
     return LadderPlan(
         remux=remux,
         rungs=rungs,
-        audio=_audio_mode(info, remux),
+        audio="encode" if info.has_audio else "silence",
         duration_s=info.duration_s,
         fps_cap=MAX_ENCODE_FPS if info.fps > MAX_ENCODE_FPS + 0.5 else None,
         gop_frames=max(1, round(2 * fps)),
@@ -243,13 +253,6 @@ def _even(value: float) -> int:
     return max(2, 2 * round(value / 2))
 
 
-def _audio_mode(info: ProbeResult, remux: bool) -> str:
-    if not info.has_audio:
-        return "silence"
-    # Only the remux path keeps the source's AAC-LC (§4.2); the full ladder makes 96k stereo (§4.1).
-    return "copy" if remux and (info.audio_codec, info.audio_profile) == ("aac", "LC") else "encode"
-
-
 def build_ladder_argv(plan: LadderPlan, src: str | os.PathLike, out_dir: str | os.PathLike) -> list[str]:
     """Compile the one-decode HLS ladder + poster command (§4.1, or §4.2 on remux) to an argv."""
     out = Path(out_dir)
@@ -258,7 +261,7 @@ def build_ladder_argv(plan: LadderPlan, src: str | os.PathLike, out_dir: str | o
     first_video = source["v:0"]
     encoded = plan.rungs[1:] if plan.remux else plan.rungs
     video = first_video.filter("fps", plan.fps_cap) if plan.fps_cap else first_video
-    branches = video.filter_multi_output("split", len(encoded) + 1)
+    branches = video.filter_multi_output("split", len(encoded) + 2)
     streams = [first_video] if plan.remux else []
     streams += [branches[i].filter("scale", w=r.width, h=r.height).filter("setsar", 1) for i, r in enumerate(encoded)]
     top = plan.rungs[0]
@@ -270,7 +273,18 @@ def build_ladder_argv(plan: LadderPlan, src: str | os.PathLike, out_dir: str | o
     )
     hls = ffmpeg.output(*streams, _audio_stream(plan, source), f"{out}/v_%v/index.m3u8", **_hls_options(plan, out))
     jpg = ffmpeg.output(poster, f"{out}/poster.jpg", **{"frames:v": 1, "update": 1, "q:v": 3})
-    return _compile(ffmpeg.merge_outputs(hls, jpg))
+    thumbs = ffmpeg.output(_thumbnail_branch(plan, branches[len(encoded) + 1]), f"{out}/thumb_%02d.jpg",
+                           **{"frames:v": THUMBNAILS, "fps_mode": "vfr", "q:v": 5})
+    return _compile(ffmpeg.merge_outputs(hls, jpg, thumbs))
+
+
+def _thumbnail_branch(plan: LadderPlan, branch):
+    # One frame in the middle of each of THUMBNAILS equal parts: the first at or after interval/2, then each
+    # frame at least one interval after the previously selected one. Decoded frames are shared with the ladder.
+    interval = plan.duration_s / THUMBNAILS
+    top = plan.rungs[0]
+    picked = f"gte(t,{interval / 2:.3f})*(isnan(prev_selected_t)+gte(t-prev_selected_t,{interval:.3f}))"
+    return branch.filter("select", picked).filter("scale", w=THUMB_WIDTH, h=_even(THUMB_WIDTH * top.height / top.width))
 
 
 def build_mp4_argv(out_dir: str | os.PathLike, rung: Rung) -> list[str]:
@@ -297,7 +311,7 @@ def _input_path(path) -> str:
 
 def _audio_stream(plan: LadderPlan, source):
     if plan.audio != "silence":
-        return source["a:0"]
+        return source["a:0"].filter("dynaudnorm", **DYNAUDNORM)
     silence = ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi", t=plan.duration_s, protocol_whitelist="file")
     return silence.audio
 
@@ -322,7 +336,7 @@ def _hls_options(plan: LadderPlan, out: Path) -> dict:
         options[f"maxrate:v:{i}"] = f"{rung.maxrate_k}k"
         options[f"bufsize:v:{i}"] = f"{2 * rung.maxrate_k}k"
         options[f"level:v:{i}"] = rung.level
-    options.update({"c:a": "copy"} if plan.audio == "copy" else {"c:a": "aac", "ac": 2, "b:a": "96k"})
+    options.update({"c:a": "aac", "ac": 2, "b:a": "96k"})
     return options
 
 
@@ -432,6 +446,7 @@ def transcode(
         poster="poster.jpg",
         duration_s=info.duration_s,
         remux=plan.remux,
+        thumbnails=tuple(sorted(path.name for path in out.glob("thumb_*.jpg"))),
     )
 
 
@@ -504,7 +519,8 @@ def _avc1_codec(init: Path) -> str:
 
 
 def _published_files(out: Path, rungs) -> dict[str, str]:
-    names = ["master.m3u8", "poster.jpg", _mp4_name(rungs[-1])]
+    # Thumbnails are not checked: a very short source may give fewer than THUMBNAILS.
+    names = ["master.m3u8", "poster.jpg", _mp4_name(rungs[-1]), *(p.name for p in out.glob("thumb_*.jpg"))]
     for folder in [f"v_{rung.name}" for rung in rungs] + ["v_audio"]:
         init, segments = _read_playlist(out / folder / "index.m3u8")
         names += [f"{folder}/index.m3u8", f"{folder}/{init}"] + [f"{folder}/{uri}" for uri, _ in segments]
@@ -512,3 +528,40 @@ def _published_files(out: Path, rungs) -> dict[str, str]:
     if missing:
         raise MediaError(f"ffmpeg did not write {', '.join(missing)}")
     return {name: CONTENT_TYPES[Path(name).suffix] for name in sorted(names)}
+
+
+# --- short clips and voice messages (home activities and parents' responses) ------------------------------------
+
+
+def media_kind(path: str | os.PathLike) -> str | None:
+    """"video" or "audio" for a file in SOURCE_FORMATS or AUDIO_FORMATS (a cover image is not video), else None."""
+    entries = "stream=index,codec_type:stream_disposition=attached_pic"
+    done = _ffprobe(path, "-show_entries", entries, "-of", "json", formats=f"{SOURCE_FORMATS},{AUDIO_FORMATS}")
+    if done.returncode != 0:
+        return None
+    facts = json.loads(done.stdout or "{}")
+    if _first_stream(facts, "video") is not None:
+        return "video"
+    return "audio" if _first_stream(facts, "audio") is not None else None
+
+
+def transcode_voice(src: str | os.PathLike, dst: str | os.PathLike, *, max_seconds: float,
+                    timeout_s: float = 120) -> float:
+    """Encode the first audio stream of `src` as mono AAC in a faststart MP4 audio file; return its duration.
+
+    At most `max_seconds` + 1 s is written, so the caller can tell a too-long message from one that fits.
+    """
+    source = ffmpeg.input(_input_path(src), protocol_whitelist="file",
+                          format_whitelist=f"{SOURCE_FORMATS},{AUDIO_FORMATS}")
+    out = ffmpeg.output(source["a:0"], _input_path(dst), t=max_seconds + 1, f="mp4", movflags="+faststart",
+                        ac=1, **{"c:a": "aac", "b:a": VOICE_BITRATE})
+    log = Path(dst).with_name(Path(dst).name + ".stderr.log")
+    try:
+        run_ffmpeg(_compile(out), duration_s=max_seconds, timeout_s=timeout_s, stderr_path=log)
+    finally:
+        log.unlink(missing_ok=True)
+    done = _ffprobe(dst, "-show_entries", "format=duration", "-of", "json", formats="mov")
+    duration = float(json.loads(done.stdout or "{}").get("format", {}).get("duration") or 0)
+    if done.returncode != 0 or duration <= 0:
+        raise MediaError("the file has zero duration", done.stderr[-STDERR_TAIL_BYTES:])
+    return duration

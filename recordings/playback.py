@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
+from core.media import THUMBNAILS
 from core.extensions import csrf, db, limiter
 from core.storage import LocalStorage, Storage, get_storage
 from courses.links import find_parent_by_token
@@ -46,6 +47,7 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 AUDIO_PLAYLIST = "v_audio/index.m3u8"
 MASTER_PLAYLIST = "master.m3u8"
 POSTER = "poster.jpg"
+THUMBNAIL = re.compile(r"^thumb_([0-9]{2})\.jpg$")
 _URI_ATTR = re.compile(r'URI="([^"]*)"')
 
 
@@ -176,9 +178,33 @@ def watch_context(recording: Recording, file_url, *, mode: str) -> dict:
         "mp4_url": sign(prefix + mp4) if mp4 else None,
         "download_url": _signer(storage, _download_name(recording))(prefix + mp4) if mp4 else None,
         "poster_url": sign(prefix + POSTER) if POSTER in renditions and not audio else None,
+        "chapters": [] if audio else _chapters(recording, sign, prefix),
         "captions": captions,
         "hls_js": url_for("static", filename="vendor/hls.min.js"),
     }
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A still on the watch page that jumps to its moment."""
+
+    image_url: str
+    seconds: float
+
+    @property
+    def label(self) -> str:
+        minutes, seconds = divmod(int(self.seconds), 60)
+        return f"{minutes}:{seconds:02d}"
+
+
+def _chapters(recording: Recording, sign, prefix: str) -> list[Chapter]:
+    # The pipeline takes thumb_NN.jpg from the middle of each of media.THUMBNAILS equal parts (core.media).
+    names = sorted(name for name in recording.renditions or {} if THUMBNAIL.match(name))
+    if not names or not recording.duration_s:
+        return []
+    part = recording.duration_s / THUMBNAILS
+    return [Chapter(sign(prefix + name), round((int(THUMBNAIL.match(name).group(1)) - 0.5) * part, 1))
+            for name in names]
 
 
 def _route_map_url(token: str) -> str | None:

@@ -131,6 +131,25 @@
     });
   }
 
+  // Chapter stills: jump to that moment, starting playback first when it has not started yet.
+  var chapters = document.querySelector("[data-chapters]");
+  if (chapters) {
+    chapters.hidden = false;
+    chapters.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-seek]");
+      if (!button) { return; }
+      var at = parseFloat(button.getAttribute("data-seek"));
+      if (video.readyState > 0) {
+        video.currentTime = at;
+        video.play();
+      } else {
+        start = at;
+        if (playButton) { playButton.hidden = true; }
+        begin();
+      }
+    });
+  }
+
   if (playButton) {
     playButton.hidden = false;
     playButton.addEventListener("click", function () {

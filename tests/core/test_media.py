@@ -109,7 +109,7 @@ def test_plan_ladder_720p_with_2s_gop_remuxes(clip_720p):
     assert plan == LadderPlan(
         remux=True,
         rungs=(RUNG_720P, RUNG_360P),
-        audio="copy",
+        audio="encode",
         duration_s=7.0,
         fps_cap=None,
         gop_frames=60,
@@ -192,10 +192,13 @@ def test_build_ladder_argv_remux_is_the_compiled_section_4_2_command():
         *("-format_whitelist", "mov,matroska,avi,mpegts", "-protocol_whitelist", "file"),
         *("-i", "/media/in/720p.mp4"),
         "-filter_complex",
-        "[0:v:0]split=2[s0][s1];[s0]scale=h=360:w=640[s2];[s2]setsar=1[s3];"
-        "[s1]select=gte(t\\,3.5)[s4];[s4]trim=end_frame=1[s5];[s5]scale=h=720:w=1280[s6]",
-        *("-map", "0:v:0", "-map", "[s3]", "-map", "0:a:0", "-f", "hls"),
-        *("-bufsize:v:1", "1200k", "-c:a", "copy", "-c:v:0", "copy", "-c:v:1", "libx264", "-crf:v:1", "26"),
+        "[0:v:0]split=3[s0][s1][s2];[s0]scale=h=360:w=640[s3];[s3]setsar=1[s4];"
+        "[0:a:0]dynaudnorm=f=200:g=15:m=8:p=0.9[s5];"
+        "[s1]select=gte(t\\,3.5)[s6];[s6]trim=end_frame=1[s7];[s7]scale=h=720:w=1280[s8];"
+        "[s2]select=gte(t\\,0.875)*(isnan(prev_selected_t)+gte(t-prev_selected_t\\,1.750))[s9];"
+        "[s9]scale=h=180:w=320[s10]",
+        *("-map", "0:v:0", "-map", "[s4]", "-map", "[s5]", "-f", "hls", "-ac", "2", "-b:a", "96k"),
+        *("-bufsize:v:1", "1200k", "-c:a", "aac", "-c:v:0", "copy", "-c:v:1", "libx264", "-crf:v:1", "26"),
         *("-force_key_frames:v:1", "source", "-g:v:1", "100000", "-hls_flags", "independent_segments"),
         *("-hls_fmp4_init_filename", "init.mp4", "-hls_playlist_type", "vod"),
         *("-hls_segment_filename", "/media/out/v_%v/seg_%05d.m4s", "-hls_segment_type", "fmp4"),
@@ -204,7 +207,8 @@ def test_build_ladder_argv_remux_is_the_compiled_section_4_2_command():
         "-var_stream_map",
         "v:0,agroup:aud,name:720p v:1,agroup:aud,name:360p a:0,agroup:aud,name:audio",
         "/media/out/v_%v/index.m3u8",
-        *("-map", "[s6]", "-frames:v", "1", "-q:v", "3", "-update", "1", "/media/out/poster.jpg"),
+        *("-map", "[s8]", "-frames:v", "1", "-q:v", "3", "-update", "1", "/media/out/poster.jpg"),
+        *("-map", "[s10]", "-fps_mode", "vfr", "-frames:v", "4", "-q:v", "5", "/media/out/thumb_%02d.jpg"),
         *("-nostdin", "-nostats", "-loglevel", "warning", "-progress", "pipe:1", "-y"),
     ]
 
@@ -240,6 +244,7 @@ def test_transcode_720p_takes_remux_path_and_lists_every_file(remux_output):
         "fallback_360p.mp4": "video/mp4",
         "master.m3u8": "application/vnd.apple.mpegurl",
         "poster.jpg": "image/jpeg",
+        **{f"thumb_0{i}.jpg": "image/jpeg" for i in range(1, 5)},
         **_rendition_files("v_360p", "init_1.mp4", 2),
         **_rendition_files("v_720p", "init_0.mp4", 2),
         **_rendition_files("v_audio", "init_2.mp4", 2),
@@ -282,6 +287,22 @@ def test_transcode_poster_is_a_jpeg_of_the_top_rung_size(remux_output):
     assert _video_facts(result.out_dir / result.poster) == ("mjpeg", 1280, 720)
 
 
+def test_transcode_writes_four_distinct_thumbnails(quiet_output):
+    result = quiet_output
+
+    facts = [_video_facts(result.out_dir / name) for name in result.thumbnails]
+    stills = {(result.out_dir / name).read_bytes() for name in result.thumbnails}
+
+    assert (result.thumbnails, facts) == (tuple(THUMBS), [("mjpeg", 320, 180)] * 4)
+    assert len(stills) == 4  # testsrc2's picture changes every frame: four different moments
+
+
+def test_transcode_normalises_quiet_speech(quiet_clip, quiet_output):
+    before = _mean_volume_db(quiet_clip)
+    after = _mean_volume_db(quiet_output.out_dir / quiet_output.mp4)
+    assert after - before >= 8.0, (before, after)
+
+
 def test_transcode_progress_rises_to_one(remux_output):
     _, progress = remux_output
 
@@ -320,7 +341,7 @@ def test_transcode_360p_source_has_no_720p_rendition(clip_360p, tmp_path):
     )
     assert _video_facts(tmp_path / "poster.jpg") == ("mjpeg", 640, 360)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["fallback_360p.mp4", "master.m3u8", "poster.jpg", "v_360p", "v_audio"]
+        ["fallback_360p.mp4", "master.m3u8", "poster.jpg", "v_360p", "v_audio", *THUMBS]
     )
 
 
@@ -392,6 +413,36 @@ def test_write_master_playlist_takes_rates_from_segment_sizes_and_codecs_from_av
 
 
 # helpers
+
+
+THUMBS = [f"thumb_0{i}.jpg" for i in range(1, 5)]
+
+
+@pytest.fixture(scope="module")
+def quiet_clip(tmp_path_factory) -> Path:
+    """8 s of a moving 720p test picture whose "speech" (a tone with a syllable-like tremolo) is at -45 dB."""
+    path = tmp_path_factory.mktemp("quiet") / "quiet.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=8",
+         "-f", "lavfi", "-i", "sine=f=220:sample_rate=44100:d=8,volume=0.1,tremolo=f=4:d=0.9",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         str(path)],
+        check=True,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def quiet_output(quiet_clip, tmp_path_factory) -> media.TranscodeResult:
+    return media.transcode(quiet_clip, tmp_path_factory.mktemp("quiet-out"))
+
+
+def _mean_volume_db(path: Path) -> float:
+    done = subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:a", "-af", "volumedetect", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )
+    return float(re.search(r"mean_volume: (-?[0-9.]+) dB", done.stderr).group(1))
 
 
 def _input_options(argv: list[str]) -> list[list[str]]:

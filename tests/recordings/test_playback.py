@@ -355,3 +355,32 @@ def test_speed_buttons_change_the_playback_rate(live_server, page, local_storage
     assert page.evaluate("document.querySelector('video').playbackRate") == 0.75
     assert page.get_by_role("button", name="0.75×").get_attribute("aria-pressed") == "true"
     assert page.get_by_role("button", name="1×").get_attribute("aria-pressed") == "false"
+
+
+def test_watch_page_offers_a_still_per_quarter_that_jumps_there(client, local_storage, published, parent):
+    recording = published(local_storage)
+
+    html = client.get(_watch(recording)).get_data(as_text=True)
+
+    seeks = re.findall(r'data-seek="([0-9.]+)"', html)
+    part = recording.duration_s / 4
+    assert [float(s) for s in seeks] == [round((i + 0.5) * part, 1) for i in range(4)]
+    images = re.findall(r'<img src="([^"]+)" alt="" width="160"', html)
+    served = []
+    for url in images:
+        with client.get(url.replace("&amp;", "&")) as response:
+            served.append((response.status_code, response.mimetype))
+    assert served == [(200, "image/jpeg")] * 4
+
+
+def test_chapter_button_starts_playback_at_its_moment(live_server, page, local_storage, published, parent, hls_js):
+    recording = published(local_storage)
+    page.goto(live_server + _watch(recording))
+
+    page.locator("[data-seek]").nth(2).click()
+    deadline = time.monotonic() + 20
+    while page.evaluate("document.querySelector('video').currentTime") < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+
+    position = page.evaluate("document.querySelector('video').currentTime")
+    assert position >= 2, position
