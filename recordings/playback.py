@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
-from core.media import THUMBNAILS
 from core.extensions import csrf, db, limiter
+from core.media import THUMBNAILS
 from core.storage import LocalStorage, Storage, get_storage
 from courses.links import find_parent_by_token
 from courses.models import Course, Enrolment, Parent
