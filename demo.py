@@ -26,8 +26,10 @@ from core.db import utcnow
 from core.extensions import db
 from core.tokens import hash_token
 from core.urls import external_url
+from courses import activities as home_activities
 from courses import links as personal_links
 from courses import services as courses
+from courses.activity_models import HomeActivity
 from courses.models import Course, Parent
 from recordings import services as recordings
 from recordings.models import Recording, RecordingSource
@@ -44,6 +46,19 @@ SERIES_TITLE = "Voorlezen en praten"
 TRIAL_TITLE = "Proefbijeenkomst: probeer de lobby"
 PAST_TITLE = "Kennismaking"
 DEMO_RECORDING_REF = "demo:past-session"
+ACTIVITY_TITLE = "Voorlezen met een knuffel"
+ACTIVITY = {
+    "body": "Kies samen met je kind een prentenboek. Lees het voor aan een knuffel. Laat je kind de plaatjes aanwijzen.",
+    "request_text": "Stuur een foto van jullie leeshoek, of vertel in een spraakbericht wat je kind zei.",
+    "translations": {
+        "ar": {"title": "القراءة مع دمية", "body": "اختر مع طفلك كتابًا مصورًا. اقرأه لدمية. دع طفلك يشير إلى الصور.",
+               "request_text": "أرسل صورة لركن القراءة، أو أخبرنا في رسالة صوتية بما قاله طفلك."},
+        "tr": {"title": "Oyuncakla kitap okuma", "body": "Çocuğunla birlikte resimli bir kitap seç. Onu bir oyuncağa "
+               "oku. Çocuğun resimleri göstersin.", "request_text": "Okuma köşenizin bir fotoğrafını gönder ya da "
+               "çocuğunun ne dediğini sesli mesajla anlat."},
+    },
+}
+DEMO_RESPONSE_KEY = "demo-response-first-parent"
 PARENTS = (("Sanne de Vries", "nl", "sanne@ouderkamer.example", "+31612345601"),
            ("Amina El Amrani", "ar", "amina@ouderkamer.example", "+31612345602"),
            ("Elif Yılmaz", "tr", None, "+31612345603"))
@@ -156,8 +171,22 @@ def load_demo(*, with_recording: bool = True) -> dict:
     parents = _parents(course)
     links = {p.id: personal_links.issue_personal_link(p, token=_demo_secret(f"demo-parent-{p.id}")) for p in parents}
     recording = _recording(course) if with_recording else None
+    activity = _activity(course, trainer, parents)
     db.session.flush()
-    return describe(course, trainer, token, parents, links, recording)
+    return describe(course, trainer, token, parents, links, recording, activity)
+
+
+def _activity(course: Course, trainer: User, parents: list[Parent]) -> HomeActivity:
+    activity = db.session.scalar(select(HomeActivity).where(HomeActivity.course_id == course.id,
+                                                            HomeActivity.title == ACTIVITY_TITLE))
+    if activity is None:
+        due = utcnow().astimezone(ZoneInfo(TZ)).date() + timedelta(days=7)
+        activity = home_activities.create_activity(course, created_by=trainer, title=ACTIVITY_TITLE, session_id=None,
+                                                   request_kinds=["photo", "voice", "text"], due_on=due, **ACTIVITY)
+    # The first parent has answered already, so the inbox shows one answer and the others to nudge.
+    home_activities.add_response(activity, parents[0], client_key=DEMO_RESPONSE_KEY,
+                                 text="We hebben elke avond samen voorgelezen. Hij wees alle dieren aan!")
+    return activity
 
 
 def _calendar_links(parent: Parent, trial: WorkshopSession | None) -> dict:
@@ -171,7 +200,7 @@ def _session_json(s: WorkshopSession, now: datetime) -> dict:
 
 
 def describe(course: Course, trainer: User, token: str, parents: list[Parent], links: dict[int, str],
-             recording: Recording | None = None) -> dict:
+             recording: Recording | None = None, activity: HomeActivity | None = None) -> dict:
     """The demo's JSON contract (see README)."""
     now = utcnow()
     return {
@@ -186,6 +215,10 @@ def describe(course: Course, trainer: User, token: str, parents: list[Parent], l
             "status_url": external_url("recordings.status", recording_id=recording.id)},
         "parents": [{"id": p.id, "name": p.name, "language": p.language, "personal_link": links[p.id],
                      **_calendar_links(p, _session(course, TRIAL_TITLE))} for p in parents],
+        "activity": None if activity is None else {
+            "id": activity.id, "title": activity.title,
+            "inbox_url": external_url("activities.inbox", course_id=course.id, activity_id=activity.id),
+            "response_pages": {str(p.id): f"{links[p.id]}/activities/{activity.id}" for p in parents}},
     }
 
 
@@ -196,6 +229,9 @@ def describe(course: Course, trainer: User, token: str, parents: list[Parent], l
 @with_appcontext
 def demo_command(as_json: bool, if_empty: bool, no_recording: bool) -> None:
     """Load (or refresh) the demo data and print how to log in."""
+    if current_app.config["OUDERKAMER_ENV"] == "production":
+        # The demo accounts have a published password (ASVS 2.5.4: no default accounts in production).
+        raise click.ClickException("the demo data is not for production (OUDERKAMER_ENV=production)")
     if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
         click.echo(f"Ouderkamer: {current_app.config['PUBLIC_BASE_URL']} (existing data kept; no demo loaded)")
         return

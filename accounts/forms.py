@@ -16,7 +16,7 @@ class ResetRequestForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(_l("Nieuw wachtwoord"), validators=[DataRequired(), Length(min=10, max=200)])
+    password = PasswordField(_l("Nieuw wachtwoord"), validators=[DataRequired(), Length(min=12, max=200)])
     confirm = PasswordField(
         _l("Herhaal het wachtwoord"),
         validators=[DataRequired(), EqualTo("password", message=_l("De wachtwoorden zijn niet gelijk."))],

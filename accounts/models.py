@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -11,6 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
+
+
+def new_session_nonce() -> str:
+    """A fresh random session nonce."""
+    return secrets.token_hex(16)
 
 
 class Role(enum.Enum):
@@ -31,6 +37,8 @@ class User(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(8), default="nl")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Part of the login session's id; replaced at logout and at a password change, which ends every session.
+    session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
 
     api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -41,6 +49,10 @@ class User(UserMixin, db.Model):
     @property
     def is_coordinator(self) -> bool:
         return self.role is Role.coordinator
+
+    def get_id(self) -> str:
+        # Flask-Login keeps this in the signed session cookie; accounts.views.load_user checks both parts.
+        return f"{self.id}:{self.session_nonce}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role.value}>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from flask import current_app
@@ -9,16 +10,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from accounts.models import ApiToken, PasswordReset, Role, User
+from accounts.models import ApiToken, PasswordReset, Role, User, new_session_nonce
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
-from core.tokens import hash_token, new_token
+from core.tokens import hash_token, new_token, same_hash
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12  # ASVS 2.1.1
 RESET_VALID_FOR = timedelta(hours=1)
 INVITATION_VALID_FOR = timedelta(days=7)
 API_TOKEN_PREFIX = "ok_"
+#: A stored hash that no token matches, compared when nothing was found so every miss costs the same work.
+_NO_MATCH = "0" * 64
 # Checked against when the e-mail is unknown, so a login takes as long whether or not the account exists.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -42,10 +45,21 @@ def _hash(password: str) -> str:
     return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
+@functools.cache
+def _breached_passwords() -> frozenset[str]:
+    # The 30,000 most common passwords of public breaches, as zxcvbn ships them (ASVS 2.1.7).
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # loaded on the first password change, not at start-up
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
 def check_password_rules(password: str) -> None:
-    """Raise AccountError when a password is too weak to accept."""
-    if len(password) < MIN_PASSWORD_LENGTH:
+    """Raise AccountError when a password is too short or one of the commonly breached passwords."""
+    if len(" ".join(password.split())) < MIN_PASSWORD_LENGTH:
         raise AccountError(_l("Gebruik minstens %(n)d tekens.", n=MIN_PASSWORD_LENGTH), field="password")
+    if password.lower() in _breached_passwords():
+        raise AccountError(_l("Dit wachtwoord staat in lijsten van gelekte wachtwoorden. Kies een ander."),
+                           field="password")
 
 
 def create_user(email: str, *, name: str, password: str, coordinator: bool = False) -> User:
@@ -77,9 +91,15 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace a user's password; flushes."""
+    """Replace a user's password and end their sessions everywhere; flushes."""
     check_password_rules(password)
     user.password_hash = _hash(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every login session of the user (logout, password change); flushes."""
+    user.session_nonce = new_session_nonce()
     db.session.flush()
 
 
@@ -95,6 +115,8 @@ def create_api_token(user: User, *, name: str = "") -> tuple[ApiToken, str]:
 def find_user_by_api_token(token: str) -> User | None:
     """The active user owning this unrevoked API token; records its use. Flushes."""
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if not same_hash(token, row.token_hash if row else _NO_MATCH):
+        return None
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     row.last_used_at = utcnow()
@@ -122,6 +144,8 @@ def start_password_reset(email: str, *, valid_for: timedelta = RESET_VALID_FOR) 
 def find_password_reset(token: str) -> PasswordReset | None:
     """The unused, unexpired reset for this token, else None."""
     row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
+    if not same_hash(token, row.token_hash if row else _NO_MATCH):
+        return None
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
     return row

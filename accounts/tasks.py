@@ -42,3 +42,19 @@ def send_invitation(user_id: int, token: str, inviter_name: str) -> None:
     mail.send_message(mail.build_message(
         sender=mail.default_sender(), to=[user.email], subject=subject, text=text, html=html, language=user.language,
     ))
+
+
+@task(name="accounts.send_password_changed", retries=3, retry_delay=60)
+def send_password_changed(user_id: int) -> None:
+    """Tell a user their password was just set, so a stranger's change does not go unnoticed (network)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return
+    link = external_url("accounts.request_reset")
+    with force_locale(user.language):
+        subject = _("Nieuw wachtwoord ingesteld voor Ouderkamer")
+        text = render_template("emails/password_changed.txt", user=user, link=link)
+        html = render_template("emails/password_changed.html", user=user, link=link, subject=subject)
+    mail.send_message(mail.build_message(
+        sender=mail.default_sender(), to=[user.email], subject=subject, text=text, html=html, language=user.language,
+    ))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -24,14 +25,19 @@ from accounts.models import ApiToken, Role, User
 from core.errors import DomainError
 from core.extensions import db, limiter, login_manager
 from core.queue import enqueue_after_commit
+from core.ratelimits import client_address, configured, login_account_key
 
 bp = Blueprint("accounts", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
+    # "<user id>:<session nonce>": a session from before a logout or password change no longer matches.
+    user_id, _, nonce = session_id.partition(":")
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    if user is None or not user.active or not hmac.compare_digest(user.session_nonce, nonce):
+        return None
+    return user
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,7 +48,9 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(configured("RATELIMIT_LOGIN"), methods=["POST"], key_func=client_address)
+@limiter.limit(configured("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"], key_func=login_account_key,
+               deduct_when=lambda response: response.status_code != 302)  # failed logins only
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -57,13 +65,18 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if EmptyForm().validate_on_submit():
+        if current_user.is_authenticated:
+            services.end_sessions(current_user)
+            db.session.commit()
         logout_user()
         flash(_("Je bent uitgelogd."), "info")
-    return redirect(url_for("core.home"))
+    response = redirect(url_for("core.home"))
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'  # nothing of the session stays in the browser
+    return response
 
 
 @bp.route("/password/reset", methods=["GET", "POST"])
-@limiter.limit("5 per minute", methods=["POST"])
+@limiter.limit(configured("RATELIMIT_PASSWORD_RESET"), methods=["POST"], key_func=client_address)
 def request_reset():
     form = ResetRequestForm()
     if form.validate_on_submit():
@@ -79,17 +92,18 @@ def request_reset():
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(configured("RATELIMIT_PASSWORD_RESET"), methods=["POST"], key_func=client_address)
 def reset_password(token: str):
     if services.find_password_reset(token) is None:
         return render_template("accounts/reset_invalid.html"), 404
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.finish_password_reset(token, form.password.data)
+            user = services.finish_password_reset(token, form.password.data)
         except DomainError as exc:
             form.password.errors.append(str(exc.message))
         else:
+            enqueue_after_commit(db.session, tasks.send_password_changed, user.id)  # ASVS 2.2.3
             db.session.commit()
             flash(_("Je wachtwoord is gewijzigd. Log in met je nieuwe wachtwoord."), "info")
             return redirect(url_for("accounts.login"))

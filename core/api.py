@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.errors import DomainError, api_error
+from core.urls import MAX_ID
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -40,8 +41,24 @@ def _type_ok(value, kinds: list[str]) -> bool:
     return any(isinstance(value, _TYPES[k]) and not (k == "integer" and isinstance(value, bool)) for k in kinds)
 
 
+def _check_value(name: str, value, spec: dict) -> None:
+    kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    if not _type_ok(value, kinds):
+        raise ApiInputError("Wrong type; expected " + " or ".join(kinds) + ".", field=name)
+    if isinstance(value, list) and not all(type(v) is int and 0 < v <= MAX_ID for v in value):
+        raise ApiInputError("Give a list of ids.", field=name)
+    if type(value) is int and abs(value) > MAX_ID:  # no column holds more; the database would refuse it
+        raise ApiInputError("This number is too large.", field=name)
+    if "enum" in spec and value not in spec["enum"]:
+        raise ApiInputError("Use one of: " + ", ".join(map(str, spec["enum"])) + ".", field=name)
+    if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold a NUL character
+        raise ApiInputError("Text may not contain NUL characters.", field=name)
+    if isinstance(value, str) and len(value) > spec.get("maxLength", len(value)):
+        raise ApiInputError(f"At most {spec['maxLength']} characters.", field=name)
+
+
 def json_body(schema: dict, *, required: tuple[str, ...] | None = None) -> dict:
-    """The request's JSON object checked against a flat schema: known fields, JSON types, id lists, required."""
+    """The request's JSON object checked against a flat schema: known fields, JSON types, enums, lengths, ids."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiInputError("Send a JSON object.")
@@ -49,11 +66,7 @@ def json_body(schema: dict, *, required: tuple[str, ...] | None = None) -> dict:
         spec = schema["properties"].get(name)
         if spec is None:
             raise ApiInputError("Unknown field.", field=name)
-        kinds = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        if not _type_ok(value, kinds):
-            raise ApiInputError("Wrong type; expected " + " or ".join(kinds) + ".", field=name)
-        if isinstance(value, list) and not all(type(v) is int for v in value):
-            raise ApiInputError("Give a list of ids.", field=name)
+        _check_value(name, value, spec)
     for name in schema.get("required", ()) if required is None else required:
         if name not in body:
             raise ApiInputError("This field is required.", field=name)
@@ -75,7 +88,7 @@ def operation(rule: str, method: str = "GET", *, summary: str, tag: str, respons
 
 @api.errorhandler(DomainError)
 def _domain_error(exc: DomainError):
-    return api_error("invalid", str(exc.message), 422, exc.field)
+    return api_error("invalid", str(exc.message), getattr(exc, "status", 422), exc.field)
 
 
 def _path(rule: str) -> tuple[str, list[dict]]:
@@ -87,12 +100,14 @@ def _path(rule: str) -> tuple[str, list[dict]]:
 
 
 def _responses(meta: dict) -> dict:
-    responses = {str(meta["status"]): {"description": "OK", "content": {"application/json": {"schema": meta["response"]}}}}
+    ok = {"description": "OK", "content": {"application/json": {"schema": meta["response"]}}}
+    responses = {str(meta["status"]): {"description": "No content"} if meta["status"] == 204 else ok}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     codes = set(meta["errors"]) | ({401} if meta["auth"] else set())
     for code in sorted(codes):
         responses[str(code)] = {"description": {401: "Missing or invalid token", 404: "Not found",
-                                                422: "Invalid input"}.get(code, "Error"), **error}
+                                                422: "Invalid input", 507: "Not enough disk space; try later"}
+                                .get(code, "Error"), **error}
     return responses
 
 

@@ -7,10 +7,14 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Domain packages, registered explicitly so a reader sees the wiring (style.md §3.1).
 import accounts.api  # noqa: F401  (registers API routes)
+import accounts.audit_views  # noqa: F401  (adds /audit to the accounts blueprint)
 import accounts.tasks  # noqa: F401  (registers tasks for the worker)
+import courses.activity_api  # noqa: F401
+import courses.activity_tasks  # noqa: F401
 import courses.api  # noqa: F401
 import courses.tasks  # noqa: F401
 import demo
@@ -29,7 +33,11 @@ from core.cli import worker_command
 from core.config import PROJECT_ROOT, load_config
 from core.errors import register_error_handlers
 from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+from core.logs import install_redaction
+from core.urls import IdConverter
 from core.views import bp as core_bp
+from courses.activity_views import bp as activities_bp
+from courses.responses import bp as responses_bp
 from courses.routemap import bp as parents_bp
 from courses.views import bp as courses_bp
 from recordings.audit import storage_cli
@@ -37,6 +45,7 @@ from recordings.ingest import bp as recordings_bp
 from recordings.playback import bp as playback_bp
 from sessions.feeds import bp as feeds_bp
 from sessions.lobby import bp as lobby_bp
+from sessions.rsvp import bp as rsvp_bp
 from sessions.views import bp as sessions_bp
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
@@ -68,12 +77,26 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
+def _jitsi_origin(config: dict) -> str | None:
+    return "https://8x8.vc" if config.get("JAAS_APP_ID") else _origin(config.get("JITSI_BASE_URL"))
+
+
+def _s3_origin(config: dict) -> str | None:
+    # Presigned URLs point at the endpoint, or at <bucket>.<endpoint host> with virtual-hosted addressing.
+    if not config.get("S3_BUCKET"):
+        return None
+    endpoint = urlsplit(config.get("S3_ENDPOINT_URL") or "")
+    if not endpoint.netloc:
+        return "https://*.amazonaws.com"
+    host = endpoint.netloc
+    if config.get("S3_ADDRESSING_STYLE") == "virtual":
+        host = f"{config['S3_BUCKET']}.{host}"
+    return f"{endpoint.scheme}://{host}"
+
+
 def content_security_policy(config: dict) -> str:
     """The CSP header: our own origin, plus the Jitsi host (script and frame) and the S3 endpoint (media)."""
-    jitsi = "https://8x8.vc" if config.get("JAAS_APP_ID") else _origin(config.get("JITSI_BASE_URL"))
-    s3 = _origin(config.get("S3_ENDPOINT_URL")) if config.get("S3_BUCKET") else None
-    if config.get("S3_BUCKET") and not s3:
-        s3 = "https://*.amazonaws.com"
+    jitsi, s3 = _jitsi_origin(config), _s3_origin(config)
     extra_media = f" {s3}" if s3 else ""
     extra_jitsi = f" {jitsi}" if jitsi else ""
     return "; ".join([
@@ -92,12 +115,27 @@ def content_security_policy(config: dict) -> str:
     ])
 
 
+def permissions_policy(config: dict) -> str:
+    """Camera, microphone and screen sharing for our pages and the Jitsi room they embed; nothing else."""
+    jitsi = _jitsi_origin(config)
+    allow = f'(self "{jitsi}")' if jitsi else "(self)"
+    return ", ".join([f"camera={allow}", f"microphone={allow}", f"display-capture={allow}", f"fullscreen={allow}",
+                      f"autoplay={allow}", "geolocation=()", "payment=()", "usb=()"])
+
+
 def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)")
+    response.headers.setdefault("Permissions-Policy", permissions_policy(current_app.config))
     response.headers.setdefault("Content-Security-Policy", content_security_policy(current_app.config))
+    if current_app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.blueprint == "api":  # ASVS 14.4.2: a browser never renders an API answer as a page
+        response.headers.setdefault("Content-Disposition", 'attachment; filename="api.json"')
+    if request.endpoint != "static" and (g.get("api_user") or "_user_id" in session):  # no user load here
+        # Staff pages and API answers hold parents' details: no copy in the browser's or a proxy's cache.
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -110,7 +148,11 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     csrf.exempt(api)  # the API authenticates with bearer tokens, not cookies
     babel.init_app(app, locale_selector=select_locale)
+    # The limiter's hooks are installed even when it is off (tests), so a test can switch it on for itself.
+    enabled = app.config.setdefault("RATELIMIT_ENABLED", True)
+    app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
+    app.config["RATELIMIT_ENABLED"] = limiter.enabled = enabled
 
 
 def _init_queue(app: Flask) -> None:
@@ -124,11 +166,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask app from the environment, with `overrides` applied last (tests)."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"))
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(load_config(overrides))
+    install_redaction()
+    if app.config.get("PROXY_COUNT"):
+        # Behind N trusted proxies: the client address (rate limits) and https come from their headers.
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     _init_extensions(app)
     _init_queue(app)
-    for blueprint in (core_bp, accounts_bp, courses_bp, parents_bp, sessions_bp, lobby_bp, feeds_bp, recordings_bp,
-                      playback_bp, api):
+    for blueprint in (core_bp, accounts_bp, courses_bp, activities_bp, parents_bp, responses_bp, sessions_bp,
+                      lobby_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, api):
         app.register_blueprint(blueprint)
     for command in (worker_command, trainers_cli, tokens_cli, demo.demo_command, storage_cli):
         app.cli.add_command(command)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core import jitsi
+from core import jitsi, sms
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +32,7 @@ class Setting:
     name: str
     default: str | None
     help: str
-    kind: str = "str"  # str | int (positive) | int0 (zero or more) | bool
+    kind: str = "str"  # str | int (positive) | int0 (zero or more) | bool | limit (Flask-Limiter string)
 
 
 #: Every environment variable Ouderkamer reads. The README's configuration table is checked against this list.
@@ -67,6 +70,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JAAS_WEBHOOK_TOLERANCE_S", "300", "Largest age (s) of a JaaS webhook signature timestamp", "int"),
     Setting("PLAYBACK_URL_TTL_SECONDS", "300", "Seconds a media URL handed to a player stays valid", "int"),
     Setting("RECORDING_KEEP_ORIGINAL", "false", "Keep a recording's original after publishing (`true`/`false`)", "bool"),
+    Setting("RESPONSE_MAX_UPLOAD_BYTES", "104857600", "Largest photo, clip or voice file a parent sends with an answer "
+            "(or a trainer adds to a home activity), in bytes (100 MB)", "int"),
+    Setting("RESPONSE_MAX_SECONDS", "180", "Longest clip or voice message of a home activity or answer (s)", "int"),
+    Setting("PHOTO_MAX_SIDE", "2048", "Longest side (px) of a stored photo; larger ones are scaled down", "int"),
+    Setting("PHOTO_MAX_BYTES", "1048576", "Largest stored photo after re-encoding (bytes); quality and then size "
+            "go down until it fits", "int"),
     Setting("MAIL_FROM", "ouderkamer@localhost", "Organiser mailbox: sender of every mail and ORGANIZER of invites"),
     Setting("MAIL_FROM_NAME", "Ouderkamer", "Display name of the sender"),
     Setting("SMTP_HOST", None, "SMTP server; unset = mail is printed to the log"),
@@ -80,12 +89,33 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMS_GATEWAY_TOKEN", None, "Bearer token for the SMS gateway"),
     Setting("SMS_SENDER", "Ouderkamer", "SMS sender name or number"),
     Setting("SMS_TIMEOUT", "10", "Seconds before the SMS gateway call gives up", "int"),
-    Setting("SMS_TRANSPORT", None, "`log`, `http` or `memory` (tests); default: http when SMS_GATEWAY_URL is set"),
+    Setting("SMS_TRANSPORT", None, "`log`, `http`, `twilio` or `memory` (tests); default: http when SMS_GATEWAY_URL "
+            "is set, twilio when TWILIO_ACCOUNT_SID is set, else log"),
+    Setting("TWILIO_ACCOUNT_SID", None, "Twilio account SID (`AC…`): SMS and WhatsApp through Twilio's REST API"),
+    Setting("TWILIO_AUTH_TOKEN", None, "Twilio auth token; required with TWILIO_ACCOUNT_SID"),
+    Setting("TWILIO_MESSAGING_SERVICE_SID", None, "Twilio Messaging Service (`MG…`) that picks the sender; "
+            "unset = SMS_SENDER / WHATSAPP_FROM"),
+    Setting("TWILIO_API_URL", "https://api.twilio.com", "Base URL of the Twilio-compatible REST API"),
+    Setting("WHATSAPP_FROM", None, "WhatsApp sender number (E.164, e.g. `+3197010000000`), sent as `whatsapp:+…`"),
+    Setting("WHATSAPP_TEMPLATES", None, "Approved WhatsApp templates as JSON (or a JSON file path): "
+            "`{\"reminder\": {\"nl\": \"HX…\"}}` (Content SID per message kind and language)"),
     Setting("RATELIMIT_STORAGE_URI", None, "Rate-limit storage; default Redis when REDIS_URL is set, else memory"),
+    Setting("RATELIMIT_LOGIN", "10 per minute", "Login attempts per client address", "limit"),
+    Setting("RATELIMIT_LOGIN_ACCOUNT", "20 per hour", "Failed logins per e-mail address, from any address", "limit"),
+    Setting("RATELIMIT_PASSWORD_RESET", "5 per minute;30 per hour",
+            "Reset requests and new-password posts per client address", "limit"),
+    Setting("RATELIMIT_PERSONAL_LINK", "60 per minute",
+            "Requests per personal link and page (route map, lobby): per link, not per address", "limit"),
+    Setting("RATELIMIT_FEED", "60 per minute", "Calendar feed requests per calendar token", "limit"),
+    Setting("RATELIMIT_LINK_MISSES", "30 per minute",
+            "Unknown personal, calendar or reset links per client address (guessing)", "limit"),
+    Setting("PROXY_COUNT", "0", "Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted", "int0"),
     Setting("LANGUAGES", "nl,en,ar,tr", "Languages offered to parents; the first is the default"),
 )
 
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+SESSION_LIFETIME = timedelta(hours=12)
 SQLITE_PRAGMA_HINT = "use sqlite:///path or postgresql://user@host/db"
 
 
@@ -133,6 +163,9 @@ def _check_pairs(s: dict[str, str | None]) -> None:
         ("SMTP_USERNAME", "SMTP_PASSWORD"),
         ("SMTP_PASSWORD", "SMTP_USERNAME"),
         ("SMTP_USERNAME", "SMTP_HOST"),
+        ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+        ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"),
+        ("TWILIO_MESSAGING_SERVICE_SID", "TWILIO_ACCOUNT_SID"),
     ]
     for present, needed in required_with:
         if s[present] and not s[needed]:
@@ -145,14 +178,23 @@ def _check_pairs(s: dict[str, str | None]) -> None:
         raise ConfigError("SMTP_HOST", "must be set when MAIL_TRANSPORT is smtp")
     if s["SMS_TRANSPORT"] == "http" and not s["SMS_GATEWAY_URL"]:
         raise ConfigError("SMS_GATEWAY_URL", "must be set when SMS_TRANSPORT is http")
+    if s["SMS_TRANSPORT"] == "twilio" and not s["TWILIO_ACCOUNT_SID"]:
+        raise ConfigError("TWILIO_ACCOUNT_SID", "must be set when SMS_TRANSPORT is twilio")
     if s["JAAS_APP_ID"] and s["JITSI_APP_ID"]:
         raise ConfigError("JAAS_APP_ID", "choose either JaaS (JAAS_*) or self-hosted tokens (JITSI_APP_*), not both")
+
+
+def _check_limit(name: str, value: str | None) -> None:
+    try:
+        parse_many(value or "")
+    except ValueError:
+        raise ConfigError(name, f"{value!r} is not a rate limit such as '10 per minute;50 per hour'") from None
 
 
 def _check_choices_and_numbers(s: dict[str, str | None]) -> None:
     choices = {"S3_ADDRESSING_STYLE": ("path", "virtual"), "SMTP_SECURITY": ("none", "starttls", "ssl"),
                "OUDERKAMER_ENV": ("development", "production"), "MAIL_TRANSPORT": (None, "log", "smtp", "memory"),
-               "SMS_TRANSPORT": (None, "log", "http", "memory")}
+               "SMS_TRANSPORT": (None, "log", "http", "twilio", "memory")}
     for name, allowed in choices.items():
         if s[name] not in allowed:
             raise ConfigError(name, f"{s[name]!r} is not one of {', '.join(allowed)}")
@@ -164,9 +206,21 @@ def _check_choices_and_numbers(s: dict[str, str | None]) -> None:
     for setting in SETTINGS:
         if setting.kind == "bool" and str(s[setting.name]).lower() not in BOOLEANS:
             raise ConfigError(setting.name, f"{s[setting.name]!r} is not true or false")
+    for setting in SETTINGS:
+        if setting.kind == "limit":
+            _check_limit(setting.name, s[setting.name])
     langs = [x.strip() for x in (s["LANGUAGES"] or "").split(",") if x.strip()]
     if not langs or any(not x.isalpha() for x in langs):
         raise ConfigError("LANGUAGES", "give a comma-separated list of language codes, e.g. nl,en,ar,tr")
+
+
+def _check_whatsapp(s: dict[str, str | None]) -> None:
+    if s["WHATSAPP_FROM"] and not E164.match(s["WHATSAPP_FROM"]):
+        raise ConfigError("WHATSAPP_FROM", f"{s['WHATSAPP_FROM']!r} is not an E.164 number, e.g. +3197010000000")
+    try:
+        sms.parse_whatsapp_templates(s["WHATSAPP_TEMPLATES"])
+    except ValueError as exc:
+        raise ConfigError("WHATSAPP_TEMPLATES", str(exc)) from None
 
 
 def validate(s: dict[str, str | None]) -> None:
@@ -177,7 +231,9 @@ def validate(s: dict[str, str | None]) -> None:
     _check_url("S3_ENDPOINT_URL", s["S3_ENDPOINT_URL"], ("http", "https"))
     _check_url("JITSI_BASE_URL", s["JITSI_BASE_URL"], ("http", "https"))
     _check_url("SMS_GATEWAY_URL", s["SMS_GATEWAY_URL"], ("http", "https"))
+    _check_url("TWILIO_API_URL", s["TWILIO_API_URL"], ("http", "https"))
     _check_pairs(s)
+    _check_whatsapp(s)
     _check_choices_and_numbers(s)
     try:
         jitsi.settings_from_config(s)
@@ -222,10 +278,22 @@ def flask_config(s: dict[str, str | None]) -> dict:
     cfg["PUBLIC_BASE_URL"] = s["PUBLIC_BASE_URL"].rstrip("/")
     cfg["LANGUAGES"] = [x.strip() for x in s["LANGUAGES"].split(",") if x.strip()]
     cfg["RATELIMIT_STORAGE_URI"] = s["RATELIMIT_STORAGE_URI"] or s["REDIS_URL"] or "memory://"
+    cfg["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: limit per process rather than fail requests
+    cfg["RATELIMIT_HEADERS_ENABLED"] = True  # Retry-After on a 429
+    https = cfg["PUBLIC_BASE_URL"].startswith("https://")
+    # Test each pooled connection before use: after a database restart the app reconnects instead of failing.
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     cfg["SESSION_COOKIE_HTTPONLY"] = True
     cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
-    cfg["SESSION_COOKIE_SECURE"] = cfg["PUBLIC_BASE_URL"].startswith("https://")
+    cfg["SESSION_COOKIE_SECURE"] = https
+    # __Host-: the browser keeps the cookie to this exact host, over https only (ASVS 3.4.4).
+    cfg["SESSION_COOKIE_NAME"] = "__Host-session" if https else "session"
+    cfg["REMEMBER_COOKIE_HTTPONLY"] = True
     cfg["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    cfg["REMEMBER_COOKIE_SECURE"] = https
+    # Flask checks the session cookie's signature age against this, so a copied cookie stops working (ASVS 3.3.2).
+    cfg["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+    cfg["HSTS"] = https and s["OUDERKAMER_ENV"] == "production"
     cfg["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "translations")
     cfg["BABEL_DEFAULT_LOCALE"] = "nl"
     cfg["BABEL_DEFAULT_TIMEZONE"] = "Europe/Amsterdam"

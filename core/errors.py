@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, render_template, request
+import contextlib
+import sqlite3
+
+from flask import Flask, current_app, flash, g, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from core.extensions import db
+from core.extensions import db, login_manager
+from core.ratelimits import link_token
 
 
 class DomainError(Exception):
@@ -47,7 +52,9 @@ def _http_error(exc: HTTPException):
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
-    if exc.code in (403, 404, 500):
+    if exc.code == 429 and link_token():
+        g.page_languages = current_app.config["LANGUAGES"]  # a parent's link: all the parents' languages
+    if exc.code in (403, 404, 429, 500):  # 429: Flask-Limiter adds Retry-After after the handler
         return render_template(f"errors/{exc.code}.html"), exc.code
     return exc
 
@@ -59,9 +66,35 @@ def _unexpected_error(exc: Exception):
     return render_template("errors/500.html"), 500
 
 
+def database_unavailable(exc: DBAPIError) -> bool:
+    """True when the database is out of reach for now (restart, fail-over, SQLite busy): worth a retry, not a bug."""
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.Error):  # SQLite's OperationalError also covers mistakes such as "no such table"
+        return isinstance(exc, OperationalError) and any(w in str(exc.orig) for w in ("locked", "busy"))
+    return isinstance(exc, OperationalError | InterfaceError)  # PostgreSQL: connection, shutdown, resources
+
+
+def _database_error(exc: DBAPIError):
+    if not database_unavailable(exc):
+        raise exc  # a real bug: the 500 page (or, in tests, the failing test) shows it
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+    # The page must not ask the database who is logged in: it would fail again and end in a bare error.
+    g._login_user = login_manager.anonymous_user()
+    if wants_json():
+        response = api_error("unavailable", "The service is briefly unavailable. Try again in a minute.", 503)
+    else:
+        response = make_response(render_template("errors/500.html"), 503)
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the error handlers on the app."""
     app.register_error_handler(HTTPException, _http_error)
+    # Always, tests included: a database that is briefly away is an answer (503), not a crash.
+    app.register_error_handler(DBAPIError, _database_error)
     if not app.testing:
         # In tests an unexpected exception should surface as a failure, not a rendered 500 page.
         app.register_error_handler(Exception, _unexpected_error)

@@ -15,7 +15,7 @@ from typing import Any
 from huey import PriorityRedisHuey, SqliteHuey
 from huey.api import Huey, TaskWrapper
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from core.config import PROJECT_ROOT, ConfigError
 
@@ -73,17 +73,35 @@ def periodic_task(cron: Callable, name: str, **options) -> Callable[[Callable], 
 
 
 def enqueue_after_commit(session: Session, task_fn: TaskWrapper, *args: Any, **kwargs: Any) -> None:
-    """Enqueue `task_fn(*args)` once `session` commits; dropped if it rolls back."""
-    session.info.setdefault(_PENDING, []).append((task_fn, args, kwargs))
+    """Enqueue `task_fn(*args)` once `session` commits for real; dropped if that part rolls back."""
+    # Tagged with the innermost transaction, so a rolled-back SAVEPOINT drops only what was queued inside it.
+    real = session() if isinstance(session, scoped_session) else session
+    owner = real.get_nested_transaction() or real.get_transaction()
+    real.info.setdefault(_PENDING, []).append((owner, task_fn, args, kwargs))
 
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too; only the outermost commit makes rows visible.
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_PENDING, [])
-    for task_fn, args, kwargs in pending:
+    for _owner, task_fn, args, kwargs in pending:
         task_fn(*args, **kwargs)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_pending(session: Session, previous_transaction) -> None:
-    session.info.pop(_PENDING, None)
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
+        return
+    pending = session.info.get(_PENDING, [])
+    session.info[_PENDING] = [entry for entry in pending if not _within(entry[0], previous_transaction)]
+
+
+def _within(owner, transaction) -> bool:
+    while owner is not None:
+        if owner is transaction:
+            return True
+        owner = owner.parent
+    return False

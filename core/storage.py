@@ -166,11 +166,19 @@ class Storage(ABC):
         """Store everything read from `fileobj` under `key`, streaming; overwrites; verifies the size after."""
 
     def put_file(
-        self, key: str, path: str | os.PathLike, *, content_type: str, cache_control: str | None = None
+        self, key: str, path: str | os.PathLike, *, content_type: str, cache_control: str | None = None,
+        sha256: str | None = None,
     ) -> StoredObject:
-        """Store the local file at `path` under `key`; overwrites; verifies the size after."""
+        """Store the local file at `path` under `key`; overwrites; verifies the size after.
+
+        :param sha256: the file's hex SHA-256 when the caller has it already (saves reading the file twice).
+        """
         with open(path, "rb") as fh:
-            return self.put_stream(key, fh, content_type=content_type, cache_control=cache_control)
+            stored = self.put_stream(key, fh, content_type=content_type, cache_control=cache_control)
+        if sha256 is not None and stored.sha256 != sha256.lower():
+            self.delete(key)  # not the content the caller meant: store nothing rather than the wrong bytes
+            raise StorageError(f"{os.fspath(path)!r} changed before it was stored as {key!r}", key=key)
+        return stored
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None) -> StoredObject:
         """Store `data` under `key`; overwrites; verifies the size after."""
@@ -434,16 +442,28 @@ class S3Storage(Storage):
         return self._verified(StoredObject(key, reader.size, reader.sha256))
 
     def put_file(
-        self, key: str, path: str | os.PathLike, *, content_type: str, cache_control: str | None = None
+        self, key: str, path: str | os.PathLike, *, content_type: str, cache_control: str | None = None,
+        sha256: str | None = None,
     ) -> StoredObject:
-        """Hash the file, upload it with the hash in its metadata, then HEAD to check the size."""
-        sha256 = file_sha256(path)
-        with open(path, "rb") as fh:
-            reader = _HashingReader(fh)
-            self._upload(key, reader, content_type=content_type, cache_control=cache_control, sha256=sha256)
-        if reader.sha256 != sha256:
+        """Hash the file (unless `sha256` is given), upload it with the hash in its metadata, then HEAD the size.
+
+        s3transfer reads a file's parts from disk as it sends them; a stream's parts would be buffered in memory
+        (up to 4 x 16 MB), which is what kept a worker's RSS growing with the size of the original.
+        """
+        sha256 = (sha256 or file_sha256(path)).lower()
+        before = os.stat(path)
+        extra = self._extra_args(content_type, cache_control, sha256)
+        with _s3_errors(check_key(key)):
+            if before.st_size < PART_SIZE:  # one PUT: no transfer manager and its threads for a small file
+                with open(path, "rb") as body:
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+            else:
+                self.client.upload_file(os.fspath(path), self.bucket, key, ExtraArgs=extra,
+                                        Config=self.transfer_config)
+        after = os.stat(path)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise StorageError(f"{os.fspath(path)!r} changed while it was being uploaded to {key!r}", key=key)
-        return self._verified(StoredObject(key, reader.size, sha256))
+        return self._verified(StoredObject(key, before.st_size, sha256))
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None) -> StoredObject:
         """Upload `data` with its hash in the metadata, then HEAD to check the size."""
@@ -452,13 +472,18 @@ class S3Storage(Storage):
         self._upload(key, reader, content_type=content_type, cache_control=cache_control, sha256=sha256)
         return self._verified(StoredObject(key, len(data), sha256))
 
-    def _upload(self, key: str, reader: _HashingReader, *, content_type, cache_control, sha256) -> None:
+    @staticmethod
+    def _extra_args(content_type: str, cache_control: str | None, sha256: str | None) -> dict:
         extra = {"ContentType": content_type}
         if cache_control:
             extra["CacheControl"] = cache_control
         if sha256:
             # Only known up front for files and bytes; a stream's hash exists only after its last part is sent.
             extra["Metadata"] = {"sha256": sha256}
+        return extra
+
+    def _upload(self, key: str, reader: _HashingReader, *, content_type, cache_control, sha256) -> None:
+        extra = self._extra_args(content_type, cache_control, sha256)
         with _s3_errors(check_key(key)):
             self.client.upload_fileobj(reader, self.bucket, key, ExtraArgs=extra, Config=self.transfer_config)
 

@@ -6,6 +6,7 @@ from datetime import date
 
 from flask import abort, g, jsonify
 
+from accounts import audit
 from accounts.api import token_required
 from core.api import ApiInputError, json_body, operation
 from core.extensions import db
@@ -25,6 +26,8 @@ COURSE_SCHEMA = {
         "starts_on": {"type": ["string", "null"], "format": "date"},
         "ends_on": {"type": ["string", "null"], "format": "date"},
         "retention_days": {"type": "integer"},
+        "reminder_offsets": {"type": "array", "items": {"type": "integer"},
+                             "description": "Minutes before each session that reminders go out"},
         "trainer_ids": {"type": "array", "items": {"type": "integer"}},
         "archived": {"type": "boolean"},
         "url": {"type": "string"},
@@ -35,13 +38,16 @@ COURSE_INPUT = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "language": {"type": "string"},
-        "timezone": {"type": "string", "description": "IANA zone, default Europe/Amsterdam"},
+        "title": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 5000},
+        "language": {"type": "string", "maxLength": 8},
+        "timezone": {"type": "string", "maxLength": 64, "description": "IANA zone, default Europe/Amsterdam"},
         "starts_on": {"type": ["string", "null"], "format": "date"},
         "ends_on": {"type": ["string", "null"], "format": "date"},
         "retention_days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "reminder_offsets": {"type": "array", "maxItems": 3,
+                             "items": {"type": "integer", "enum": [10080, 2880, 1440, 180, 60, 15]},
+                             "description": "Minutes before each session (1 week ... 15 min); [] = no reminders"},
         "trainer_ids": {"type": "array", "items": {"type": "integer"},
                         "description": "Coordinators only; a trainer's own courses are theirs"},
     },
@@ -59,6 +65,7 @@ PARENT_SCHEMA = {
         "consent_recording": {"type": "boolean"},
         "contact_email": {"type": "boolean"},
         "contact_sms": {"type": "boolean"},
+        "contact_whatsapp": {"type": "boolean"},
         "personal_link": {"type": ["string", "null"]},
         "calendar_feed": {"type": ["string", "null"]},
     },
@@ -68,13 +75,14 @@ PARENT_INPUT = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string"},
-        "email": {"type": ["string", "null"]},
-        "phone": {"type": ["string", "null"], "description": "Dutch numbers may leave out +31"},
-        "language": {"type": "string"},
+        "name": {"type": "string", "maxLength": 200},
+        "email": {"type": ["string", "null"], "maxLength": 254},
+        "phone": {"type": ["string", "null"], "maxLength": 40, "description": "Dutch numbers may leave out +31"},
+        "language": {"type": "string", "maxLength": 8},
         "consent_recording": {"type": "boolean"},
         "contact_email": {"type": "boolean"},
         "contact_sms": {"type": "boolean"},
+        "contact_whatsapp": {"type": "boolean"},
     },
 }
 
@@ -101,6 +109,7 @@ def course_json(course: Course) -> dict:
     return {
         "id": course.id, "title": course.title, "description": course.description, "language": course.language,
         "timezone": course.timezone, "retention_days": course.retention_days,
+        "reminder_offsets": list(course.reminder_offsets),
         "starts_on": course.starts_on.isoformat() if course.starts_on else None,
         "ends_on": course.ends_on.isoformat() if course.ends_on else None,
         "trainer_ids": [t.id for t in course.trainers], "archived": course.archived_at is not None,
@@ -122,6 +131,7 @@ def parent_json(parent: Parent, personal_link: str | None = None) -> dict:
         "id": parent.id, "name": parent.name, "email": parent.email, "phone": parent.phone,
         "language": parent.language, "consent_recording": parent.consent_recording,
         "contact_email": parent.contact_email, "contact_sms": parent.contact_sms,
+        "contact_whatsapp": parent.contact_whatsapp,
         **parent_links(parent, personal_link),
     }
 
@@ -193,6 +203,7 @@ def archive_course(course_id: int):
 def list_parents(course_id: int):
     course = _course_or_404(course_id)
     body = {"parents": [parent_json(p) for p in services.course_parents(course)]}
+    audit.record("parents.exported", count=len(body["parents"]))
     db.session.commit()  # a parent's calendar token is created on first use
     return jsonify(body)
 
@@ -218,6 +229,7 @@ def enrol_parent(course_id: int):
 def reissue_link(course_id: int, parent_id: int):
     parent = _parent_or_404(_course_or_404(course_id), parent_id)
     link = links.send_welcome_message(parent)
+    audit.record("link.reissued", parent=parent)
     body = parent_json(parent, link)
     db.session.commit()
     return jsonify(body)

@@ -11,16 +11,35 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from courses.services import DEFAULT_REMINDERS, MAX_REMINDERS
+
+#: The reminder choices of a course (minutes before each session).
+REMINDER_CHOICES = [SelectChoice(10080, _l("1 week")), SelectChoice(2880, _l("2 dagen")),
+                    SelectChoice(1440, _l("24 uur")), SelectChoice(180, _l("3 uur")), SelectChoice(60, _l("1 uur")),
+                    SelectChoice(15, _l("15 minuten"))]
 
 
 def _language_choices() -> list[tuple[str, str]]:
     return [(code, code) for code in current_app.config["LANGUAGES"]]
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _not_too_many(form, field) -> None:
+    if len(field.data or []) > MAX_REMINDERS:
+        raise ValidationError(_l("Kies hoogstens %(n)d herinneringen.", n=MAX_REMINDERS))
 
 
 class CourseForm(FlaskForm):
@@ -33,6 +52,8 @@ class CourseForm(FlaskForm):
     ends_on = DateField(_l("Einddatum"), validators=[Optional()])
     retention_days = IntegerField(_l("Opnames bewaren (dagen)"), default=60,
                                   validators=[InputRequired(), NumberRange(min=1, max=365)])
+    reminder_offsets = CheckboxesField(_l("Herinneringen voor elke bijeenkomst"), coerce=int, choices=REMINDER_CHOICES,
+                                       default=list(DEFAULT_REMINDERS), validators=[_not_too_many])
 
     def __init__(self, *args, trainer_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,6 +69,7 @@ class ParentForm(FlaskForm):
     consent_recording = BooleanField(_l("Toestemming voor opnames"))
     contact_email = BooleanField(_l("Contact per e-mail"), default=True)
     contact_sms = BooleanField(_l("Contact per sms"))
+    contact_whatsapp = BooleanField(_l("Contact per WhatsApp"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, String, Table, Text, UniqueConstraint, false, true
+from sqlalchemy import JSON, Column, Date, ForeignKey, String, Table, Text, UniqueConstraint, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -31,6 +31,9 @@ class Course(db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
     #: Days a recording stays watchable before it expires.
     retention_days: Mapped[int] = mapped_column(default=60)
+    #: Minutes before each session that reminders go out (at most 3; empty = no reminders).
+    reminder_offsets: Mapped[list[int]] = mapped_column(JSON, default=lambda: [1440, 60],
+                                                        server_default=text("'[1440, 60]'"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -55,18 +58,20 @@ class Parent(db.Model):
     link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The parent agreed to being recorded in live sessions.
     consent_recording: Mapped[bool] = mapped_column(default=False, server_default=false())
-    #: The parent may be contacted by e-mail / by SMS.
+    #: The parent may be contacted by e-mail / by SMS / by WhatsApp.
     contact_email: Mapped[bool] = mapped_column(default=True, server_default=true())
     contact_sms: Mapped[bool] = mapped_column(default=False, server_default=false())
+    contact_whatsapp: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="parent", cascade="all, delete-orphan")
 
     @property
     def channels(self) -> list[str]:
-        """The contact channels the parent can be reached on: "email" and/or "sms"."""
+        """The contact channels the parent can be reached on: "email", "sms" and/or "whatsapp"."""
         return [name for name, ok in (("email", self.email and self.contact_email),
-                                      ("sms", self.phone and self.contact_sms)) if ok]
+                                      ("sms", self.phone and self.contact_sms),
+                                      ("whatsapp", self.phone and self.contact_whatsapp)) if ok]
 
     def __repr__(self) -> str:
         return f"<Parent {self.id}>"

@@ -6,8 +6,10 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
+from accounts import audit
 from core.extensions import db
 from core.storage import get_storage
+from courses.activities import delete_parent_files, export_responses, response_files
 from courses.models import Parent
 
 logger = logging.getLogger("ouderkamer.privacy")
@@ -36,7 +38,8 @@ def export_parent(parent: Parent) -> dict:
             {"course_id": e.course_id, "course_title": e.course.title, "enrolled_at": _plain(e.created_at)}
             for e in sorted(parent.enrolments, key=lambda e: e.course_id)
         ],
-        "stored_files": get_storage().list(storage_prefix(parent.id)),
+        "stored_files": get_storage().list(storage_prefix(parent.id)) + response_files(parent),
+        "home_activity_responses": export_responses(parent),
     }
 
 
@@ -44,7 +47,8 @@ def delete_parent(parent: Parent) -> None:
     """Delete the parent, their enrolments and their stored objects; flushes, deletes in storage, logs counts."""
     parent_id, enrolments = parent.id, len(parent.enrolments)
     # Storage first: if the commit later fails, a row without media is the safer half-done deletion.
-    removed = get_storage().delete_prefix(storage_prefix(parent_id))
+    removed = get_storage().delete_prefix(storage_prefix(parent_id)) + delete_parent_files(parent)
+    audit.forget_parent(parent)  # the audit keeps the fact, without the name
     db.session.delete(parent)
     db.session.flush()
     # Anonymous audit line: counts only, nothing that names the parent.

@@ -7,19 +7,23 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, jsonify, make_response, render_template, request, session
-from flask_babel import force_locale, format_date, format_time
+from flask_babel import force_locale, format_date, format_time, get_locale
 from sqlalchemy import select
 
+from accounts import audit
 from core.db import utcnow
 from core.extensions import db, limiter
+from core.ratelimits import configured
+from courses.activities import parent_activities
+from courses.activity_figures import parent_cards
 from courses.links import find_parent_by_token
-from courses.models import Course, Parent
+from courses.models import Course, Enrolment, Parent
 from courses.privacy import delete_parent, export_parent
 
 bp = Blueprint("parents", __name__, url_prefix="/p")
 
-#: Per client address; wrong tokens count too, which slows down guessing.
-RATE_LIMIT = "60 per minute"
+#: Per link (core.ratelimits: a school behind one address has many parents); wrong links count per address.
+RATE_LIMIT = configured("RATELIMIT_PERSONAL_LINK")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class SessionItem:
     recorded: bool
     #: uuid of the published recording of a past session, if any.
     recording_uuid: str | None = None
+    #: The session's kind: "workshop", "parents_meetup" or "one_to_one".
+    kind: str = "workshop"
 
 
 def _parent_or_404(token: str) -> Parent:
@@ -69,7 +75,10 @@ def _render(language: str, template: str, **context):
 
 def parent_courses(parent: Parent) -> list[Course]:
     """The parent's unarchived courses, by title."""
-    return sorted((e.course for e in parent.enrolments if e.course.archived_at is None), key=lambda c: c.title)
+    # One query for all of them (loading each enrolment's course on its own was one query per course).
+    query = (select(Course).join(Enrolment, Enrolment.course_id == Course.id)
+             .where(Enrolment.parent_id == parent.id, Course.archived_at.is_(None)))
+    return sorted(db.session.scalars(query), key=lambda c: c.title)
 
 
 def _live_sessions(courses: list[Course], parent: Parent) -> list:
@@ -122,7 +131,7 @@ def _item(workshop_session, course: Course, now: datetime) -> SessionItem:
         id=workshop_session.id, title=workshop_session.title, course_title=course.title,
         date=format_date(local.date(), "full"), time=format_time(local, "short", rebase=False),
         lobby_open=lobby_from <= now < workshop_session.ends_at and workshop_session.status.value != "ended",
-        recorded=workshop_session.recorded,
+        recorded=workshop_session.recorded, kind=workshop_session.kind.value,
     )
 
 
@@ -139,7 +148,9 @@ def route_map_context(parent: Parent, *, now: datetime | None = None) -> dict:
         item = _item(s, by_id[s.course_id], now)
         (past if is_past else upcoming).append(replace(item, recording_uuid=recordings.get(s.id)))
     past.reverse()  # most recent first
-    return {"courses": courses, "upcoming": upcoming, "past": past}
+    home = parent_cards(parent, parent_activities(parent, courses), str(get_locale()))
+    return {"courses": courses, "upcoming": upcoming, "past": past, "activities": home,
+            "meetups": [item for item in upcoming if item.kind == "parents_meetup"]}
 
 
 @bp.route("/<token>")
@@ -151,9 +162,12 @@ def route_map(token: str):
         context = route_map_context(parent)
     calendar_token, calendar = _calendar(parent)
     add_links = _add_to_calendar_links(parent, [item.id for item in context["upcoming"]], calendar_token)
-    db.session.commit()  # the calendar token is created on first use
-    return _render(language, "parents/route_map.html", parent=parent, token=token, calendar=calendar,
-                   calendar_token=calendar_token, add_links=add_links, **context)
+    response = _render(language, "parents/route_map.html", parent=parent, token=token, calendar=calendar,
+                       calendar_token=calendar_token, add_links=add_links, **context)
+    # The calendar token is created on first use. Committing after rendering: a commit expires every row,
+    # which the template would otherwise load again.
+    db.session.commit()
+    return response
 
 
 @bp.route("/<token>/export.json")
@@ -161,6 +175,8 @@ def route_map(token: str):
 def export(token: str):
     parent = _parent_or_404(token)
     response = jsonify(export_parent(parent))
+    audit.record("parent.exported", parent=parent)
+    db.session.commit()
     response.headers["Content-Disposition"] = 'attachment; filename="ouderkamer-mijn-gegevens.json"'
     return _private(response)
 

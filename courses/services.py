@@ -15,6 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from accounts import audit
 from accounts.models import User
 from core.db import utcnow
 from core.errors import DomainError
@@ -24,8 +25,15 @@ from courses.models import Course, Enrolment, Parent
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 PHONE_REGION = "NL"
 MAX_IMPORT_ROWS = 2000
+MAX_NAME = 200  # Parent.name
 CSV_HEADERS = {"name": "name", "naam": "name", "email": "email", "e-mail": "email", "e-mailadres": "email",
                "phone": "phone", "telefoon": "phone", "mobiel": "phone", "language": "language", "taal": "language"}
+
+
+#: Minutes before a session that a course may send reminders (1 week ... 15 minutes), how many at most, default.
+REMINDER_OFFSETS = (10080, 2880, 1440, 180, 60, 15)
+MAX_REMINDERS = 3
+DEFAULT_REMINDERS = (1440, 60)
 
 
 class CourseError(DomainError):
@@ -55,20 +63,32 @@ def _check_course(*, title: str, language: str, timezone: str, starts_on: date |
         raise CourseError(_l("Kies minstens één trainer."), field="trainers")
 
 
+def clean_reminder_offsets(offsets) -> list[int]:
+    """The reminder offsets as a sorted list (largest first); CourseError unless 0 to 3 of REMINDER_OFFSETS."""
+    chosen = sorted(set(offsets), reverse=True)
+    if any(value not in REMINDER_OFFSETS for value in chosen):
+        raise CourseError(_l("Kies herinneringen uit de lijst."), field="reminder_offsets")
+    if len(chosen) > MAX_REMINDERS:
+        raise CourseError(_l("Kies hoogstens %(n)d herinneringen.", n=MAX_REMINDERS), field="reminder_offsets")
+    return chosen
+
+
 def create_course(*, title: str, trainers: list[User], description: str = "", language: str = "nl",
                   timezone: str = DEFAULT_TIMEZONE, starts_on: date | None = None, ends_on: date | None = None,
-                  retention_days: int = 60) -> Course:
+                  retention_days: int = 60, reminder_offsets=DEFAULT_REMINDERS) -> Course:
     """Create a course run by the given trainers; flushes."""
     _check_course(title=title, language=language, timezone=timezone, starts_on=starts_on, ends_on=ends_on,
                   retention_days=retention_days, trainers=list(trainers))
     course = Course(title=title.strip(), description=description or "", language=language, timezone=timezone,
-                    starts_on=starts_on, ends_on=ends_on, retention_days=retention_days, trainers=list(trainers))
+                    starts_on=starts_on, ends_on=ends_on, retention_days=retention_days, trainers=list(trainers),
+                    reminder_offsets=clean_reminder_offsets(reminder_offsets))
     db.session.add(course)
     db.session.flush()
     return course
 
 
-COURSE_FIELDS = ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days", "trainers")
+COURSE_FIELDS = ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days", "trainers",
+                 "reminder_offsets")
 
 
 def update_course(course: Course, **changes) -> Course:
@@ -77,6 +97,7 @@ def update_course(course: Course, **changes) -> Course:
     _check_course(title=values["title"], language=values["language"], timezone=values["timezone"],
                   starts_on=values["starts_on"], ends_on=values["ends_on"], retention_days=values["retention_days"],
                   trainers=list(values["trainers"]))
+    values["reminder_offsets"] = clean_reminder_offsets(values["reminder_offsets"])
     for name, value in values.items():
         setattr(course, name, list(value) if name == "trainers" else value)
     course.title = course.title.strip()
@@ -168,6 +189,10 @@ def clean_parent(*, name: str, email: str | None, phone: str | None, language: s
     """Validate and normalise a parent's fields; CourseError on the first problem."""
     if not (name or "").strip():
         raise CourseError(_l("Vul een naam in."), field="name")
+    if len(name.strip()) > MAX_NAME:
+        raise CourseError(_l("Een naam mag hoogstens %(n)d tekens hebben.", n=MAX_NAME), field="name")
+    if "\x00" in name:  # PostgreSQL text cannot hold it; no keyboard types it
+        raise CourseError(_l("Deze naam bevat een teken dat niet kan."), field="name")
     data = ParentData(name.strip(), normalise_email(email), normalise_phone(phone), _check_language(language))
     if data.email is None and data.phone is None:
         raise CourseError(_l("Vul een e-mailadres of een mobiel nummer in."), field="email")
@@ -187,11 +212,13 @@ def find_parent(*, email: str | None, phone: str | None, exclude: Parent | None 
 
 
 def add_parent(*, name: str, language: str = "nl", email: str | None = None, phone: str | None = None,
-               consent_recording: bool = False, contact_email: bool = True, contact_sms: bool = False) -> Parent:
+               consent_recording: bool = False, contact_email: bool = True, contact_sms: bool = False,
+               contact_whatsapp: bool = False) -> Parent:
     """Add a parent after validating the fields (no duplicate check: see enrol_parent); flushes."""
     data = clean_parent(name=name, email=email, phone=phone, language=language)
     parent = Parent(name=data.name, language=data.language, email=data.email, phone=data.phone,
-                    consent_recording=consent_recording, contact_email=contact_email, contact_sms=contact_sms)
+                    consent_recording=consent_recording, contact_email=contact_email, contact_sms=contact_sms,
+                    contact_whatsapp=contact_whatsapp)
     db.session.add(parent)
     db.session.flush()
     return parent
@@ -220,9 +247,11 @@ def update_parent(parent: Parent, **changes) -> Parent:
         raise CourseError(_l("Er is al een ouder met dit telefoonnummer."), field="phone")
     for key, value in vars(data).items():
         setattr(parent, key, value)
-    for key in ("consent_recording", "contact_email", "contact_sms"):
+    for key in ("consent_recording", "contact_email", "contact_sms", "contact_whatsapp"):
         if key in changes:
             setattr(parent, key, bool(changes[key]))
+    if fields := audit.changed_fields(parent):
+        audit.record("parent.updated", parent=parent, fields=fields)
     db.session.flush()
     return parent
 
@@ -234,7 +263,7 @@ def enrol(course: Course, parent: Parent) -> Enrolment:
             return existing
     enrolment = Enrolment(course=course, parent=parent)
     db.session.add(enrolment)
-    db.session.flush()
+    audit.record("parent.enrolled", parent=parent, course_id=course.id)  # flushes
     return enrolment
 
 
@@ -250,7 +279,7 @@ def remove_from_course(course: Course, parent: Parent) -> None:
     if enrolment is not None:
         parent.enrolments.remove(enrolment)
         db.session.delete(enrolment)
-        db.session.flush()
+        audit.record("parent.removed", parent=parent, course_id=course.id)  # flushes
 
 
 def move_parent(parent: Parent, *, from_course: Course, to_course: Course) -> Enrolment:
@@ -303,13 +332,16 @@ def read_csv(raw: bytes) -> list[dict]:
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    keys = _header(next(reader, []))
-    rows = []
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        values = {k: (cells[i].strip() if i < len(cells) else "") for i, k in enumerate(keys) if k}
-        rows.append({"line": reader.line_num, **values})
+    try:
+        keys = _header(next(reader, []))
+        rows = []
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            values = {k: (cells[i].strip() if i < len(cells) else "") for i, k in enumerate(keys) if k}
+            rows.append({"line": reader.line_num, **values})
+    except csv.Error:  # e.g. a field longer than the csv module allows: not a parents list
+        raise CourseError(_l("Sla het bestand op als CSV UTF-8."), field="file") from None
     if len(rows) > MAX_IMPORT_ROWS:
         raise CourseError(_l("Een bestand mag hoogstens %(n)d regels hebben.", n=MAX_IMPORT_ROWS), field="file")
     return rows
@@ -349,4 +381,5 @@ def import_parents(course: Course, raw: bytes) -> list[ImportRow]:
         raise CourseError(_l("Verbeter eerst de regels met een fout."), field="file")
     for row in rows:
         enrol_parent(course, **vars(row.data))
+    audit.record("parents.imported", course_id=course.id, count=len(rows))
     return rows

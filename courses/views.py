@@ -7,10 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from accounts import audit
 from accounts.forms import EmptyForm
 from core.errors import DomainError, show_error
 from core.extensions import db
-from courses import links, services
+from courses import activity_figures, links, services
 from courses.forms import CourseForm, ImportConfirmForm, ImportUploadForm, MoveParentForm, ParentForm
 from courses.models import Course, Parent
 
@@ -37,7 +38,8 @@ def get_parent_or_404(course: Course, parent_id: int) -> Parent:
 
 def _course_values(form: CourseForm) -> dict:
     values = {name: getattr(form, name).data for name in
-              ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days")}
+              ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days",
+               "reminder_offsets")}
     if current_user.is_coordinator:
         values["trainers"] = services.find_trainers(form.trainers.data or [])
     return values
@@ -84,6 +86,7 @@ def detail(course_id: int):
     # Imported here: sessions and recordings sit above courses in the import direction (architecture.md).
     from recordings.participation import course_participation
     from recordings.playback import course_watch_summary
+    from sessions.rsvp import rsvp_counts
     from sessions.services import course_attendance, course_sessions, opened_sessions_attendance
 
     course = get_course_or_403(course_id)
@@ -91,7 +94,9 @@ def detail(course_id: int):
     return render_template("courses/detail.html", course=course, sessions=course_sessions(course),
                            parents=services.course_parents(course),
                            attendance=course_attendance(course, opened=opened), watched=course_watch_summary(course),
-                           participation=course_participation(course, opened=opened), empty=EmptyForm())
+                           participation=course_participation(course, opened=opened), empty=EmptyForm(),
+                           responded=activity_figures.parent_figures(course),
+                           session_responded=activity_figures.session_figures(course), rsvp=rsvp_counts(course))
 
 
 @bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
@@ -125,7 +130,8 @@ def archive(course_id: int):
 
 def _parent_values(form: ParentForm) -> dict:
     return {name: getattr(form, name).data for name in
-            ("name", "email", "phone", "language", "consent_recording", "contact_email", "contact_sms")}
+            ("name", "email", "phone", "language", "consent_recording", "contact_email", "contact_sms",
+             "contact_whatsapp")}
 
 
 @bp.route("/courses/<int:course_id>/parents/new", methods=["GET", "POST"])
@@ -154,6 +160,9 @@ def edit_parent(course_id: int, parent_id: int):
     course = get_course_or_403(course_id)
     parent = get_parent_or_404(course, parent_id)
     form = ParentForm(obj=parent)
+    if not form.is_submitted():
+        audit.record("parent.viewed", parent=parent)
+        db.session.commit()
     if form.validate_on_submit():
         try:
             services.update_parent(parent, **_parent_values(form))
@@ -175,6 +184,7 @@ def reissue_link(course_id: int, parent_id: int):
     parent = get_parent_or_404(course, parent_id)
     if EmptyForm().validate_on_submit():
         link = links.send_welcome_message(parent)
+        audit.record("link.reissued", parent=parent)
         db.session.commit()
         flash(_("Nieuwe persoonlijke link voor %(name)s (de oude werkt niet meer): %(link)s", name=parent.name,
                 link=link), "info")
@@ -188,6 +198,7 @@ def revoke_link(course_id: int, parent_id: int):
     parent = get_parent_or_404(course, parent_id)
     if EmptyForm().validate_on_submit():
         links.revoke_personal_link(parent)
+        audit.record("link.revoked", parent=parent)
         db.session.commit()
         flash(_("De persoonlijke link van %(name)s is ingetrokken.", name=parent.name), "info")
     return redirect(url_for("courses.detail", course_id=course.id))

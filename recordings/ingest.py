@@ -25,7 +25,7 @@ from sessions.models import WorkshopSession
 
 bp = Blueprint("recordings", __name__)
 
-CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+CONTENT_RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19})$")  # 19 digits: no int conversion limit hit
 DEFAULT_WEBHOOK_TOLERANCE_S = 300
 S = RecordingState
 STATE_LABELS = {
@@ -103,19 +103,22 @@ def upload(session_id: int):
             return redirect(url_for("recordings.status", recording_id=recording.id))
     return render_template("recordings/upload.html", form=form, workshop_session=workshop_session,
                            recordings=services.recordings_for_session(workshop_session),
-                           max_bytes=services.max_upload_bytes(), state_labels=STATE_LABELS)
+                           max_bytes=services.max_upload_bytes(), state_labels=STATE_LABELS), \
+        400 if form.errors else 200  # a missing CSRF token too (the view is exempt from CSRFProtect, see below)
 
 
 @bp.post("/sessions/<int:session_id>/recordings/uploads")
 @login_required
 def start_upload(session_id: int):
     workshop_session = get_session_or_403(session_id)
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}  # a JSON list or string is no upload description
     try:
         upload_id = services.start_upload(workshop_session, user_id=current_user.id,
                                           filename=str(data.get("filename") or ""), total=int(data.get("size") or 0))
-    except (services.RecordingError, ValueError) as exc:
-        return jsonify(error=getattr(exc, "message", str(exc))), 413 if "groot" in str(exc) else 422
+    except (services.RecordingError, ValueError, TypeError, OverflowError) as exc:  # "size": "x", [1], 1e400
+        status = getattr(exc, "status", None) or (413 if "groot" in str(exc) else 422)
+        return jsonify(error=getattr(exc, "message", str(exc))), status
     return jsonify(upload_id=upload_id, offset=0,
                    url=url_for("recordings.upload_chunk", upload_id=upload_id)), 201
 
@@ -140,7 +143,7 @@ def upload_chunk(upload_id: str):
     try:
         meta = services.append_upload(upload_id, request.stream, user_id=current_user.id, start=start, total=total)
     except services.RecordingError as exc:
-        return jsonify(error=exc.message), 416
+        return jsonify(error=exc.message), getattr(exc, "status", 416)
     if meta["offset"] < meta["total"]:
         return jsonify(offset=meta["offset"], total=meta["total"])
     try:
@@ -203,11 +206,12 @@ csrf.exempt(upload)
 
 
 @operation("/sessions/<int:session_id>/recordings", "POST", summary="Upload a recording as the raw request body",
-           tag="recordings", response=RECORDING_SCHEMA, status=201, errors=(403, 404, 413, 422))
+           tag="recordings", response=RECORDING_SCHEMA, status=201, errors=(403, 404, 413, 422, 507))
 @token_required
 def api_upload_recording(session_id: int):
     workshop_session = get_session_or_403(session_id, g.api_user)
     request.max_content_length = services.max_upload_bytes()
+    services.ensure_disk_space(request.content_length or 0)
     filename = request.headers.get("X-Filename") or _disposition_filename() or "recording.mp4"
     recording = services.receive_stream(workshop_session, request.stream, filename, source=RecordingSource.upload,
                                         sha256=request.headers.get("X-Content-SHA256"))
@@ -217,7 +221,7 @@ def api_upload_recording(session_id: int):
 
 @operation("/jibri/recordings", "POST", summary="Jibri hand-off: multipart `file` (MP4), `metadata` (metadata.json), "
            "`ref` (recording folder name, makes repeats safe) and `sha256`", tag="recordings",
-           response=RECORDING_SCHEMA, status=201, errors=(403, 404, 413, 422))
+           response=RECORDING_SCHEMA, status=201, errors=(403, 404, 413, 422, 507))
 @token_required
 def api_jibri_recording():
     request.max_content_length = services.max_upload_bytes() + 1024 * 1024

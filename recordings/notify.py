@@ -78,8 +78,10 @@ def send_recording_ready(recording_id: int, parent_id: int, channel: str, link: 
         try:
             if channel == EMAIL:
                 mail.send_message(ready_message(recording, parent, link))
-            else:
-                sms.send_sms(sms.SmsMessage(to_e164=parent.phone, text=ready_sms_text(recording, link)))
+            else:  # sms, or a WhatsApp template ("recording_ready": 1 name, 2 title, 3 watch link)
+                sms.send_to_phone(channel, parent.phone, text=ready_sms_text(recording, link), kind="recording_ready",
+                                  language=parent.language,
+                                  variables={"1": parent.name, "2": title_of(recording), "3": link})
         except (mail.MailError, sms.SmsError) as exc:
             if exc.transient:
                 raise

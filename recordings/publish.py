@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from recordings.services import MSG_STORAGE, output_dir, work_dir
 IMMUTABLE_CACHE = "private, max-age=31536000, immutable"
 #: Playlists and captions may be replaced (e.g. a corrected caption file), so keep them short-lived.
 SHORT_CACHE = "private, max-age=60"
+#: Renditions uploaded at once.
+PUBLISH_CONCURRENCY = 4
 PUBLISHABLE = {RecordingState.transcoded, RecordingState.publishing}
 PUBLISH_STEP = "publishing"
 
@@ -64,9 +67,18 @@ def publish_recording(recording: Recording, *, storage: Storage | None = None, n
     if not recording.renditions:
         raise PublishError(f"recording {recording.uuid} has no renditions to publish")
     out, prefix = output_dir(recording), recording_prefix(recording)
-    uploaded = 0
-    for name, content_type in sorted((recording.renditions or {}).items()):
-        uploaded += _publish_file(storage, out / name, prefix + name, content_type, cache_control_for(name))
+    files = sorted(recording.renditions.items())
+    missing = [name for name, _type in files if not (out / name).is_file()]
+    if missing:
+        raise PublishError(f"the work copy lacks {missing[0]}; transcode the recording again")
+    # One listing instead of a HEAD per file: on a first publish nothing is stored yet, and after a crash only
+    # the keys listed need checking.
+    stored = set(storage.list(prefix))
+    jobs = [(out / name, prefix + name, content_type, cache_control_for(name), prefix + name in stored)
+            for name, content_type in files]
+    # Segments are small, so one upload at a time waits on round trips; a few at once keep the link busy.
+    with ThreadPoolExecutor(max_workers=PUBLISH_CONCURRENCY) as pool:
+        uploaded = sum(pool.map(lambda job: _publish_file(storage, *job), jobs))
     now = now or utcnow()
     recording.published_prefix = prefix
     recording.published_at = now
@@ -77,14 +89,15 @@ def publish_recording(recording: Recording, *, storage: Storage | None = None, n
     return uploaded
 
 
-def _publish_file(storage: Storage, path: Path, key: str, content_type: str, cache_control: str) -> int:
-    if not path.is_file():
-        raise PublishError(f"the work copy lacks {path.name}; transcode the recording again")
+def _publish_file(storage: Storage, path: Path, key: str, content_type: str, cache_control: str, listed: bool) -> int:
     size, sha256 = path.stat().st_size, file_sha256(path)
-    if _already_stored(storage, key, size=size, sha256=sha256, content_type=content_type, cache_control=cache_control):
+    if listed and _already_stored(storage, key, size=size, sha256=sha256, content_type=content_type,
+                                  cache_control=cache_control):
         return 0
-    storage.put_file(key, path, content_type=content_type, cache_control=cache_control)
-    storage.verify(key, size=size, sha256=sha256)
+    # put_file HEADs the object for its size and stores the hash we give it: no second HEAD or hashing needed.
+    stored = storage.put_file(key, path, content_type=content_type, cache_control=cache_control, sha256=sha256)
+    if (stored.size, stored.sha256) != (size, sha256):
+        raise StorageError(f"{key!r} was stored with {stored.size} bytes, expected {size}", key=key)
     return 1
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from huey import crontab
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit, huey, task
 from core.storage import StorageError
-from recordings import notify, publish
+from recordings import notify, publish, services
 from recordings.models import Recording, RecordingState
 
 log = logging.getLogger(__name__)
@@ -28,10 +34,13 @@ def publish_recording(recording_id: int, task=None) -> None:
     if recording.state == RecordingState.published:
         _clean_up(recording)  # a crash may have come between publishing and the clean-up
         return
-    if not publish.can_publish(recording):
+    # Claimed (state `publishing`, with a heartbeat) so a second run waits, and the reaper can tell a dead
+    # worker from a running one.
+    if not services.claim_step(recording, publish.PUBLISH_STEP):
         return
     try:
-        publish.publish_recording(recording)
+        with _heartbeat(recording_id):
+            publish.publish_recording(recording)
         # Only here, on the one transition to `published`, so each parent is told once per recording.
         enqueue_after_commit(db.session, notify.notify_recording_ready, recording_id)
         db.session.commit()
@@ -40,12 +49,37 @@ def publish_recording(recording_id: int, task=None) -> None:
         transient = isinstance(exc, StorageError) and exc.transient
         if transient and task is not None and task.retries > 0:
             log.warning("publishing recording %s failed, will retry: %s", recording_id, exc)
+            services.release_step(db.session.get(Recording, recording_id), publish.PUBLISH_STEP, message=None)
+            db.session.commit()
             raise
         log.error("publishing recording %s failed: %s", recording_id, exc)
         publish.record_publish_failure(db.session.get(Recording, recording_id))
         db.session.commit()
         return
     _clean_up(recording)
+
+
+@contextmanager
+def _heartbeat(recording_id: int) -> Iterator[None]:
+    """Refresh the step's heartbeat from a side thread (own connection) while the uploads run."""
+    engine, stop = db.engine, threading.Event()
+    running = (Recording.id == recording_id) & (Recording.state == RecordingState.publishing)
+
+    def run() -> None:
+        while not stop.wait(services.HEARTBEAT_EVERY_S):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(Recording).where(running).values(heartbeat_at=utcnow()))
+            except SQLAlchemyError as exc:  # a missed beat is harmless; the next one may get through
+                log.warning("recording %s: publishing heartbeat failed: %s", recording_id, exc)
+
+    thread = threading.Thread(target=run, name=f"publish-heartbeat-{recording_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _clean_up(recording: Recording) -> None:

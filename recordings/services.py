@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ STEPS = {
     "downloading": (S.received, S.received),
     "probing": (S.received, S.probing),
     "transcoding": (S.queued, S.transcoding),
+    "publishing": (S.transcoded, S.publishing),
 }
 #: On Retry, a failed step starts again from this state.
 RETRY_FROM = {"downloading": S.received, "probing": S.received, "transcoding": S.queued}
@@ -66,10 +68,33 @@ MSG_LINK_EXPIRED = _l("De downloadlink van JaaS is verlopen (JaaS bewaart opname
 MSG_DOWNLOAD = _l("De opname kon niet worden gedownload van JaaS. Probeer het opnieuw.")
 MSG_DISK = _l("Er is op dit moment te weinig schijfruimte om de video om te zetten. Probeer het later opnieuw.")
 MSG_STORAGE = _l("De video kon niet worden opgeslagen. Probeer het opnieuw.")
+MSG_DISK_UPLOAD = _l("Er is op dit moment te weinig schijfruimte om de video te ontvangen. Probeer het later opnieuw.")
 
 
 class RecordingError(DomainError):
     """A recording cannot be received or changed as asked."""
+
+
+class DiskFullError(RecordingError):
+    """The work folder has no room for an upload; nothing of it was kept. HTTP 507 Insufficient Storage."""
+
+    status = 507
+
+    def __init__(self):
+        super().__init__(str(MSG_DISK_UPLOAD), field="file")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an OSError that says the disk (or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def ensure_disk_space(size: int) -> None:
+    """DiskFullError when the work folder has fewer than `size` bytes free; checked before an upload starts."""
+    root = work_root()
+    root.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(root).free < size:
+        raise DiskFullError()
 
 
 # --- places -------------------------------------------------------------------------------------------------
@@ -152,14 +177,20 @@ def copy_stream(stream: BinaryIO, target: Path, *, limit: int) -> int:
     """Copy `stream` into `target` in chunks; RecordingError when it is larger than `limit` bytes."""
     size = 0
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as out:
-        while chunk := stream.read(READ_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                target.unlink(missing_ok=True)
-                raise RecordingError(_too_large_message(), field="file")
-            out.write(chunk)
+    try:
+        with open(target, "wb") as out:
+            while chunk := stream.read(READ_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    out.close()
+                    target.unlink(missing_ok=True)
+                    raise RecordingError(_too_large_message(), field="file")
+                out.write(chunk)
+    except OSError as exc:
+        target.unlink(missing_ok=True)  # half a file is no use to anyone, and it holds the space
+        if is_disk_full(exc):
+            raise DiskFullError() from None
+        raise
     return size
 
 
@@ -224,6 +255,7 @@ def start_upload(workshop_session: WorkshopSession, *, user_id: int, filename: s
         raise RecordingError(str(_l("Dit bestand is leeg.")), field="file")
     if total > max_upload_bytes():
         raise RecordingError(_too_large_message(), field="file")
+    ensure_disk_space(total)
     upload_id = secrets.token_hex(16)
     folder = _upload_dir(upload_id)
     folder.mkdir(parents=True)
@@ -251,12 +283,18 @@ def append_upload(upload_id: str, stream: BinaryIO, *, user_id: int, start: int,
     if total != meta["total"] or start != meta["offset"]:
         return meta
     data = _upload_dir(upload_id) / "data"
-    with open(data, "ab") as out:
-        while chunk := stream.read(READ_CHUNK):
-            if out.tell() + len(chunk) > meta["total"]:
-                out.truncate(start)
-                raise RecordingError(str(_l("Dit stuk valt buiten het bestand.")))
-            out.write(chunk)
+    try:
+        with open(data, "ab") as out:
+            while chunk := stream.read(READ_CHUNK):
+                if out.tell() + len(chunk) > meta["total"]:
+                    out.truncate(start)
+                    raise RecordingError(str(_l("Dit stuk valt buiten het bestand.")))
+                out.write(chunk)
+    except OSError as exc:
+        os.truncate(data, start)  # drop what got written of this chunk: the client sends it again
+        if is_disk_full(exc):
+            raise DiskFullError() from None
+        raise
     return {**meta, "offset": data.stat().st_size}
 
 
@@ -385,8 +423,12 @@ def fetch_original(recording: Recording) -> Path:
         return local
     local.parent.mkdir(parents=True, exist_ok=True)
     partial = local.with_name("original.part")
-    with get_storage().open(recording.original_key) as src, open(partial, "wb") as out:
-        shutil.copyfileobj(src, out, READ_CHUNK)
+    try:
+        with get_storage().open(recording.original_key) as src, open(partial, "wb") as out:
+            shutil.copyfileobj(src, out, READ_CHUNK)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, local)
     return local
 
@@ -426,14 +468,24 @@ def run_transcode(recording: Recording) -> None:
             max_gop_s=float(config.get("MEDIA_MAX_GOP_S") or DEFAULT_MAX_GOP_S),
             timeout_s=config.get("MEDIA_TRANSCODE_TIMEOUT_S") or DEFAULT_TRANSCODE_TIMEOUT_S,
             small=bool(config.get("MEDIA_SMALL_LADDER")), on_progress=_progress_reporter(recording))
-    except media.MediaError as exc:
-        log.warning("recording %s transcode failed: %s %s", recording.id, exc.message, exc.detail[-500:])
-        record_failure(recording, "transcoding", str(MSG_TRANSCODE))
+    except (media.MediaError, OSError) as exc:
+        if isinstance(exc, OSError) and not is_disk_full(exc):
+            raise
+        full = _disk_filled_up(recording, exc)
+        log.warning("recording %s transcode failed%s: %s", recording.id, " (disk full)" * full, exc)
+        record_failure(recording, "transcoding", str(MSG_DISK if full else MSG_TRANSCODE))
         return
     recording.renditions = result.files
     recording.state, recording.progress, recording.heartbeat_at = S.transcoded, 1.0, None
     db.session.flush()
     advance_recording(recording)
+
+
+def _disk_filled_up(recording: Recording, exc: Exception) -> bool:
+    # ffmpeg's own complaint may not reach its log on a full disk, so an almost empty disk counts as the cause.
+    detail = f"{exc} {getattr(exc, 'detail', '')}"
+    return (is_disk_full(exc) or "No space left on device" in detail
+            or shutil.disk_usage(work_dir(recording)).free < READ_CHUNK)
 
 
 def _progress_reporter(recording: Recording):
@@ -467,8 +519,8 @@ def stale_recordings(*, now: datetime | None = None) -> list[Recording]:
     cutoff = _stale_cutoff(now)
     # A waiting step may sit behind a long transcode backlog; only a much older one means its message was lost.
     lost = (now or utcnow()) - WAITING_FACTOR * (utcnow() - _stale_cutoff(utcnow()))
-    running = Recording.state.in_([S.probing, S.transcoding])
-    waiting = Recording.state.in_([S.received, S.queued])
+    running = Recording.state.in_([S.probing, S.transcoding, S.publishing])
+    waiting = Recording.state.in_([S.received, S.queued, S.transcoded])
     query = select(Recording).where(or_(
         running & or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < cutoff),
         waiting & (Recording.updated_at < lost),
@@ -482,6 +534,8 @@ def requeue_stale(recording: Recording) -> None:
         recording.state = S.received
     elif recording.state is S.transcoding:
         recording.state = S.queued
+    elif recording.state is S.publishing:
+        recording.state = S.transcoded
     recording.heartbeat_at, recording.progress = None, 0.0
     recording.updated_at = utcnow()
     db.session.flush()

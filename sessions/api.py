@@ -14,6 +14,7 @@ from courses.models import Course
 from courses.services import can_manage, course_parents
 from sessions import services
 from sessions.models import SessionKind, WorkshopSeries, WorkshopSession
+from sessions.rsvp import rsvp_overview
 
 SESSION_SCHEMA = {
     "type": "object",
@@ -45,13 +46,14 @@ SCHEDULE_INPUT = {
     "additionalProperties": False,
     "required": ["title", "starts_at"],
     "properties": {
-        "title": {"type": "string"},
-        "description": {"type": "string"},
+        "title": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 5000},
         "kind": {"type": "string", "enum": [k.value for k in SessionKind]},
-        "starts_at": {"type": "string", "description": "Local start, YYYY-MM-DDTHH:MM, in `timezone`"},
-        "ends_at": {"type": "string", "description": "Local end HH:MM (same day); or give duration_minutes"},
+        "starts_at": {"type": "string", "maxLength": 40, "description": "Local start, YYYY-MM-DDTHH:MM, in `timezone`"},
+        "ends_at": {"type": "string", "maxLength": 10,
+                    "description": "Local end HH:MM (same day); or give duration_minutes"},
         "duration_minutes": {"type": "integer", "minimum": 5, "maximum": 480},
-        "timezone": {"type": "string", "description": "IANA zone; default the course's"},
+        "timezone": {"type": "string", "maxLength": 64, "description": "IANA zone; default the course's"},
         "recorded": {"type": "boolean"},
         "lobby_minutes": {"type": "integer", "minimum": 0, "maximum": 120},
         "invitee_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
@@ -72,6 +74,16 @@ ATTENDANCE_SCHEMA = {
               "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
                              "attended": {"type": "boolean"}, "minutes": {"type": "integer"}}},
 }
+
+RSVP_SCHEMA = {
+    "type": "array",
+    "items": {"type": "object", "required": ["parent_id", "name", "answer", "answered_at"],
+              "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
+                             "answer": {"type": ["string", "null"], "enum": ["coming", "not_coming", None],
+                                        "description": "null: no answer yet"},
+                             "answered_at": {"type": ["string", "null"], "format": "date-time"}}},
+}
+
 
 def _parse(value: str, kind, field: str, hint: str):
     try:
@@ -206,3 +218,12 @@ def session_attendance(session_id: int):
     rows = services.attendance(_session_or_404(session_id))
     return jsonify([{"parent_id": r.parent.id, "name": r.parent.name, "attended": r.attended,
                      "minutes": r.minutes} for r in rows])
+
+
+@operation("/sessions/<int:session_id>/rsvps", summary="Who comes: each invited parent's answer to the reminder",
+           tag="sessions", response=RSVP_SCHEMA, errors=(404,))
+@token_required
+def session_rsvps(session_id: int):
+    rows = rsvp_overview(_session_or_404(session_id))
+    return jsonify([{"parent_id": r.parent.id, "name": r.parent.name, "answer": r.answer.value if r.answer else None,
+                     "answered_at": r.answered_at.isoformat() if r.answered_at else None} for r in rows])

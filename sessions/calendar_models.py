@@ -1,4 +1,4 @@
-"""Calendar tokens and delivery records: what was sent to whom, so nothing goes out twice."""
+"""Calendar tokens, delivery records (what was sent to whom, so nothing goes out twice) and RSVP answers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,23 @@ class DeliveryStatus(enum.Enum):
     pending = "pending"
     sent = "sent"
     failed = "failed"
+
+
+class FailureReason(enum.Enum):
+    """Why a delivery failed, in terms the trainer can act on (the raw error is kept in `error`)."""
+
+    unreachable = "unreachable"  # the mail server or SMS service did not answer, through every retry
+    refused = "refused"  # the address or number was refused
+    setup = "setup"  # our own settings: credentials, sender, no WhatsApp template in the parent's language
+    uncertain = "uncertain"  # no answer after sending: it may have arrived, so it is not retried by itself
+    cancelled = "cancelled"  # the session was cancelled before the send: nothing to show the trainer
+    too_late = "too_late"  # the session had started before a retry could send it
+    other = "other"
+
+
+class RsvpAnswer(enum.Enum):
+    coming = "coming"
+    not_coming = "not_coming"
 
 
 class CalendarFeed(db.Model):
@@ -61,6 +78,7 @@ class InviteDelivery(db.Model):
     )
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[FailureReason | None] = mapped_column(Enum(FailureReason, name="delivery_failure_reason"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -72,7 +90,8 @@ class InviteDelivery(db.Model):
 
 
 class ReminderDelivery(db.Model):
-    """One reminder (kind "day"/"hour") on one channel ("email"/"sms"); the unique row is the send-once claim."""
+    """One reminder (kind: offset in minutes @ the session's SEQUENCE, "1440@0") on one channel
+    ("email"/"sms"/"whatsapp"); the unique row is the send-once claim."""
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (UniqueConstraint("session_id", "parent_id", "kind", "channel"),)
@@ -87,6 +106,7 @@ class ReminderDelivery(db.Model):
     )
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[FailureReason | None] = mapped_column(Enum(FailureReason, name="delivery_failure_reason"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -97,9 +117,39 @@ class ReminderDelivery(db.Model):
         return f"<ReminderDelivery {self.id} {self.kind}/{self.channel} s{self.session_id} p{self.parent_id}>"
 
 
+class Rsvp(db.Model):
+    """A parent's answer to "are you coming?" for one session; one row, changed when the parent changes it."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (UniqueConstraint("session_id", "parent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[RsvpAnswer] = mapped_column(Enum(RsvpAnswer, name="rsvp_answer"))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Parent] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Rsvp s{self.session_id} p{self.parent_id} {self.answer.value}>"
+
+
+def _insert(model):
+    return (postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+
+
 def insert_once(model: type[InviteDelivery] | type[ReminderDelivery], **values) -> int | None:
     """INSERT a delivery row unless its unique key exists (any worker); returns the new id or None. No savepoint:
     releasing one fires the session's after_commit hook early and would start queued tasks before the commit."""
-    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(status=DeliveryStatus.pending, attempts=0, created_at=utcnow(), **values)
+    values.setdefault("created_at", utcnow())
+    statement = _insert(model).values(status=DeliveryStatus.pending, attempts=0, **values)
     return db.session.scalar(statement.on_conflict_do_nothing().returning(model.id))
+
+
+def upsert_rsvp(session_id: int, parent_id: int, answer: RsvpAnswer) -> None:
+    """INSERT or change a parent's answer in one statement, so two taps at once never collide; no flush needed."""
+    now = utcnow()
+    statement = _insert(Rsvp).values(session_id=session_id, parent_id=parent_id, answer=answer, answered_at=now)
+    db.session.execute(statement.on_conflict_do_update(index_elements=["session_id", "parent_id"],
+                                                       set_={"answer": answer, "answered_at": now}))

@@ -15,16 +15,18 @@ from sqlalchemy import select
 
 from core import ical
 from core.extensions import db, limiter
+from core.ratelimits import configured
 from courses.models import Course, Enrolment
 from courses.services import can_manage
 from sessions import invites
 from sessions.calendar_models import CalendarFeed
+from sessions.feed_etags import cached_body, feed_version
 from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
 from sessions.services import is_invited
 
 bp = Blueprint("feeds", __name__)
 
-FEED_RATE_LIMIT = "60 per minute"
+FEED_RATE_LIMIT = configured("RATELIMIT_FEED")  # per calendar token, see core.ratelimits
 REFRESH_MINUTES = 60
 
 
@@ -48,14 +50,14 @@ def _feed_sessions(feed: CalendarFeed) -> list[WorkshopSession]:
     return [s for s in found if feed.parent is None or is_invited(s, feed.parent)]
 
 
-def _feed_specs(feed: CalendarFeed, sessions: list[WorkshopSession]) -> list[ical.EventSpec]:
+def _feed_specs(feed: CalendarFeed, sessions: list[WorkshopSession], token: str | None) -> list[ical.EventSpec]:
     # A series is one event (master + overrides), listed once where its first date would be.
     specs, seen = [], set()
     for session in sessions:
         series = session.series
         if series is None:
             if session.status is not SessionStatus.cancelled:
-                specs.append(invites.event_spec(session, link=invites.join_url(feed.parent, session)))
+                specs.append(invites.event_spec(session, link=invites.join_url(feed.parent, session, token=token)))
         elif series.id not in seen and not invites.is_cancelled(series):
             seen.add(series.id)
             specs += invites.series_specs(series, parent=feed.parent)
@@ -68,11 +70,16 @@ def _feed_name(feed: CalendarFeed) -> str:
     return "Ouderkamer"
 
 
-def feed_body(feed: CalendarFeed) -> bytes:
-    """The feed's bytes: PUBLISH, same UIDs as the invites, DTSTAMP from updated_at (stable while unchanged)."""
+def feed_body(feed: CalendarFeed, token: str | None = None) -> bytes:
+    """The feed's bytes: PUBLISH, same UIDs as the invites, DTSTAMP from updated_at (stable while unchanged).
+
+    :param token: the feed's token when the caller has it (else it is looked up once, not once per session).
+    """
     sessions = _feed_sessions(feed)
+    if token is None and feed.parent is not None:
+        token = invites.parent_feed_token(feed.parent)
     # Each parent's feed carries their own join links; the course feed for trainers carries none.
-    specs = _feed_specs(feed, sessions)
+    specs = _feed_specs(feed, sessions, token)
     owner = f"parent-{feed.parent_id}" if feed.parent_id else f"course-{feed.course_id}"
     host = specs[0].uid.rpartition("@")[2] if specs else "ouderkamer"
     cal = ical.build_feed(specs, name=_feed_name(feed), uid=ical.make_uid("feed", owner, host),
@@ -80,8 +87,8 @@ def feed_body(feed: CalendarFeed) -> bytes:
     return ical.to_bytes(cal)
 
 
-def _calendar_response(body: bytes, filename: str | None = None) -> Response:
-    etag = hashlib.sha256(body).hexdigest()
+def _calendar_response(body: bytes | None, filename: str | None = None, etag: str | None = None) -> Response:
+    etag = etag or hashlib.sha256(body).hexdigest()
     # Only If-None-Match: a Last-Modified cannot see an unenrolment, so If-Modified-Since could hide a change.
     if request.if_none_match.contains(etag):
         response = Response(status=304)
@@ -98,7 +105,14 @@ def _calendar_response(body: bytes, filename: str | None = None) -> Response:
 @bp.route("/c/<token>.ics")
 @limiter.limit(FEED_RATE_LIMIT)
 def feed(token: str):
-    return _calendar_response(feed_body(_feed_or_404(token)))
+    # A revalidation (If-None-Match) is answered from one indexed read, without building the feed.
+    version = feed_version(token)
+    if version is None:
+        abort(404)
+    if request.if_none_match.contains(version.etag):
+        return _calendar_response(None, etag=version.etag)
+    body = cached_body(version, lambda: feed_body(db.session.get(CalendarFeed, version.feed_id), token))
+    return _calendar_response(body, etag=version.etag)
 
 
 def _parent_session_or_404(token: str, session_id: int):

@@ -1,4 +1,5 @@
-"""Invite, cancellation and reminder deliveries, sent by the worker with retries; each is recorded once."""
+"""Invite and cancellation deliveries, sent by the worker with retries; each is recorded once (reminders use the
+same `attempt` in sessions.reminders)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from core.extensions import db
 from core.queue import task
 from courses.models import Parent
 from sessions import invites
-from sessions.calendar_models import DeliveryStatus, InviteDelivery, ReminderDelivery, insert_once
+from sessions.calendar_models import DeliveryStatus, FailureReason, InviteDelivery, ReminderDelivery, insert_once
 from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
 from sessions.services import session_cancelled, session_rescheduled, session_scheduled
 
@@ -20,7 +21,14 @@ logger = logging.getLogger("ouderkamer.sessions")
 
 #: Sends tried before a delivery is marked failed (Huey retries = MAX_ATTEMPTS - 1).
 MAX_ATTEMPTS = 5
+#: Seconds before the first retry; each next wait doubles (1, 2, 4, 8 minutes: 15 minutes in all).
 RETRY_DELAY = 60
+RETRY_BACKOFF = 2
+RETRIES = {"retries": MAX_ATTEMPTS - 1, "retry_delay": RETRY_DELAY, "retry_backoff": RETRY_BACKOFF}
+#: SMTP replies that point at our own settings (authentication required or refused).
+_SMTP_SETUP_CODES = frozenset({530, 534, 535, 538})
+_SMS_REASONS = {sms.REFUSED: FailureReason.refused, sms.SETUP: FailureReason.setup,
+                sms.UNCERTAIN: FailureReason.uncertain}
 
 
 def _invite_delivery(session_id: int, parent_id: int, sequence: int, method: str) -> InviteDelivery:
@@ -32,8 +40,23 @@ def _invite_delivery(session_id: int, parent_id: int, sequence: int, method: str
     return db.session.scalars(select(InviteDelivery).filter_by(**keys)).one()
 
 
-def _attempt(delivery: InviteDelivery | ReminderDelivery, send) -> None:
-    """Run `send()` once for a delivery: record sent, a permanent failure, or a transient one (re-raised to retry)."""
+def failure_reason(exc: mail.MailError | sms.SmsError) -> FailureReason:
+    """What a send error that ends the delivery means for the trainer (the raw message is kept beside it)."""
+    if exc.transient:
+        return FailureReason.unreachable  # still failing after the last retry
+    if isinstance(exc, sms.SmsError):
+        return _SMS_REASONS.get(exc.reason, FailureReason.other)
+    text = str(exc)
+    if exc.smtp_code in _SMTP_SETUP_CODES or text.startswith("SMTP failed"):
+        return FailureReason.setup
+    if "recipients refused" in text or (exc.smtp_code or 0) >= 500:
+        return FailureReason.refused
+    return FailureReason.other
+
+
+def attempt(delivery: InviteDelivery | ReminderDelivery, send) -> None:
+    """Run `send()` once for a delivery: record sent, a permanent failure, or a transient one (re-raised to retry);
+    commits."""
     delivery.attempts += 1
     try:
         send()
@@ -43,11 +66,16 @@ def _attempt(delivery: InviteDelivery | ReminderDelivery, send) -> None:
         if exc.transient and not last:
             db.session.commit()
             raise
-        delivery.status = DeliveryStatus.failed
-        db.session.commit()
-        logger.warning("delivery %r failed: %s", delivery, exc)
+        fail(delivery, failure_reason(exc), delivery.error)
+        logger.warning("delivery %r failed (%s): %s", delivery, delivery.failure.value, exc)
         return
-    delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.sent, utcnow(), None
+    delivery.status, delivery.sent_at, delivery.error, delivery.failure = DeliveryStatus.sent, utcnow(), None, None
+    db.session.commit()
+
+
+def fail(delivery: InviteDelivery | ReminderDelivery, reason: FailureReason, error: str) -> None:
+    """Record that a delivery will not go out, and why; commits."""
+    delivery.status, delivery.failure, delivery.error = DeliveryStatus.failed, reason, error[:2000]
     db.session.commit()
 
 
@@ -62,16 +90,16 @@ def _send_itip(session_id: int, parent_id: int, sequence: int, method: str) -> N
     if delivery.status is not DeliveryStatus.pending:
         return
     message = invites.invite_message(session, parent, method)
-    _attempt(delivery, lambda: mail.send_message(message))
+    attempt(delivery, lambda: mail.send_message(message))
 
 
-@task(name="sessions.send_invite", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
+@task(name="sessions.send_invite", **RETRIES)
 def send_invite(session_id: int, parent_id: int, sequence: int) -> None:
     """Mail one parent the REQUEST for a session at a SEQUENCE, once (network: SMTP or the log)."""
     _send_itip(session_id, parent_id, sequence, "REQUEST")
 
 
-@task(name="sessions.send_cancel", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
+@task(name="sessions.send_cancel", **RETRIES)
 def send_cancel(session_id: int, parent_id: int, sequence: int) -> None:
     """Mail one parent the CANCEL for a session, once (network: SMTP or the log)."""
     _send_itip(session_id, parent_id, sequence, "CANCEL")
@@ -88,7 +116,7 @@ def _series_delivery_key(series: WorkshopSeries, session: WorkshopSession | None
     return anchor.id, sequence, "CANCEL" if scope in invites.CANCEL_SCOPES else "REQUEST"
 
 
-@task(name="sessions.send_series_invite", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
+@task(name="sessions.send_series_invite", **RETRIES)
 def send_series_invite(series_id: int, parent_id: int, sequence: int, scope: str,
                        session_id: int | None = None) -> None:
     """Mail one parent a series REQUEST or CANCEL (master + overrides, one override, ...) once (network)."""
@@ -108,30 +136,7 @@ def send_series_invite(series_id: int, parent_id: int, sequence: int, scope: str
     if delivery.status is not DeliveryStatus.pending:
         return
     message = invites.series_message(series, parent, scope, session)
-    _attempt(delivery, lambda: mail.send_message(message))
-
-
-def _send_reminder_now(delivery: ReminderDelivery) -> None:
-    session, parent = delivery.session, delivery.parent
-    if delivery.channel == "email":
-        message = invites.reminder_message(session, parent, delivery.kind)
-        _attempt(delivery, lambda: mail.send_message(message))
-    else:
-        text = invites.reminder_sms_text(session, parent)
-        _attempt(delivery, lambda: sms.send_sms(sms.SmsMessage(to_e164=parent.phone, text=text)))
-
-
-@task(name="sessions.send_reminder", retries=MAX_ATTEMPTS - 1, retry_delay=RETRY_DELAY)
-def send_reminder(delivery_id: int) -> None:
-    """Send one claimed reminder (e-mail or SMS) unless already sent or the session was cancelled (network)."""
-    delivery = db.session.get(ReminderDelivery, delivery_id)
-    if delivery is None or delivery.status is not DeliveryStatus.pending:
-        return
-    if delivery.session.status is SessionStatus.cancelled:
-        delivery.status, delivery.error = DeliveryStatus.failed, "session cancelled"
-        db.session.commit()
-        return
-    _send_reminder_now(delivery)
+    attempt(delivery, lambda: mail.send_message(message))
 
 
 # --- scheduling signals -----------------------------------------------------------------------------------

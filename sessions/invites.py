@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from core import ical, mail, sms
+from core import ical, mail
 from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit
@@ -38,8 +38,6 @@ from sessions.services import invitees_of
 
 #: Minutes before the start that the calendar alarm goes off.
 ALARM_MINUTES = 15
-#: An SMS may cost at most this many parts.
-MAX_SMS_SEGMENTS = 2
 _NO_MATCH = "0" * 64
 
 
@@ -333,33 +331,6 @@ def _itip_message(session: WorkshopSession, parent: Parent, method: str, calenda
         html = render_template("emails/invite.html", **context)
     return mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject, text=text,
                               html=html, calendar=calendar, calendar_method=method, language=parent.language)
-
-
-def reminder_message(session: WorkshopSession, parent: Parent, kind: str):
-    """The reminder e-mail for one parent, in the parent's language; flushes."""
-    link = join_url(parent, session)
-    when = local_when(session, parent.language)
-    with force_locale(parent.language):
-        subject = _("Herinnering: %(title)s op %(when)s", title=session.title, when=when)
-        context = {"parent": parent, "session": session, "when": when, "link": link, "kind": kind,
-                   "subject": subject}
-        text = render_template("emails/reminder.txt", **context)
-        html = render_template("emails/reminder.html", **context)
-    return mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject, text=text,
-                              html=html, language=parent.language)
-
-
-def reminder_sms_text(session: WorkshopSession, parent: Parent) -> str:
-    """The reminder SMS in the parent's language, shortened until it fits MAX_SMS_SEGMENTS parts; flushes."""
-    link = join_url(parent, session)
-    when = format_datetime(session.starts_at, "EEE d MMM HH:mm", tzinfo=ZoneInfo(session.timezone),
-                           locale=parent.language)
-    with force_locale(parent.language):
-        for title in (session.title, session.title[:20], ""):
-            text = render_template("sms/reminder.txt", title=title, when=when, link=link).strip()
-            if sms.sms_segments(text) <= MAX_SMS_SEGMENTS:
-                return text
-    return f"{when} {link}"
 
 
 # --- hooks for scheduling code ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db, limiter
+from core.ratelimits import configured
 from courses.links import find_parent_by_token
 from courses.models import Parent
 from courses.routemap import page_language
@@ -18,7 +19,7 @@ from sessions.models import AttendanceKind, WorkshopSession
 
 bp = Blueprint("lobby", __name__, url_prefix="/p/<token>/s/<int:session_id>")
 
-RATE_LIMIT = "60 per minute"
+RATE_LIMIT = configured("RATELIMIT_PERSONAL_LINK")  # per link, see core.ratelimits
 #: Events the page may post; a join click is logged by the server itself when it mints the token.
 PAGE_EVENTS = {"joined": AttendanceKind.joined, "left": AttendanceKind.left}
 
@@ -47,10 +48,11 @@ def _private(response):
     return response
 
 
-def _setup(session: WorkshopSession, parent: Parent, language: str) -> dict:
+def _setup(session: WorkshopSession, parent: Parent, language: str, *, objected: bool | None = None) -> dict:
     """Mint the token, log the join click and return the IFrame setup (the caller commits)."""
-    camera_off = session.recorded and services.has_objected(session, parent)
-    setup = services.join_setup(session, parent, lang=language, camera_off=camera_off)
+    if objected is None:
+        objected = session.recorded and services.has_objected(session, parent)
+    setup = services.join_setup(session, parent, lang=language, camera_off=session.recorded and objected)
     services.record_attendance(session, parent, AttendanceKind.join_click)
     return setup
 
@@ -60,18 +62,20 @@ def _setup(session: WorkshopSession, parent: Parent, language: str) -> dict:
 def show(token: str, session_id: int):
     parent, session = _lobby_or_404(token, session_id)
     language = page_language(parent)
+    objected = session.recorded and services.has_objected(session, parent)
     state, setup = services.lobby_state(session), None
     if state == services.OPEN:
         try:
-            setup = _setup(session, parent, language)
+            setup = _setup(session, parent, language, objected=objected)
         except DomainError:
             state = services.WAITING  # e.g. clock edge; the page fetches the setup when it retries
-        db.session.commit()
     seconds_left = max(0, int((session.opens_at - utcnow()).total_seconds()))
     with force_locale(language):
         html = render_template("sessions/lobby.html", parent=parent, session=session, state=state, setup=setup,
                                token=token, seconds_left=seconds_left, consent_form=ConsentForm(),
-                               objected=services.has_objected(session, parent) if session.recorded else False)
+                               objected=objected)
+    if setup is not None:
+        db.session.commit()  # after rendering: a commit expires every row, which the template would load again
     return _private(make_response(html))
 
 

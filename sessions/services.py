@@ -65,7 +65,10 @@ def weekly_starts(first_local: datetime, tzid: str, count: int) -> list[datetime
     """UTC start times of `count` weekly dates that keep the same local wall-clock time across DST."""
     tz = zone(tzid)
     naive = first_local.replace(tzinfo=None)
-    return [(naive + timedelta(weeks=i)).replace(tzinfo=tz).astimezone(ZoneInfo("UTC")) for i in range(count)]
+    try:
+        return [(naive + timedelta(weeks=i)).replace(tzinfo=tz).astimezone(ZoneInfo("UTC")) for i in range(count)]
+    except OverflowError:  # near the year 1 or 9999 the weeks or the zone's offset leave the calendar
+        raise ScheduleError(_l("Deze datum klopt niet."), field="starts_at") from None
 
 
 def _check(*, title: str, duration_minutes: int, starts_at: datetime, allow_past: bool) -> None:
@@ -317,8 +320,11 @@ def consent_log(session: WorkshopSession) -> list[RecordingConsent]:
 
 def has_objected(session: WorkshopSession, parent: Parent) -> bool:
     """True when the parent's latest word on this recording is an objection."""
-    latest = [c for c in consent_log(session) if c.parent_id == parent.id]
-    return bool(latest) and latest[-1].objected
+    # Only this parent's latest row: the lobby asks on every load, and the log grows with the whole course.
+    query = (select(RecordingConsent.objected)
+             .where(RecordingConsent.session_id == session.id, RecordingConsent.parent_id == parent.id)
+             .order_by(RecordingConsent.created_at.desc(), RecordingConsent.id.desc()).limit(1))
+    return bool(db.session.scalar(query))
 
 
 def objections(session: WorkshopSession) -> list[Parent]:

@@ -1,4 +1,5 @@
-"""Trainer pages for live sessions: schedule, move, cancel, join as moderator, consent and attendance."""
+"""Trainer pages for live sessions: schedule, move, cancel, join as moderator, consent, attendance, answers and
+messages that did not arrive."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from wtforms import SelectChoice
 from accounts.forms import EmptyForm
 from core.errors import DomainError, show_error
 from core.extensions import db
+from courses.forms import REMINDER_CHOICES
 from courses.models import Course
 from courses.services import can_manage, course_parents
-from sessions import services
+from sessions import deliveries, services
 from sessions.forms import MoveForm, ScheduleForm
 from sessions.models import SessionKind, WorkshopSeries, WorkshopSession
+from sessions.rsvp import rsvp_overview
 
 bp = Blueprint("sessions", __name__)
 
@@ -100,7 +103,25 @@ def detail(session_id: int):
     return render_template("sessions/detail.html", session=session, state=services.lobby_state(session),
                            objections=services.objections(session) if session.recorded else [],
                            consent_log=services.consent_log(session), attendance=services.attendance(session),
-                           invitees=services.invitees_of(session), recordings=recordings, empty=EmptyForm())
+                           invitees=services.invitees_of(session), recordings=recordings, empty=EmptyForm(),
+                           rsvps=rsvp_overview(session), failures=deliveries.failed_deliveries(session),
+                           offset_labels={str(c.value): c.label for c in REMINDER_CHOICES})
+
+
+@bp.route("/sessions/<int:session_id>/deliveries/<any(invite, reminder):kind>/<int:delivery_id>/resend",
+          methods=["POST"])
+@login_required
+def resend(session_id: int, kind: str, delivery_id: int):
+    session = get_session_or_403(session_id)
+    if EmptyForm().validate_on_submit():
+        if deliveries.resend_delivery(session, kind, delivery_id):
+            db.session.commit()
+            flash(_("Het bericht wordt opnieuw verstuurd."), "info")
+        else:
+            db.session.rollback()
+            flash(_("Dit bericht kan niet opnieuw verstuurd worden: het is al verstuurd of niet meer nodig."),
+                  "warning")
+    return redirect(url_for("sessions.detail", session_id=session.id, _anchor="deliveries"))
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])

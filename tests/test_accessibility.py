@@ -1,7 +1,5 @@
-"""axe-core (WCAG 2.1 A/AA) in Chromium on the parent pages and the trainer's course page, in nl and in ar/en.
-
-The response page (issue 8) does not exist yet; it joins this list when it does.
-"""
+"""axe-core (WCAG 2.1 A/AA) in Chromium on the parent pages (route map, lobby, watch page, the response page of a
+home activity) and the trainer's course page and inbox, in nl and in ar/en."""
 
 from __future__ import annotations
 
@@ -97,6 +95,46 @@ def test_watch_page_has_no_serious_violations(live_server, page, axe_js, parent_
     assert violations == [], "\n".join(violations)
 
 
+@pytest.fixture
+def answered_activity(db, course, trainer, local_storage):
+    """A home activity asking for a photo, voice or text, with a photo answer and a reply for the link's parent."""
+    from courses import activities
+    from courses.links import find_parent_by_token
+    from tests.courses.activity_helpers import make_activity, photo_with_gps, post_answer
+
+    def make(client) -> object:
+        activity = make_activity(course, kinds=("photo", "voice", "text"),
+                                 translations={"ar": {"title": "القراءة مع دمية"}})
+        post_answer(client, TOKEN, activity, data=photo_with_gps(), text="Onze leeshoek")
+        activities.add_reply(activity, find_parent_by_token(TOKEN), author=trainer, text="Mooi!")
+        _db.session.commit()
+        return activity
+
+    return make
+
+
+@pytest.mark.parametrize(("language", "direction"), [("nl", "ltr"), ("ar", "rtl")])
+def test_response_page_has_no_serious_violations_and_fits_360_px(live_server, page, axe_js, parent_link, client,
+                                                                 answered_activity, language, direction):
+    token = parent_link(language)
+    activity = answered_activity(client)
+
+    page.goto(f"{live_server}/p/{token}/activities/{activity.id}")
+    page.wait_for_function("() => document.querySelector('#thread img').complete")
+
+    violations = serious_violations(page, axe_js)
+    small = page.locator("main .button, main button, main a.action, main label.action").evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)"
+        ".map(e => e.textContent.trim())")
+    widths = []
+    for width in (360, 180):
+        page.set_viewport_size({"width": width, "height": 740})
+        widths.append(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+    assert document_language(page) == (language, direction)
+    assert violations == [], "\n".join(violations)
+    assert (small, widths) == ([], [True, True])
+
+
 @pytest.mark.parametrize("language", ["nl", "en"])
 def test_trainer_course_page_has_no_serious_violations(live_server, page, axe_js, trainer, course, create_parent,
                                                        create_workshop_session, language):
@@ -160,3 +198,19 @@ def test_route_map_and_lobby_main_actions_are_44_px_targets(live_server, page, p
         small += [(url, *box) for box in boxes if box[1] < 44 or box[2] < 44]
 
     assert small == []
+
+
+def test_trainer_activity_inbox_has_no_serious_violations(live_server, page, axe_js, trainer, client, parent_link,
+                                                         answered_activity):
+    parent_link("nl")
+    activity = answered_activity(client)
+    page.goto(f"{live_server}/login")
+    page.locator("input[name=email]").fill(trainer.email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form:not(.language-switch) button[type=submit]").click()
+
+    response = page.goto(f"{live_server}/courses/{activity.course_id}/activities/{activity.id}")
+
+    assert response.status == 200
+    violations = serious_violations(page, axe_js)
+    assert violations == [], "\n".join(violations)

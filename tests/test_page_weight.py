@@ -1,4 +1,5 @@
-"""Light parent pages: bytes on first visit (video excluded), hls.js only on the watch page, no web fonts."""
+"""Light parent pages (route map with home activities, lobby, watch page, response page): bytes on first visit
+(video excluded), hls.js only on the watch page, no web fonts."""
 
 from __future__ import annotations
 
@@ -93,3 +94,30 @@ def test_watch_page_first_visit_stays_under_the_cap_and_loads_hls_to_play(live_s
     assert first_visit <= CAP, ("player.js must fetch hls.min.js on the first play, not watch.html in a <script>:\n"
                                 + traffic.report())
     assert (traffic.hls_requested(), fonts) == (True, [])
+
+
+def test_route_map_with_home_activities_and_a_meetup_stays_under_the_cap(live_server, page, token, course,
+                                                                          create_workshop_session, local_storage):
+    from sessions.models import SessionKind
+    from tests.courses.activity_helpers import make_activity
+
+    create_workshop_session(title="Samen lezen")
+    create_workshop_session(title="Koffie met ouders", kind=SessionKind.parents_meetup)
+    for n in range(5):
+        make_activity(course, title=f"Opdracht {n}")
+
+    traffic = _first_visit(page, f"{live_server}/p/{token}")
+
+    assert traffic.page_bytes() <= CAP, traffic.report()
+    assert (traffic.hls_requested(), traffic.fonts()) == (False, [])
+
+
+def test_response_page_first_visit_stays_under_the_cap(live_server, page, token, course, local_storage):
+    from tests.courses.activity_helpers import make_activity
+
+    activity = make_activity(course, kinds=("photo", "voice", "text"))
+
+    traffic = _first_visit(page, f"{live_server}/p/{token}/activities/{activity.id}")
+
+    assert traffic.page_bytes() <= CAP, traffic.report()
+    assert (traffic.hls_requested(), traffic.fonts()) == (False, [])

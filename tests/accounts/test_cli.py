@@ -19,7 +19,7 @@ def test_trainers_create_refuses_a_short_password_and_saves_nothing(runner, db):
                            input="short\n")
 
     assert result.exit_code == 1
-    assert "Gebruik minstens 10 tekens." in result.output
+    assert "Gebruik minstens 12 tekens." in result.output
     assert db.session.query(User).count() == 0
 
 

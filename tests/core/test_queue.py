@@ -74,6 +74,39 @@ def test_nothing_is_enqueued_before_the_commit(db, real_huey):
     assert (before, real_huey.pending_count()) == (0, 1)
 
 
+def test_released_savepoint_does_not_send_before_the_real_commit(db, real_huey):
+    @real_huey.task(name="test.noop")
+    def noop(value):
+        return value
+
+    db.session.add(User(email="outer@example.org", name="O", password_hash="x"))
+    enqueue_after_commit(db.session, noop, "outer")
+    with db.session.begin_nested():
+        db.session.add(User(email="inner@example.org", name="I", password_hash="x"))
+        enqueue_after_commit(db.session, noop, "inner")
+    after_savepoint = real_huey.pending_count()
+    db.session.commit()
+
+    assert (after_savepoint, real_huey.pending_count()) == (0, 2)
+
+
+def test_rolled_back_savepoint_drops_only_its_own_jobs(db, real_huey):
+    ran = []
+
+    @real_huey.task(name="test.record")
+    def record(value):
+        ran.append(value)
+
+    enqueue_after_commit(db.session, record, "outer")
+    savepoint = db.session.begin_nested()
+    enqueue_after_commit(db.session, record, "inside the savepoint")
+    savepoint.rollback()
+    db.session.commit()
+    _drain(real_huey)
+
+    assert ran == ["outer"]
+
+
 seen_emails: list = []
 
 

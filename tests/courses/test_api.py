@@ -84,7 +84,7 @@ def test_enrol_parent_returns_the_parent_with_a_working_personal_link(client, db
     assert response.status_code == 201
     assert response.get_json() == {
         "id": parent.id, "name": "Elif", "email": None, "phone": "+31612345678", "language": "tr",
-        "consent_recording": False, "contact_email": True, "contact_sms": True,
+        "consent_recording": False, "contact_email": True, "contact_sms": True, "contact_whatsapp": False,
         "personal_link": response.get_json()["personal_link"], "calendar_feed": response.get_json()["calendar_feed"]}
     assert client.get(response.get_json()["calendar_feed"].removeprefix("http://ouderkamer.test")).status_code == 200
     assert response.get_json()["personal_link"].startswith("http://ouderkamer.test/p/")

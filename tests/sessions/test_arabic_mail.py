@@ -31,7 +31,7 @@ def test_arabic_parent_receives_arabic_invite_and_reminder_over_smtp(app, db, co
     invite, reminder = (m.message for m in smtp_server.messages)
     with app.test_request_context(), force_locale("ar"):
         greeting = _("Hallo %(name)s,", name=parent.name)
-        reminder_line = _("Morgen is er een online bijeenkomst:")
+        reminder_line = _("Kom je? Tik op je antwoord:")
     when = invites.local_when(session, "ar")
     assert [m.rcpt_tos for m in smtp_server.messages] == [["amina@example.net"], ["amina@example.net"]]
     assert greeting != "Hallo أمينة,"  # the Arabic catalogue is used, not the Dutch source

@@ -1,4 +1,5 @@
-"""Reminders: due a day and an hour before, claimed once per parent and channel, SMS within two parts."""
+"""Reminders: due at each course's offsets, claimed once per parent, reminder and channel (also by two workers and
+after the offsets change), in the parent's language, with the join link and one-tap answers on every channel."""
 
 import os
 import threading
@@ -6,13 +7,18 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from huey import RedisHuey
 
 from core import mail, sms
 from core.db import utcnow
-from sessions import invites, reminders
-from sessions.calendar_models import DeliveryStatus, ReminderDelivery
+from courses import services as courses
+from sessions import invites, reminder_messages, reminders
+from sessions.calendar_models import DeliveryStatus, FailureReason, ReminderDelivery
 from sessions.models import SessionStatus
+from sessions.rsvp import rsvp_urls
+from sessions.services import reschedule_session
 from tests.fixtures.services import need
 
 
@@ -26,6 +32,11 @@ def texts():
     return sms.get_sms_transport().outbox
 
 
+def claims(db):
+    rows = db.session.scalars(db.select(ReminderDelivery).order_by(ReminderDelivery.id)).all()
+    return [(r.kind, r.channel) for r in rows]
+
+
 @pytest.fixture
 def parent(db, course, create_parent):
     parent = create_parent("Fatma", course=course, language="tr", email="fatma@example.net")
@@ -34,12 +45,49 @@ def parent(db, course, create_parent):
     return parent
 
 
-@pytest.mark.parametrize(("before", "kind"), [(timedelta(hours=25), None), (timedelta(hours=23), "day"),
-                                              (timedelta(minutes=30), "hour"), (timedelta(minutes=-5), None)])
-def test_due_kind_is_the_nearest_offset_already_passed(db, create_workshop_session, before, kind):
+def set_offsets(db, course, offsets):
+    courses.update_course(course, reminder_offsets=offsets)
+    db.session.commit()
+
+
+@pytest.mark.parametrize(("before", "offset"), [(timedelta(hours=25), None), (timedelta(hours=23), 1440),
+                                                (timedelta(minutes=30), 60), (timedelta(minutes=-5), None)])
+def test_due_offset_is_the_nearest_default_offset_already_passed(db, create_workshop_session, before, offset):
     session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=2))
 
-    assert reminders.due_kind(session, session.starts_at - before) == kind
+    assert reminders.due_offset(session, session.starts_at - before) == offset
+
+
+@pytest.mark.parametrize(("before", "offset"), [(timedelta(days=8), None), (timedelta(days=6), 10080),
+                                                (timedelta(hours=2, minutes=59), 180), (timedelta(minutes=10), 15)])
+def test_due_offset_follows_the_courses_own_offsets(db, course, create_workshop_session, before, offset):
+    set_offsets(db, course, [15, 10080, 180])
+    session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=9))
+
+    assert reminders.due_offset(session, session.starts_at - before) == offset
+
+
+def test_course_offsets_with_the_clock_moved_send_each_reminder_once(db, course, parent, create_workshop_session):
+    set_offsets(db, course, [180, 15])
+    session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=2))
+    at = session.starts_at
+
+    early = reminders.claim_due_reminders(at - timedelta(hours=24))
+    three = reminders.claim_due_reminders(at - timedelta(hours=2, minutes=55))
+    again = reminders.claim_due_reminders(at - timedelta(hours=1))
+    fifteen = reminders.claim_due_reminders(at - timedelta(minutes=12))
+    db.session.commit()
+
+    assert (early, again) == ([], [])
+    assert sorted((d.kind, d.channel) for d in three + fifteen) == [
+        ("15@0", "email"), ("15@0", "sms"), ("180@0", "email"), ("180@0", "sms")]
+
+
+def test_a_course_without_reminders_sends_none(db, course, parent, create_workshop_session):
+    set_offsets(db, course, [])
+    session = create_workshop_session(starts_at=utcnow() + timedelta(minutes=30))
+
+    assert reminders.claim_due_reminders(session.starts_at - timedelta(minutes=10)) == []
 
 
 def test_reminder_task_run_twice_sends_each_channel_once(db, parent, create_workshop_session):
@@ -53,7 +101,18 @@ def test_reminder_task_run_twice_sends_each_channel_once(db, parent, create_work
     assert [t.to_e164 for t in texts()] == ["+31612345678"]
     rows = db.session.scalars(db.select(ReminderDelivery).order_by(ReminderDelivery.channel)).all()
     assert [(r.session_id, r.kind, r.channel, r.status) for r in rows] == [
-        (session.id, "day", "email", DeliveryStatus.sent), (session.id, "day", "sms", DeliveryStatus.sent)]
+        (session.id, "1440@0", "email", DeliveryStatus.sent), (session.id, "1440@0", "sms", DeliveryStatus.sent)]
+
+
+def test_periodic_tick_claims_and_sends_like_the_task(db, parent, create_workshop_session):
+    create_workshop_session(starts_at=utcnow() + timedelta(minutes=50))
+
+    reminders.reminders_tick.call_local()
+    reminders.reminders_tick.call_local()
+
+    assert claims(db) == [("60@0", "email"), ("60@0", "sms")]
+    assert ([str(m["To"]) for m in mails()], [t.to_e164 for t in texts()]) == (
+        ["fatma@example.net"], ["+31612345678"])
 
 
 def test_reminder_task_in_two_workers_at_once_sends_each_channel_once(app, db, parent, create_workshop_session):
@@ -87,7 +146,59 @@ def test_hour_reminder_follows_the_day_reminder(db, parent, create_workshop_sess
     db.session.commit()
 
     assert sorted((d.kind, d.channel) for d in day + hour) == [
-        ("day", "email"), ("day", "sms"), ("hour", "email"), ("hour", "sms")]
+        ("1440@0", "email"), ("1440@0", "sms"), ("60@0", "email"), ("60@0", "sms")]
+
+
+def test_a_late_session_gets_only_the_nearest_reminder_not_a_burst(db, course, parent, create_workshop_session):
+    set_offsets(db, course, [1440, 180, 60])
+    session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=2))
+
+    claimed = reminders.claim_due_reminders(session.starts_at - timedelta(minutes=40))
+    later = reminders.claim_due_reminders(session.starts_at - timedelta(minutes=20))
+    db.session.commit()
+
+    assert sorted((d.kind, d.channel) for d in claimed) == [("60@0", "email"), ("60@0", "sms")]
+    assert later == []
+
+
+def test_changing_offsets_after_a_reminder_neither_resends_nor_sends_a_stale_one(db, course, parent,
+                                                                               create_workshop_session):
+    session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=3))
+    at = session.starts_at
+    reminders.claim_due_reminders(at - timedelta(hours=20))  # the 24 h reminder
+    db.session.commit()
+
+    set_offsets(db, course, [2880, 1440, 60])  # 2 days added: already passed, and the parent was reminded since
+    after_change = reminders.claim_due_reminders(at - timedelta(hours=19))
+    set_offsets(db, course, [2880, 180])  # 3 h added: due later, once
+    three = reminders.claim_due_reminders(at - timedelta(hours=2, minutes=55))
+    three_again = reminders.claim_due_reminders(at - timedelta(hours=2))
+    db.session.commit()
+
+    assert (after_change, three_again) == ([], [])
+    assert sorted((d.kind, d.channel) for d in three) == [("180@0", "email"), ("180@0", "sms")]
+    assert sorted(claims(db)) == [("1440@0", "email"), ("1440@0", "sms"), ("180@0", "email"), ("180@0", "sms")]
+
+
+def test_a_moved_session_is_reminded_again_before_its_new_time_but_not_twice(db, parent, create_workshop_session):
+    session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=3))
+    old = session.starts_at
+    reminders.claim_due_reminders(old - timedelta(hours=20))
+    db.session.commit()
+
+    reschedule_session(session, starts_local=(old + timedelta(hours=30)).astimezone(session.local_start.tzinfo)
+                       .replace(tzinfo=None))
+    db.session.commit()
+    before_old_start = reminders.claim_due_reminders(old - timedelta(hours=19))
+    new = reminders.claim_due_reminders(session.starts_at - timedelta(hours=23))
+    reschedule_session(session, starts_local=(session.starts_at - timedelta(hours=2)).astimezone(
+        session.local_start.tzinfo).replace(tzinfo=None))
+    db.session.commit()
+    moved_a_little = reminders.claim_due_reminders(session.starts_at - timedelta(hours=20))
+    db.session.commit()
+
+    assert (before_old_start, moved_a_little) == ([], [])
+    assert sorted((d.kind, d.channel) for d in new) == [("1440@1", "email"), ("1440@1", "sms")]
 
 
 def test_no_reminders_for_a_cancelled_session(db, parent, create_workshop_session):
@@ -99,27 +210,129 @@ def test_no_reminders_for_a_cancelled_session(db, parent, create_workshop_sessio
     assert (mails(), texts()) == ([], [])
 
 
-def test_reminder_mail_is_in_the_parents_language_with_the_join_link(db, parent, create_workshop_session):
+def test_a_claimed_reminder_of_a_session_cancelled_before_sending_is_not_sent(db, parent, create_workshop_session):
+    session = create_workshop_session(starts_at=utcnow() + timedelta(minutes=30))
+    claimed = reminders.claim_due_reminders()
+    session.status = SessionStatus.cancelled
+    db.session.commit()  # the claimed sends run after this commit and find the session cancelled
+
+    rows = db.session.scalars(db.select(ReminderDelivery)).all()
+    assert len(claimed) == 2
+    assert {(r.status, r.failure) for r in rows} == {(DeliveryStatus.failed, FailureReason.cancelled)}
+    assert (mails(), texts()) == ([], [])
+
+
+def test_reminder_mail_is_in_the_parents_language_with_join_and_answer_links(db, parent, create_workshop_session):
     session = create_workshop_session(starts_at=utcnow() + timedelta(minutes=30))
 
     reminders.queue_due_reminders.call_local()
 
     message = next(m for m in mails())
     body = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    links = rsvp_urls(parent, session)
+    with force_locale("tr"):
+        coming, cannot = _("Ik kom"), _("Ik kan niet")
     assert message["Content-Language"] == "tr"
     assert invites.local_when(session, "tr") in body
     assert f"/join/{session.id}" in body
+    assert f"{coming}: {links['yes']}\n{cannot}: {links['no']}" in body
+    assert f'href="{links["yes"]}"' in html and f'href="{links["no"]}"' in html
 
 
-@pytest.mark.parametrize("language", ["nl", "ar", "tr"])
-def test_reminder_sms_fits_two_segments_even_with_a_long_title(db, parent, create_workshop_session, language):
+@pytest.mark.parametrize(("language", "segments"), [("nl", 2), ("en", 2), ("ar", 4), ("tr", 4)])
+def test_reminder_sms_carries_three_links_within_its_segments(db, parent, create_workshop_session, language,
+                                                              segments):
     parent.language = language
     session = create_workshop_session(title="Samen voorlezen en praten over taal thuis met je kind " * 2)
 
-    text = invites.reminder_sms_text(session, parent)
+    text = reminder_messages.reminder_text(session, parent)
 
-    assert sms.sms_segments(text) <= 2
-    assert text.endswith(f"/join/{session.id}")
+    links = rsvp_urls(parent, session)
+    assert sms.sms_segments(text) <= segments
+    assert [line.rsplit(" ", 1)[-1] for line in text.splitlines()] == [
+        invites.join_url(parent, session), links["yes"], links["no"]]
+
+
+def test_short_title_stays_in_the_dutch_sms(db, parent, create_workshop_session):
+    parent.language = "nl"
+    session = create_workshop_session(title="Voorlezen")
+
+    text = reminder_messages.reminder_text(session, parent)
+
+    assert text.startswith("Ouderkamer: Voorlezen, ")
+
+
+@pytest.mark.parametrize(("minutes", "expected"), [(3, "Het begint zo:"), (57, "Over 55 minuten begint:"),
+                                                   (14, "Over 15 minuten begint:")])
+def test_lead_says_how_long_until_the_start_when_sent(app, db, create_workshop_session, minutes, expected):
+    session = create_workshop_session()
+
+    with app.test_request_context(), force_locale("nl"):
+        lead = reminder_messages.lead(session, session.starts_at - timedelta(minutes=minutes))
+
+    assert lead == expected
+
+
+# --- WhatsApp --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def whatsapp_parent(db, course):
+    parent = courses.add_parent(name="Amina", language="ar", phone="+31687654321", contact_email=False,
+                                contact_whatsapp=True)
+    courses.enrol(course, parent)
+    db.session.commit()
+    return parent
+
+
+@pytest.fixture
+def templates(app):
+    saved = app.config.get("WHATSAPP_TEMPLATES")
+    app.config["WHATSAPP_TEMPLATES"] = '{"reminder": {"ar": "HX-ar", "nl": "HX-nl"}}'
+    yield
+    app.config["WHATSAPP_TEMPLATES"] = saved
+
+
+def test_whatsapp_reminder_is_the_template_of_the_parents_language(db, whatsapp_parent, create_workshop_session,
+                                                                    templates):
+    session = create_workshop_session(starts_at=utcnow() + timedelta(minutes=30))
+
+    reminders.queue_due_reminders.call_local()
+
+    links = rsvp_urls(whatsapp_parent, session)
+    assert texts() == [sms.WhatsAppMessage("+31687654321", "HX-ar", {
+        "1": "Amina", "2": session.title, "3": invites.local_when(session, "ar"),
+        "4": invites.join_url(whatsapp_parent, session), "5": links["yes"], "6": links["no"]})]
+    assert mails() == []
+
+
+def test_without_a_template_the_reminder_goes_to_the_parents_other_channel(db, whatsapp_parent,
+                                                                           create_workshop_session, templates):
+    whatsapp_parent.language, whatsapp_parent.email, whatsapp_parent.contact_email = "tr", "amina@example.net", True
+    db.session.commit()
+    create_workshop_session(starts_at=utcnow() + timedelta(minutes=30))
+
+    reminders.queue_due_reminders.call_local()
+
+    assert claims(db) == [("60@0", "email")]
+    assert ([str(m["To"]) for m in mails()], texts()) == (["amina@example.net"], [])
+
+
+def test_without_a_template_and_no_other_channel_the_failure_is_recorded(db, whatsapp_parent,
+                                                                         create_workshop_session):
+    create_workshop_session(starts_at=utcnow() + timedelta(minutes=30))
+
+    reminders.queue_due_reminders.call_local()
+
+    row = db.session.scalars(db.select(ReminderDelivery)).one()
+    assert (row.channel, row.status, row.failure, row.attempts) == (
+        "whatsapp", DeliveryStatus.failed, FailureReason.setup, 1)
+    assert row.error == "no WhatsApp template for 'reminder' in language 'ar' (WHATSAPP_TEMPLATES)"
+    assert texts() == []
+
+
+# --- Redis --------------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -139,6 +352,7 @@ def redis_huey():
 def test_two_redis_workers_past_a_reminder_send_it_once_per_parent(db, monkeypatch, course, create_parent, parent,
                                                                    create_workshop_session, redis_huey):
     create_parent("Sanne", course=course, email="sanne@example.org")
+    set_offsets(db, course, [180, 60])
     session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=3))
     monkeypatch.setattr(reminders, "utcnow", lambda: session.starts_at - timedelta(minutes=50))  # clock moved
     tick = redis_huey.task(name="tests.reminders_tick")(lambda: reminders.queue_due_reminders.call_local())
@@ -166,5 +380,5 @@ def test_two_redis_workers_past_a_reminder_send_it_once_per_parent(db, monkeypat
     assert [t.to_e164 for t in texts()] == ["+31612345678"]
     rows = db.session.scalars(db.select(ReminderDelivery)).all()
     assert sorted((r.kind, r.channel, r.status) for r in rows) == [
-        ("hour", "email", DeliveryStatus.sent), ("hour", "email", DeliveryStatus.sent),
-        ("hour", "sms", DeliveryStatus.sent)]
+        ("60@0", "email", DeliveryStatus.sent), ("60@0", "email", DeliveryStatus.sent),
+        ("60@0", "sms", DeliveryStatus.sent)]
