@@ -341,15 +341,20 @@ def send_whatsapp(message: WhatsAppMessage) -> None:
 
 
 def send_to_phone(channel: str, to_e164: str, *, text: str, kind: str, language: str,
-                  variables: Mapping[str, str]) -> None:
+                  variables: Mapping[str, str], sms_instead: bool = False) -> None:
     """Send `text` as an SMS (channel "sms"), or the WhatsApp template for `kind` in `language` filled with
-    `variables` (channel "whatsapp"); raises SmsError, MissingTemplateError when no template is configured."""
+    `variables` (channel "whatsapp"); raises SmsError, MissingTemplateError when no template is configured
+    (unless `sms_instead`, which sends `text` as an SMS to the same number then)."""
     if channel == "sms":
         send_sms(SmsMessage(to_e164=to_e164, text=text))
         return
     if channel != "whatsapp":
         raise SmsError(f"unknown phone channel {channel!r}", transient=False)
     content_sid = whatsapp_template(kind, language)
+    if content_sid is None and sms_instead:
+        logger.warning("no WhatsApp template for %r in %r: sent as SMS instead", kind, language)
+        send_sms(SmsMessage(to_e164=to_e164, text=text))
+        return
     if content_sid is None:
         raise MissingTemplateError(kind, language)
     send_whatsapp(WhatsAppMessage(to_e164=to_e164, content_sid=content_sid, variables=variables))

@@ -317,9 +317,9 @@ def responders(activity: HomeActivity) -> set[int]:
 
 
 def nudge_channel(parent: Parent) -> str | None:
-    """The one channel a nudge goes out on: SMS for a parent who chose it, else e-mail; None when unreachable."""
-    channels = [c for c in parent.channels if c in ("email", "sms")]
-    return "sms" if "sms" in channels else (channels[0] if channels else None)
+    """The one channel a nudge goes out on: WhatsApp or SMS for a parent who chose it, else e-mail; None when
+    unreachable (parents who never read e-mail still see a message on their phone)."""
+    return next((c for c in ("whatsapp", "sms", "email") if c in parent.channels), None)
 
 
 def last_nudges(activity: HomeActivity) -> dict[int, datetime]:

@@ -78,7 +78,11 @@ def send_nudge(nudge_id: int) -> None:
             if nudge.channel == EMAIL:
                 mail.send_message(nudge_message(activity, parent, link))
             else:
-                sms.send_sms(sms.SmsMessage(to_e164=parent.phone, text=nudge_sms_text(activity, parent, link)))
+                # WhatsApp template "activity_nudge": 1 parent's name, 2 activity title, 3 response link.
+                sms.send_to_phone(nudge.channel, parent.phone, text=nudge_sms_text(activity, parent, link),
+                                  kind="activity_nudge", language=parent.language,
+                                  variables={"1": parent.name, "2": activity.text_in(parent.language, "title"), "3": link},
+                                  sms_instead="sms" not in parent.channels)
         except (mail.MailError, sms.SmsError) as exc:
             db.session.rollback()
             if exc.transient:

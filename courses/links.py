@@ -40,7 +40,8 @@ def find_parent_by_token(token: str) -> Parent | None:
 
 
 def send_welcome_message(parent: Parent) -> str:
-    """Issue a fresh personal link and enqueue the welcome e-mail/SMS after commit; returns the link."""
+    """Issue a fresh personal link and enqueue one welcome message per channel after commit; returns the link."""
     link = issue_personal_link(parent)
-    enqueue_after_commit(db.session, send_welcome, parent.id, link)
+    for channel in parent.channels:
+        enqueue_after_commit(db.session, send_welcome, parent.id, link, channel)
     return link

@@ -20,16 +20,17 @@ MAX_SMS_SEGMENTS = 2
 
 
 @task(name="courses.send_welcome", retries=3, retry_delay=60)
-def send_welcome(parent_id: int, link: str) -> None:
-    """Send the welcome message with the personal link by e-mail and/or SMS (network: SMTP/gateway or the log)."""
+def send_welcome(parent_id: int, link: str, channel: str = "email") -> None:
+    """Send the welcome message with the personal link on one channel (network: SMTP/gateway or the log)."""
+    # One task per channel, so a retried SMS never sends the e-mail a second time.
     parent = db.session.get(Parent, parent_id)
-    if parent is None:
+    if parent is None or channel not in parent.channels:
         return
     with force_locale(parent.language):
-        if parent.email and getattr(parent, "contact_email", True):
+        if channel == "email":
             _send_mail(parent, link)
-        if parent.phone and getattr(parent, "contact_sms", True):
-            _send_sms(parent, link)
+        else:
+            _send_phone(parent, link, channel)
 
 
 def _send_mail(parent: Parent, link: str) -> None:
@@ -52,9 +53,12 @@ def welcome_sms_text(parent: Parent, link: str) -> str:
     return text if sms.sms_segments(text) <= MAX_SMS_SEGMENTS else f"Ouderkamer: {link}"
 
 
-def _send_sms(parent: Parent, link: str) -> None:
+def _send_phone(parent: Parent, link: str, channel: str) -> None:
     try:
-        sms.send_sms(sms.SmsMessage(to_e164=parent.phone, text=welcome_sms_text(parent, link)))
+        # WhatsApp template "welcome": 1 parent's name, 2 personal link. Without one, an SMS (unless one goes anyway).
+        sms.send_to_phone(channel, parent.phone, text=welcome_sms_text(parent, link), kind="welcome",
+                          language=parent.language, variables={"1": parent.name, "2": link},
+                          sms_instead="sms" not in parent.channels)
     except sms.SmsError as exc:
         if exc.transient:
             raise

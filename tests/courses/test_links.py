@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from core.mail import get_mail_transport
 from core.tokens import hash_token
 from courses import links
+from tests.core.test_sms_twilio import twilio, twilio_config  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.unit
 
@@ -127,3 +129,31 @@ def test_welcome_sms_text_arabic_fits_two_segments(db, app, create_parent):
 
     assert link in text
     assert sms_segments(text) <= 2
+
+
+def test_welcome_goes_out_once_per_channel_as_whatsapp_template(app, db, create_parent, course, twilio):  # noqa: F811
+    parent = create_parent("Amina", course=course, language="ar", email="amina@example.org")
+    parent.phone, parent.contact_whatsapp = "+31612345678", True
+    db.session.commit()
+
+    with twilio_config(app, twilio, WHATSAPP_TEMPLATES='{"welcome": {"ar": "HX' + "b" * 32 + '"}}'):
+        url = links.send_welcome_message(parent)
+        db.session.commit()
+
+    (_path, _type, form), = twilio.requests
+    assert (form["To"], form["ContentSid"], form["ContentVariables"]) == (
+        "whatsapp:+31612345678", "HX" + "b" * 32, '{"1": "Amina", "2": "' + url + '"}')
+    assert [m["To"] for m in get_mail_transport().outbox] == ["amina@example.org"]
+
+
+def test_welcome_without_a_whatsapp_template_is_sent_as_an_sms_instead(app, db, create_parent, course, twilio):  # noqa: F811
+    parent = create_parent("Elif", course=course, language="tr")
+    parent.phone, parent.contact_whatsapp = "+31612345678", True
+    db.session.commit()
+
+    with twilio_config(app, twilio):
+        url = links.send_welcome_message(parent)
+        db.session.commit()
+
+    (_path, _type, form), = twilio.requests
+    assert (form["To"], "ContentSid" in form, url in form["Body"]) == ("+31612345678", False, True)
