@@ -80,6 +80,8 @@ class InviteDelivery(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     failure: Mapped[FailureReason | None] = mapped_column(Enum(FailureReason, name="delivery_failure_reason"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When a send task last took it up or it was (re)queued: the stale-delivery reaper reads it.
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     session: Mapped[WorkshopSession] = relationship()
@@ -108,6 +110,8 @@ class ReminderDelivery(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     failure: Mapped[FailureReason | None] = mapped_column(Enum(FailureReason, name="delivery_failure_reason"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When a send task last took it up or it was (re)queued: the stale-delivery reaper reads it.
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     session: Mapped[WorkshopSession] = relationship()

@@ -7,9 +7,9 @@ pending rows; so a double click, or two trainers at once, still send one message
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from core.db import utcnow
 from core.extensions import db
@@ -22,6 +22,9 @@ from sessions.models import SessionStatus, WorkshopSession
 from sessions.reminders import offset_of, send_reminder
 
 INVITE, REMINDER = "invite", "reminder"
+#: A pending delivery untouched this long has lost its task (a worker died mid-send): Huey's retries, which survive
+#: a worker's death in the queue's schedule, all end within 15 minutes of the first try.
+STALE_AFTER = timedelta(minutes=30)
 #: Failures that are not the trainer's concern: the message was no longer needed.
 _NOT_SHOWN = {FailureReason.cancelled}
 
@@ -127,3 +130,28 @@ def resend_delivery(session: WorkshopSession, kind: str, delivery_id: int) -> bo
     task_fn, *args = plan
     enqueue_after_commit(db.session, task_fn, *args)
     return True
+
+
+def requeue_stale_deliveries(now: datetime | None = None) -> int:
+    """Enqueue again, after commit, each pending invite or reminder whose send task was lost; a superseded one is
+    closed instead; flushes; returns how many were queued."""
+    cutoff = (now or utcnow()) - STALE_AFTER
+    queued = 0
+    for model in (InviteDelivery, ReminderDelivery):
+        last_touch = func.coalesce(model.touched_at, model.created_at)
+        stale = select(model).where(model.status == DeliveryStatus.pending, last_touch < cutoff)
+        for row in db.session.scalars(stale.order_by(model.id)).all():
+            plan = _invite_plan(row) if model is InviteDelivery else (send_reminder, row.id)
+            if plan is None:  # a newer message carries the current state, or it no longer makes sense
+                row.status, row.failure, row.error = DeliveryStatus.failed, FailureReason.cancelled, "superseded"
+                continue
+            # Conditional, so two reapers at once queue it once.
+            touched = db.session.execute(
+                update(model).where(model.id == row.id, model.status == DeliveryStatus.pending, last_touch < cutoff)
+                .values(touched_at=utcnow()).execution_options(synchronize_session=False))
+            if touched.rowcount == 1:
+                task_fn, *args = plan
+                enqueue_after_commit(db.session, task_fn, *args)
+                queued += 1
+    db.session.flush()
+    return queued

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import mail, sms
 from core.db import utcnow
@@ -56,8 +56,9 @@ def failure_reason(exc: mail.MailError | sms.SmsError) -> FailureReason:
 
 def attempt(delivery: InviteDelivery | ReminderDelivery, send) -> None:
     """Run `send()` once for a delivery: record sent, a permanent failure, or a transient one (re-raised to retry);
-    commits."""
-    delivery.attempts += 1
+    commits. Two tasks for one delivery (a re-queue by the reaper meeting a late original) send it once."""
+    if not _take_up(delivery):
+        return
     try:
         send()
     except (mail.MailError, sms.SmsError) as exc:
@@ -71,6 +72,23 @@ def attempt(delivery: InviteDelivery | ReminderDelivery, send) -> None:
         return
     delivery.status, delivery.sent_at, delivery.error, delivery.failure = DeliveryStatus.sent, utcnow(), None, None
     db.session.commit()
+
+
+def _take_up(delivery: InviteDelivery | ReminderDelivery) -> bool:
+    """Count this attempt with one conditional UPDATE, committed before the network call; False when another task
+    took the delivery up first (or it is no longer pending)."""
+    model, seen = type(delivery), delivery.attempts
+    taken = db.session.execute(
+        update(model)
+        .where(model.id == delivery.id, model.status == DeliveryStatus.pending, model.attempts == seen)
+        .values(attempts=seen + 1, touched_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if taken.rowcount != 1:
+        return False
+    db.session.refresh(delivery)
+    return True
 
 
 def fail(delivery: InviteDelivery | ReminderDelivery, reason: FailureReason, error: str) -> None:

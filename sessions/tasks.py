@@ -12,9 +12,10 @@ from huey import crontab
 from core import mail
 from core.extensions import db
 from core.jitsi import JitsiError
-from core.queue import huey, task
+from core.queue import huey, periodic_task, task
 from core.urls import external_url
 from courses.models import Parent
+from sessions import deliveries
 from sessions.models import WorkshopSession
 
 logger = logging.getLogger("ouderkamer.sessions")
@@ -69,3 +70,11 @@ def poll_live_rooms_now() -> None:
 def poll_live_rooms() -> None:
     """Every minute: poll the open rooms (does nothing without JITSI_ROOM_API_URL)."""
     poll_live_rooms_now.call_local()
+
+
+@periodic_task(crontab(minute="*/10"), name="sessions.requeue_stale_deliveries")
+def requeue_stale_deliveries() -> int:
+    """Every ten minutes: queue again the invites and reminders whose send task died with its worker; commits."""
+    queued = deliveries.requeue_stale_deliveries()
+    db.session.commit()
+    return queued

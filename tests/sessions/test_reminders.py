@@ -354,7 +354,9 @@ def test_two_redis_workers_past_a_reminder_send_it_once_per_parent(db, monkeypat
     create_parent("Sanne", course=course, email="sanne@example.org")
     set_offsets(db, course, [180, 60])
     session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(days=3))
-    monkeypatch.setattr(reminders, "utcnow", lambda: session.starts_at - timedelta(minutes=50))  # clock moved
+    # Read before the threads start: both would otherwise load the expired attribute through this thread's session.
+    moved = session.starts_at - timedelta(minutes=50)
+    monkeypatch.setattr(reminders, "utcnow", lambda: moved)  # clock moved
     tick = redis_huey.task(name="tests.reminders_tick")(lambda: reminders.queue_due_reminders.call_local())
     tick()
     tick()
