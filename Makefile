@@ -7,7 +7,7 @@ PORT ?= 5000
 APT_UPDATED := /tmp/.ouderkamer-apt-updated
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-test system-packages translations lint clean
+.PHONY: run test install install-test system-packages translations lint clean bench
 
 # Debian packages: ffmpeg always, npm for front-end packages, python3-venv where venv is missing.
 system-packages:
@@ -64,6 +64,10 @@ lint: $(VENV)/.requirements-test
 
 test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (docs/performance.md): PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379, as for the tests.
+bench: install-test
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules
