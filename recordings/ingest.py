@@ -229,7 +229,7 @@ def api_jibri_recording():
     if ref and (existing := services.find_by_source_ref(f"jibri:{ref}")) is not None:
         return jsonify(recording_json(existing)), 200
     metadata = _jibri_metadata()
-    workshop_session = services.session_for_room(metadata.get("room") or metadata.get("meeting_url") or "")
+    workshop_session = services.session_for_room(str(metadata.get("room") or metadata.get("meeting_url") or ""))
     if workshop_session is None:
         return api_error("not_found", "No session uses the room in metadata.json (meeting_url).", 404)
     get_session_or_403(workshop_session.id, g.api_user)
