@@ -111,6 +111,11 @@ def source_seconds(src: Path) -> float:
     return float(done.stdout.strip())
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(commands: list[list[str]]) -> float:
     start = time.perf_counter()
     for argv in commands:
@@ -224,7 +229,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-out-"))
     try:
         (work / "ref").mkdir()
+        cpu_before = _children_cpu_s()
         wall_ref = timed(reference(src, work / "ref", seconds))
+        cpu_ref = _children_cpu_s() - cpu_before
         worker = subprocess.run([sys.executable, __file__, "--pipeline-worker", str(src)], check=True,
                                 capture_output=True, text=True, cwd=ROOT)
         pipeline = json.loads(worker.stdout.strip().splitlines()[-1])
@@ -245,6 +252,10 @@ def main() -> None:
         "ffmpeg_peak_rss_mb": round(pipeline["ffmpeg_rss_mb"], 1),
         "files": pipeline["files"],
         "cores": os.cpu_count(),
+        # What the reference costs in CPU time, and the best realtime factor that allows on this many cores even
+        # with every core busy all the time: the ceiling no pipeline built on that command can pass.
+        "reference_cpu_s": round(cpu_ref, 1),
+        "reference_cpu_bound_x_realtime": round(pipeline["duration_s"] / (cpu_ref / os.cpu_count()), 2),
     }))
 
 

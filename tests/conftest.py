@@ -154,6 +154,8 @@ def db(app):
         limiter.reset()
     for key in ("ouderkamer.mail", "ouderkamer.sms"):
         app.extensions.pop(key, None)  # a fresh memory outbox per test
+    if queue.huey.immediate:
+        queue.huey.flush()  # retries an earlier test scheduled (immediate mode keeps them in memory) stay there
     with app.app_context():
         yield _db
         _db.session.rollback()

@@ -19,21 +19,13 @@ from werkzeug.test import encode_multipart
 
 from accounts import services as accounts
 from courses.activity_models import ActivityResponse
-from recordings import services, tasks
+from recordings import services
 from recordings.models import Recording
 from tests.courses.activity_helpers import all_objects, make_activity, make_family
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
 ODD_NAMES = ["../../../etc/passwd", "..\\..\\boot.ini", "con.mp4", "a" * 70_000 + ".mp4", "naïve vidéo 📹.mp4",
              "video.mp4\r\nX-Injected: 1", "/absolute/path.mp4", ".", ""]
-
-
-@pytest.fixture
-def probes(monkeypatch):
-    """Stop the chain at `received`: nothing here needs a real probe."""
-    calls = []
-    monkeypatch.setattr(tasks, "probe_recording", calls.append)
-    return calls
 
 
 @pytest.fixture

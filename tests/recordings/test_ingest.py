@@ -11,21 +11,13 @@ import pytest
 
 from accounts import services as accounts
 from core.storage import get_storage
-from recordings import services, tasks
+from recordings import services
 from recordings.models import Recording, RecordingSource, RecordingState
 
 DATA = os.urandom(3 * 1024 * 1024 + 123)
 SHA = hashlib.sha256(DATA).hexdigest()
 # Multipart bodies stay below 500 KB: above that werkzeug's test client spools them to a file it never closes.
 SMALL = DATA[:200 * 1024]
-
-
-@pytest.fixture
-def probes(monkeypatch):
-    """Stops the chain at `received`: records the ids the probe step was asked to run for."""
-    calls = []
-    monkeypatch.setattr(tasks, "probe_recording", calls.append)
-    return calls
 
 
 @pytest.fixture

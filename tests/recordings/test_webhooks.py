@@ -61,13 +61,6 @@ def jaas(app, monkeypatch):
 
 
 @pytest.fixture
-def probes(monkeypatch):
-    calls = []
-    monkeypatch.setattr(tasks, "probe_recording", calls.append)
-    return calls
-
-
-@pytest.fixture
 def workshop_session(create_workshop_session):
     return create_workshop_session(title="Samen spelen")
 

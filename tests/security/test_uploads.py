@@ -12,7 +12,7 @@ import pytest
 
 from accounts import services as accounts
 from core.storage import check_key
-from recordings import services, tasks
+from recordings import services
 from recordings.models import Recording, RecordingSource, RecordingState
 from tests.courses.activity_helpers import make_activity, make_family, photo_with_gps, post_answer
 
@@ -20,14 +20,6 @@ pytestmark = pytest.mark.unit
 
 TRAVERSAL = "../../etc/passwd"
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(4096)
-
-
-@pytest.fixture
-def probes(monkeypatch):
-    """The pipeline stops at `received` (these tests are about where the original goes)."""
-    calls = []
-    monkeypatch.setattr(tasks, "probe_recording", calls.append)
-    return calls
 
 
 @pytest.fixture

@@ -89,7 +89,8 @@ def test_parent_can_change_the_answer(client, db, links, parent, session):
 @pytest.mark.parametrize("change", ["code", "session", "feed", "answer"])
 def test_a_wrong_link_is_404_for_get_and_post(client, db, links, change):
     feed_id, session_id, code, _answer = links["yes"].split("/")[2:]
-    wrong = {"code": f"/r/{feed_id}/{session_id}/{code[:-1]}A/yes",
+    other = "B" if code.endswith("A") else "A"  # a different last character, never the right code by chance
+    wrong = {"code": f"/r/{feed_id}/{session_id}/{code[:-1]}{other}/yes",
              "session": f"/r/{feed_id}/{int(session_id) + 1}/{code}/yes",
              "feed": f"/r/{int(feed_id) + 1}/{session_id}/{code}/yes",
              "answer": f"/r/{feed_id}/{session_id}/{code}/maybe"}[change]
