@@ -124,7 +124,8 @@ def resend_delivery(session: WorkshopSession, kind: str, delivery_id: int) -> bo
     if plan is None:
         return False
     reset = db.session.execute(update(model).where(model.id == delivery.id, model.status == DeliveryStatus.failed)
-                               .values(status=DeliveryStatus.pending, attempts=0, error=None, failure=None))
+                               .values(status=DeliveryStatus.pending, attempts=0, error=None, failure=None,
+                                       touched_at=utcnow()))  # queued now: not stale for the reaper
     if reset.rowcount != 1:
         return False  # another click got there first
     task_fn, *args = plan
