@@ -127,6 +127,12 @@ def find_activity(course: Course, activity_id: int) -> HomeActivity | None:
     return activity if activity is not None and activity.course_id == course.id else None
 
 
+def find_part(activity: HomeActivity, model, row_id: int):
+    """The activity's media item or response (`model`) with this id, or None."""
+    row = db.session.get(model, row_id)
+    return row if row is not None and row.activity_id == activity.id else None
+
+
 def add_media(activity: HomeActivity, stream, *, kind: MediaKind) -> ActivityMedia:
     """Store a picture or clip for the activity (a clip is transcoded after commit); flushes."""
     media_uuid = new_uuid()

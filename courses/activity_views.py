@@ -169,8 +169,8 @@ def delete(course_id: int, activity_id: int):
 def delete_media(course_id: int, activity_id: int, media_id: int):
     course = get_course_or_403(course_id)
     activity = _activity_or_404(course, activity_id)
-    row = db.session.get(ActivityMedia, media_id)
-    if row is None or row.activity_id != activity.id:
+    row = activities.find_part(activity, ActivityMedia, media_id)
+    if row is None:
         abort(404)
     if EmptyForm().validate_on_submit():
         activities.remove_media(row)
@@ -230,8 +230,8 @@ def nudge(course_id: int, activity_id: int):
 @login_required
 def response_file(course_id: int, activity_id: int, response_id: int, part: str):
     activity = _activity_or_404(get_course_or_403(course_id), activity_id)
-    row = db.session.get(ActivityResponse, response_id)
-    if row is None or row.activity_id != activity.id:
+    row = activities.find_part(activity, ActivityResponse, response_id)
+    if row is None:
         abort(404)
     return signed_redirect(row, part)
 
@@ -240,7 +240,7 @@ def response_file(course_id: int, activity_id: int, response_id: int, part: str)
 @login_required
 def media_file(course_id: int, activity_id: int, media_id: int, part: str):
     activity = _activity_or_404(get_course_or_403(course_id), activity_id)
-    row = db.session.get(ActivityMedia, media_id)
-    if row is None or row.activity_id != activity.id:
+    row = activities.find_part(activity, ActivityMedia, media_id)
+    if row is None:
         abort(404)
     return signed_redirect(row, part)

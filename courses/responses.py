@@ -208,7 +208,7 @@ def response_file(token: str, activity_id: int, response_id: int, part: str):
 @limiter.limit(RATE_LIMIT)
 def media_file(token: str, activity_id: int, media_id: int, part: str):
     _parent, activity = _activity_or_404(token, activity_id)
-    row = db.session.get(ActivityMedia, media_id)
-    if row is None or row.activity_id != activity.id:
+    row = activities.find_part(activity, ActivityMedia, media_id)
+    if row is None:
         abort(404)
     return signed_redirect(row, part)
