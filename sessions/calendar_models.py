@@ -61,7 +61,19 @@ class CalendarFeed(db.Model):
         return f"<CalendarFeed {self.id} parent={self.parent_id} course={self.course_id}>"
 
 
-class InviteDelivery(db.Model):
+class DeliveryState:
+    """What invites and reminders both record about sending (each keeps its own `status` enum type)."""
+
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[FailureReason | None] = mapped_column(Enum(FailureReason, name="delivery_failure_reason"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When a send task last took it up or it was (re)queued: the stale-delivery reaper reads it.
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InviteDelivery(DeliveryState, db.Model):
     """One iTIP message (REQUEST or CANCEL) for one session, parent and SEQUENCE."""
 
     __tablename__ = "invite_deliveries"
@@ -76,13 +88,6 @@ class InviteDelivery(db.Model):
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(DeliveryStatus, name="invite_delivery_status"), default=DeliveryStatus.pending
     )
-    attempts: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    failure: Mapped[FailureReason | None] = mapped_column(Enum(FailureReason, name="delivery_failure_reason"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: When a send task last took it up or it was (re)queued: the stale-delivery reaper reads it.
-    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     session: Mapped[WorkshopSession] = relationship()
     parent: Mapped[Parent] = relationship()
@@ -91,7 +96,7 @@ class InviteDelivery(db.Model):
         return f"<InviteDelivery {self.id} {self.method} s{self.session_id} p{self.parent_id} #{self.sequence}>"
 
 
-class ReminderDelivery(db.Model):
+class ReminderDelivery(DeliveryState, db.Model):
     """One reminder (kind: offset in minutes @ the session's SEQUENCE, "1440@0") on one channel
     ("email"/"sms"/"whatsapp"); the unique row is the send-once claim."""
 
@@ -106,13 +111,6 @@ class ReminderDelivery(db.Model):
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(DeliveryStatus, name="reminder_delivery_status"), default=DeliveryStatus.pending
     )
-    attempts: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    failure: Mapped[FailureReason | None] = mapped_column(Enum(FailureReason, name="delivery_failure_reason"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: When a send task last took it up or it was (re)queued: the stale-delivery reaper reads it.
-    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     session: Mapped[WorkshopSession] = relationship()
     parent: Mapped[Parent] = relationship()
