@@ -130,8 +130,9 @@ def _sessions(course: Course) -> None:
 def _parents(course: Course) -> list[Parent]:
     result = []
     for name, language, email, phone in PARENTS:
-        parent = db.session.scalar(select(Parent).where(Parent.name == name)) or courses.add_parent(
-            name=name, language=language, email=email, phone=phone)
+        parent = db.session.scalar(select(Parent).where(
+            Parent.name == name, Parent.organisation_id == course.organisation_id)) or courses.add_parent(
+            name=name, language=language, email=email, phone=phone, organisation_id=course.organisation_id)
         courses.enrol(course, parent)
         result.append(parent)
     return result
@@ -206,6 +207,7 @@ def describe(course: Course, trainer: User, token: str, parents: list[Parent], l
     return {
         "base_url": current_app.config["PUBLIC_BASE_URL"],
         "login_url": external_url("accounts.login"),
+        "organisation": {"id": course.organisation.id, "name": course.organisation.name},
         "coordinator": {"email": COORDINATOR[0], "password": PASSWORD},
         "trainer": {"email": trainer.email, "password": PASSWORD, "api_token": token},
         "course": {"id": course.id, "title": course.title, "url": external_url("courses.detail", course_id=course.id),

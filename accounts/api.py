@@ -9,6 +9,7 @@ from flask import g, jsonify, request
 
 from accounts import services
 from accounts.models import User
+from core import tenancy
 from core.api import operation
 from core.errors import api_error
 from core.extensions import db
@@ -44,6 +45,7 @@ def token_required(view: Callable) -> Callable:
             return _unauthorised("This API token is unknown or revoked.")
         db.session.commit()  # records last_used_at
         g.api_user = user
+        tenancy.enter(user.organisation_id)
         return view(*args, **kwargs)
 
     return wrapper

@@ -19,6 +19,7 @@ from sqlalchemy import JSON, ForeignKey, String, inspect, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.models import User
+from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
 
@@ -45,6 +46,8 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: No foreign key, like parent and course: the fact outlives them. None only for rows older than organisations.
+    organisation_id: Mapped[int | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     #: One of ACTIONS.
     action: Mapped[str] = mapped_column(String(40))
@@ -63,6 +66,9 @@ class AuditEntry(db.Model):
         return f"<AuditEntry {self.id} {self.action} parent={self.parent_id}>"
 
 
+tenancy.register(AuditEntry, lambda org: AuditEntry.organisation_id == org)
+
+
 def _actor() -> tuple[str, User | None]:
     if not has_request_context():
         return "system", None
@@ -73,6 +79,13 @@ def _actor() -> tuple[str, User | None]:
     if (request.view_args or {}).get("token"):
         return "parent", None
     return "system", None
+
+
+def _organisation_of(parent: Any, actor: User | None) -> int | None:
+    for owner in (parent, actor):
+        if getattr(owner, "organisation_id", None) is not None:
+            return owner.organisation_id
+    return tenancy.current()
 
 
 def _check_details(details: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +108,7 @@ def record(action: str, *, parent: Any = None, course_id: int | None = None, **d
     kind, actor = _actor()
     if parent is not None and parent.id is None:
         db.session.flush()  # a parent added in this transaction gets its id
-    entry = AuditEntry(action=action, actor_kind=kind, actor_id=actor.id if actor else None,
+    entry = AuditEntry(organisation_id=_organisation_of(parent, actor), action=action, actor_kind=kind, actor_id=actor.id if actor else None,
                        actor_name=actor.name if actor else "", parent_id=parent.id if parent else None,
                        parent_name=parent.name if parent else None, course_id=course_id,
                        details=_check_details(details))
@@ -128,10 +141,11 @@ def entries_query(*, parent_id: int | None = None, course_id: int | None = None,
     return query
 
 
-def course_titles(ids: set[int] | None = None) -> dict[int, str]:
-    """Titles of the courses with these ids, or of all (by table name: accounts may not import courses)."""
+def course_titles(organisation_id: int, ids: set[int] | None = None) -> dict[int, str]:
+    """Titles of the organisation's courses with these ids, or of all its courses (by table name: accounts may not
+    import courses, and a Core query is not scoped, so the organisation is named here)."""
     table = db.metadata.tables.get("courses")
     if table is None or ids == set():
         return {}
-    query = select(table.c.id, table.c.title)
+    query = select(table.c.id, table.c.title).where(table.c.organisation_id == organisation_id)
     return dict(db.session.execute(query.where(table.c.id.in_(ids)) if ids is not None else query).all())

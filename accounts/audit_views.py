@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import IntegerField, SelectChoice, SelectField
@@ -32,7 +33,7 @@ class AuditFilterForm(FlaskForm):
 def _filter_form() -> AuditFilterForm:
     form = AuditFilterForm(request.args)
     everyone = _l("Alle")
-    courses = sorted(audit.course_titles().items(), key=lambda item: item[1])
+    courses = sorted(audit.course_titles(current_user.organisation_id).items(), key=lambda item: item[1])
     form.course.choices = [SelectChoice("", everyone)] + [SelectChoice(i, title) for i, title in courses]
     users = db.session.scalars(select(User).order_by(User.name))
     form.actor.choices = [SelectChoice("", everyone)] + [SelectChoice(u.id, u.name) for u in users]
@@ -47,7 +48,7 @@ def audit_log():
     filters = {"parent_id": form.parent.data, "course_id": form.course.data, "actor_id": form.actor.data}
     query = audit.entries_query(**filters) if valid else audit.entries_query()
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)
-    titles = audit.course_titles({e.course_id for e in page.items if e.course_id})
+    titles = audit.course_titles(current_user.organisation_id, {e.course_id for e in page.items if e.course_id})
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("accounts/audit.html", form=form, page=page, titles=titles, args=args,
                            actions=audit.ACTIONS, kinds=audit.ACTOR_KINDS, detail_labels=DETAIL_LABELS), \

@@ -1,4 +1,4 @@
-"""`flask trainers create` and `flask tokens create`."""
+"""`flask orgs create|list`, `flask trainers create` and `flask tokens create`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,32 @@ from core.extensions import db
 
 trainers_cli = AppGroup("trainers", help="Manage trainer and coordinator accounts.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+orgs_cli = AppGroup("orgs", help="Manage organisations (the VVE providers this installation serves).")
+
+
+@orgs_cli.command("create")
+@click.argument("name")
+@click.option("--language", default="nl", show_default=True, help="Default language of new courses.")
+@click.option("--retention-days", default=60, show_default=True, type=int,
+              help="Default days a new course keeps its recordings.")
+@click.option("--sender-name", default="", help="Sender name parents see on mail and SMS.")
+def create_organisation(name: str, language: str, retention_days: int, sender_name: str) -> None:
+    """Create an organisation; its first coordinator follows with `flask trainers create --org`."""
+    try:
+        organisation = services.create_organisation(name, language=language, retention_days=retention_days,
+                                                    sender_name=sender_name)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from None
+    db.session.commit()
+    click.echo(f"Created organisation {organisation.name!r} (id {organisation.id}).")
+
+
+@orgs_cli.command("list")
+def list_organisations() -> None:
+    """List the organisations with their ids."""
+    for organisation in services.list_organisations():
+        click.echo(f"{organisation.id}\t{organisation.name}")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -26,16 +52,21 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--name", required=True, help="Full name shown to parents.")
 @click.option("--coordinator", is_flag=True, help="Give the account the coordinator role.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-def create_trainer(email: str, name: str, coordinator: bool, password_stdin: bool) -> None:
-    """Create a trainer (or coordinator) account."""
+@click.option("--org", "org", default=None,
+              help="The organisation (id or name); default the first one, made when there is none.")
+def create_trainer(email: str, name: str, coordinator: bool, password_stdin: bool, org: str | None) -> None:
+    """Create a trainer (or coordinator) account in an organisation."""
+    organisation = services.find_organisation(org) if org else services.default_organisation()
+    if organisation is None:
+        raise click.ClickException(f"No organisation {org!r}; see `flask orgs list`.")
     try:
         user = services.create_user(email, name=name, password=_read_password(password_stdin),
-                                    coordinator=coordinator)
+                                    coordinator=coordinator, organisation=organisation)
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc.message)) from None
     db.session.commit()
-    click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+    click.echo(f"Created {user.role.value} {user.email} (id {user.id}) in {organisation.name!r}.")
 
 
 @tokens_cli.command("create")

@@ -1,4 +1,4 @@
-"""Trainers and coordinators, their API tokens and password-reset tokens."""
+"""Organisations (the tenants: one VVE provider each), their trainers and coordinators, API and reset tokens."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
 
@@ -24,10 +25,30 @@ class Role(enum.Enum):
     coordinator = "coordinator"
 
 
+class Organisation(db.Model):
+    """A VVE provider: it owns its trainers, coordinators, courses and parents; nothing crosses to another."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: Default language of new courses.
+    language: Mapped[str] = mapped_column(String(8), default="nl")
+    #: Default number of days a new course keeps its recordings.
+    retention_days: Mapped[int] = mapped_column(default=60)
+    #: The name parents see as the sender of mail and SMS ("" = the installation's own).
+    sender_name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.id} {self.name!r}>"
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
     #: Stored lower-cased, so look-ups are case-insensitive on every database.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -40,6 +61,7 @@ class User(UserMixin, db.Model):
     #: Part of the login session's id; replaced at logout and at a password change, which ends every session.
     session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
 
+    organisation: Mapped[Organisation] = relationship()
     api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     @property
@@ -86,3 +108,13 @@ class PasswordReset(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+def _users_of(organisation_id: int):
+    return select(User.id).where(User.organisation_id == organisation_id)
+
+
+tenancy.register(Organisation, lambda org: Organisation.id == org)
+tenancy.register(User, lambda org: User.organisation_id == org)
+tenancy.register(ApiToken, lambda org: ApiToken.user_id.in_(_users_of(org)))
+tenancy.register(PasswordReset, lambda org: PasswordReset.user_id.in_(_users_of(org)))

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from accounts.models import ApiToken, PasswordReset, Role, User, new_session_nonce
+from accounts.models import ApiToken, Organisation, PasswordReset, Role, User, new_session_nonce
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
@@ -28,6 +28,47 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 class AccountError(DomainError):
     """An account rule was broken."""
+
+
+#: The organisation that an installation with one organisation (and the migration of older data) puts everything in.
+DEFAULT_ORGANISATION = "Ouderkamer"
+
+
+def create_organisation(name: str, *, language: str = "nl", retention_days: int = 60,
+                        sender_name: str = "") -> Organisation:
+    """Add an organisation (a VVE provider, the tenant); flushes."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise AccountError(_l("Geef de organisatie een naam (hoogstens 200 tekens)."), field="name")
+    if db.session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower())):
+        raise AccountError(_l("Er is al een organisatie met deze naam."), field="name")
+    if language not in current_app.config["LANGUAGES"]:
+        raise AccountError(_l("Onbekende taal."), field="language")
+    if not 1 <= retention_days <= 365:
+        raise AccountError(_l("Bewaar opnames tussen 1 en 365 dagen."), field="retention_days")
+    organisation = Organisation(name=name, language=language, retention_days=retention_days,
+                                sender_name=" ".join(sender_name.split())[:100])
+    db.session.add(organisation)
+    db.session.flush()
+    return organisation
+
+
+def default_organisation() -> Organisation:
+    """The first organisation, made on first use: a one-organisation installation never has to name it; flushes."""
+    organisation = db.session.scalars(select(Organisation).order_by(Organisation.id)).first()
+    return organisation or create_organisation(DEFAULT_ORGANISATION)
+
+
+def find_organisation(key: str) -> Organisation | None:
+    """An organisation by id or (case-insensitive) name."""
+    if key.isdigit():
+        return db.session.get(Organisation, int(key))
+    return db.session.scalar(select(Organisation).where(func.lower(Organisation.name) == key.strip().lower()))
+
+
+def list_organisations() -> list[Organisation]:
+    """Every organisation, by name."""
+    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
 
 
 def normalise_email(email: str) -> str:
@@ -62,8 +103,9 @@ def check_password_rules(password: str) -> None:
                            field="password")
 
 
-def create_user(email: str, *, name: str, password: str, coordinator: bool = False) -> User:
-    """Add a trainer (or coordinator); flushes."""
+def create_user(email: str, *, name: str, password: str, coordinator: bool = False,
+                organisation: Organisation | None = None) -> User:
+    """Add a trainer (or coordinator) to an organisation (default: the first one); flushes."""
     email = normalise_email(email)
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise AccountError(_l("Dit is geen e-mailadres."), field="email")
@@ -73,7 +115,9 @@ def create_user(email: str, *, name: str, password: str, coordinator: bool = Fal
         raise AccountError(_l("Er is al een account met dit e-mailadres."), field="email")
     check_password_rules(password)
     role = Role.coordinator if coordinator else Role.trainer
-    user = User(email=email, name=name.strip(), password_hash=_hash(password), role=role)
+    organisation = organisation or default_organisation()
+    user = User(email=email, name=name.strip(), password_hash=_hash(password), role=role,
+                organisation_id=organisation.id)
     db.session.add(user)
     db.session.flush()
     return user
@@ -164,10 +208,11 @@ def finish_password_reset(token: str, password: str) -> User:
     return row.user
 
 
-def invite_user(email: str, *, name: str, coordinator: bool = False) -> tuple[User, str]:
-    """Add a trainer or coordinator without a known password; returns (user, set-password token). Flushes."""
+def invite_user(email: str, *, name: str, organisation: Organisation, coordinator: bool = False) -> tuple[User, str]:
+    """Add a trainer or coordinator to an organisation without a known password; returns (user, set-password token).
+    Flushes."""
     # A random password nobody knows: the invitee chooses their own through the set-password link.
-    user = create_user(email, name=name, password=new_token(), coordinator=coordinator)
+    user = create_user(email, name=name, password=new_token(), coordinator=coordinator, organisation=organisation)
     _user, token = start_password_reset(user.email, valid_for=INVITATION_VALID_FOR)
     return user, token
 

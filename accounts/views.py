@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -22,12 +23,14 @@ from accounts.forms import (
     RoleForm,
 )
 from accounts.models import ApiToken, Role, User
+from core import tenancy
 from core.errors import DomainError
 from core.extensions import db, limiter, login_manager
 from core.queue import enqueue_after_commit
-from core.ratelimits import client_address, configured, login_account_key
+from core.ratelimits import LoginSlowdown, client_address, configured, login_address_account_key
 
 bp = Blueprint("accounts", __name__)
+login_slowdown = LoginSlowdown(limiter)
 
 
 @login_manager.user_loader
@@ -37,6 +40,7 @@ def load_user(session_id: str) -> User | None:
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
     if user is None or not user.active or not hmac.compare_digest(user.session_nonce, nonce):
         return None
+    tenancy.enter(user.organisation_id, replace=False)  # a parent page resolved first keeps the parent's scope
     return user
 
 
@@ -49,15 +53,24 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(configured("RATELIMIT_LOGIN"), methods=["POST"], key_func=client_address)
-@limiter.limit(configured("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"], key_func=login_account_key,
-               deduct_when=lambda response: response.status_code != 302)  # failed logins only
+@limiter.limit(configured("RATELIMIT_LOGIN_ADDRESS_ACCOUNT"), methods=["POST"], key_func=login_address_account_key,
+               deduct_when=lambda response: response.status_code == 400)  # failed logins only
 def login():
+    # Per account there is no lock, which a stranger could set off: a slow-down (core.ratelimits.LoginSlowdown).
     form = LoginForm()
     if form.validate_on_submit():
+        wait = login_slowdown.wait(form.email.data)
+        if wait:  # answered without looking at the password
+            form.password.errors.append(ngettext(
+                "Te veel mislukte pogingen met dit e-mailadres. Probeer het over %(num)d seconde opnieuw.",
+                "Te veel mislukte pogingen met dit e-mailadres. Probeer het over %(num)d seconden opnieuw.", wait))
+            return render_template("accounts/login.html", form=form), 429, {"Retry-After": str(wait)}
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
+            login_slowdown.succeeded(form.email.data)
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        login_slowdown.failed(form.email.data)
         form.password.errors.append(_("Dit e-mailadres en wachtwoord horen niet bij elkaar."))
     return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
 
@@ -162,7 +175,8 @@ def trainers():
     if not form.validate_on_submit():
         return _render_trainers(form, 400 if form.errors else 200)
     try:
-        user, token = services.invite_user(form.email.data, name=form.name.data, coordinator=form.coordinator.data)
+        user, token = services.invite_user(form.email.data, name=form.name.data, coordinator=form.coordinator.data,
+                                           organisation=current_user.organisation)
     except DomainError as exc:
         db.session.rollback()
         getattr(form, exc.field or "email").errors.append(str(exc.message))
@@ -173,8 +187,7 @@ def trainers():
     return redirect(url_for("accounts.trainers"))
 
 
-def _change_user(user_id: int, change) -> None:
-    user = db.get_or_404(User, user_id)
+def _change_user(user: User, change) -> None:
     try:
         change(user)
     except DomainError as exc:
@@ -188,23 +201,26 @@ def _change_user(user_id: int, change) -> None:
 @bp.route("/trainers/<int:user_id>/deactivate", methods=["POST"])
 @coordinator_required
 def deactivate_trainer(user_id: int):
+    user = db.get_or_404(User, user_id)  # first: another organisation's user is unknown, whatever the form says
     if EmptyForm().validate_on_submit():
-        _change_user(user_id, lambda user: services.set_user_active(user, False, by=current_user))
+        _change_user(user, lambda user: services.set_user_active(user, False, by=current_user))
     return redirect(url_for("accounts.trainers"))
 
 
 @bp.route("/trainers/<int:user_id>/activate", methods=["POST"])
 @coordinator_required
 def activate_trainer(user_id: int):
+    user = db.get_or_404(User, user_id)
     if EmptyForm().validate_on_submit():
-        _change_user(user_id, lambda user: services.set_user_active(user, True, by=current_user))
+        _change_user(user, lambda user: services.set_user_active(user, True, by=current_user))
     return redirect(url_for("accounts.trainers"))
 
 
 @bp.route("/trainers/<int:user_id>/role", methods=["POST"])
 @coordinator_required
 def change_role(user_id: int):
+    user = db.get_or_404(User, user_id)
     form = RoleForm()
     if form.validate_on_submit():
-        _change_user(user_id, lambda user: services.set_user_role(user, Role(form.role.data), by=current_user))
+        _change_user(user, lambda user: services.set_user_role(user, Role(form.role.data), by=current_user))
     return redirect(url_for("accounts.trainers"))

@@ -25,7 +25,7 @@ import sessions.api  # noqa: F401
 import sessions.invite_tasks  # noqa: F401
 import sessions.reminders  # noqa: F401
 import sessions.tasks  # noqa: F401
-from accounts.cli import tokens_cli, trainers_cli
+from accounts.cli import orgs_cli, tokens_cli, trainers_cli
 from accounts.views import bp as accounts_bp
 from core import queue
 from core.api import api
@@ -178,7 +178,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     for blueprint in (core_bp, accounts_bp, courses_bp, activities_bp, parents_bp, responses_bp, sessions_bp,
                       lobby_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, api):
         app.register_blueprint(blueprint)
-    for command in (worker_command, trainers_cli, tokens_cli, demo.demo_command, storage_cli):
+    for command in (worker_command, orgs_cli, trainers_cli, tokens_cli, demo.demo_command, storage_cli):
         app.cli.add_command(command)
     sessions.invite_tasks.connect_scheduling_signals()
     register_error_handlers(app)

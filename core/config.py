@@ -14,7 +14,7 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core import jitsi, sms
+from core import jitsi, safefetch, sms
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JAAS_PRIVATE_KEY", None, "JaaS RS256 private key (PEM text)"),
     Setting("JAAS_PRIVATE_KEY_PATH", None, "JaaS RS256 private key file (alternative to JAAS_PRIVATE_KEY)"),
     Setting("JAAS_WEBHOOK_SECRET", None, "Secret that signs JaaS webhooks (`X-Jaas-Signature`)"),
+    Setting("JAAS_DOWNLOAD_HOSTS", "api-vo.jitsi.net", "Hosts a JaaS recording link may point at (https only), "
+            "comma-separated: exact names or a leading-dot suffix such as `.8x8.vc` for its subdomains"),
     Setting("RECORDING_MAX_UPLOAD_BYTES", "8589934592", "Largest recording a trainer may upload (bytes; 8 GB)", "int"),
     Setting("RECORDING_STALE_HEARTBEAT_S", "300", "Seconds without a heartbeat before a pipeline step is re-queued", "int"),
     Setting("MEDIA_MAX_GOP_S", "10", "Longest source keyframe interval (s) that still allows the fast remux path", "int"),
@@ -101,7 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
             "`{\"reminder\": {\"nl\": \"HX…\"}}` (Content SID per message kind and language)"),
     Setting("RATELIMIT_STORAGE_URI", None, "Rate-limit storage; default Redis when REDIS_URL is set, else memory"),
     Setting("RATELIMIT_LOGIN", "10 per minute", "Login attempts per client address", "limit"),
-    Setting("RATELIMIT_LOGIN_ACCOUNT", "20 per hour", "Failed logins per e-mail address, from any address", "limit"),
+    Setting("RATELIMIT_LOGIN_ADDRESS_ACCOUNT", "20 per hour", "Failed logins per client address and e-mail address",
+            "limit"),
+    Setting("RATELIMIT_LOGIN_SLOWDOWN_AFTER", "5",
+            "Failed logins per e-mail address, from any address, before each further attempt waits 1, 2, 4 … s", "int"),
+    Setting("RATELIMIT_LOGIN_SLOWDOWN_MAX_S", "30", "Longest wait (s) between login attempts on one e-mail address",
+            "int"),
     Setting("RATELIMIT_PASSWORD_RESET", "5 per minute;30 per hour",
             "Reset requests and new-password posts per client address", "limit"),
     Setting("RATELIMIT_PERSONAL_LINK", "60 per minute",
@@ -223,6 +230,15 @@ def _check_whatsapp(s: dict[str, str | None]) -> None:
         raise ConfigError("WHATSAPP_TEMPLATES", str(exc)) from None
 
 
+def _check_download_hosts(value: str | None) -> None:
+    try:
+        hosts = safefetch.parse_hosts(value)
+    except ValueError as exc:
+        raise ConfigError("JAAS_DOWNLOAD_HOSTS", str(exc)) from None
+    if not hosts:
+        raise ConfigError("JAAS_DOWNLOAD_HOSTS", "give at least one host, e.g. api-vo.jitsi.net")
+
+
 def validate(s: dict[str, str | None]) -> None:
     """Raise ConfigError naming the first bad setting; returns None when the settings are usable."""
     _check_database(s["DATABASE_URL"])
@@ -234,6 +250,7 @@ def validate(s: dict[str, str | None]) -> None:
     _check_url("TWILIO_API_URL", s["TWILIO_API_URL"], ("http", "https"))
     _check_pairs(s)
     _check_whatsapp(s)
+    _check_download_hosts(s["JAAS_DOWNLOAD_HOSTS"])
     _check_choices_and_numbers(s)
     try:
         jitsi.settings_from_config(s)

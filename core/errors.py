@@ -60,6 +60,8 @@ def _http_error(exc: HTTPException):
 
 
 def _unexpected_error(exc: Exception):
+    # Logged first, so a rollback that fails too cannot hide it; core.logs redacts the path and the traceback.
+    current_app.logger.error("Unexpected error on %s %s", request.method, request.path, exc_info=exc)
     db.session.rollback()
     if wants_json():
         return api_error("internal_error", "Something went wrong on our side.", 500)
@@ -77,7 +79,8 @@ def database_unavailable(exc: DBAPIError) -> bool:
 
 def _database_error(exc: DBAPIError):
     if not database_unavailable(exc):
-        raise exc  # a real bug: the 500 page (or, in tests, the failing test) shows it
+        raise exc  # a real bug: Flask logs it with its traceback, then the 500 page (in tests: the failing test)
+    current_app.logger.warning("Database unavailable on %s %s", request.method, request.path, exc_info=exc)
     with contextlib.suppress(SQLAlchemyError):
         db.session.rollback()
     # The page must not ask the database who is logged in: it would fail again and end in a bare error.

@@ -26,6 +26,8 @@ from icalendar import (
     vDuration,
 )
 
+from core.text import replace_control_chars
+
 PRODID = "-//Ouderkamer//Ouderkamer//NL"
 STATUSES = ("TENTATIVE", "CONFIRMED", "CANCELLED")
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -116,9 +118,11 @@ def build_feed(
     """Build a subscription feed (PUBLISH, NAME, refresh hints); attendees are dropped, bytes are stable."""
     refresh = timedelta(minutes=refresh_minutes)
     # A bare timedelta in an X- property would be written as the text "1:00:00".
+    name = _line(name)
     props = [("METHOD", "PUBLISH"), ("UID", uid), ("NAME", name), ("X-WR-CALNAME", name)]
     props.append(("X-PUBLISHED-TTL", vDuration(refresh)))
     if description:
+        description = replace_control_chars(description, multi_line=True)
         props += [("DESCRIPTION", description), ("X-WR-CALDESC", description)]
     cal = _calendar_of([dataclasses.replace(e, attendee=None) for e in events], props)
     cal.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
@@ -196,12 +200,12 @@ def _event(spec: EventSpec) -> Event:
     event = Event.new(
         uid=spec.uid,
         sequence=spec.sequence,
-        summary=spec.summary,
+        summary=_line(spec.summary),
         start=spec.starts_at.astimezone(zone),
         end=spec.ends_at.astimezone(zone),
         stamp=spec.stamp.astimezone(UTC),
-        organizer=vCalAddress.new(spec.organizer.email, cn=spec.organizer.name or None),
-        description=_description(spec) or None,
+        organizer=vCalAddress.new(spec.organizer.email, cn=_line(spec.organizer.name) or None),
+        description=replace_control_chars(_description(spec), multi_line=True) or None,
         status=spec.status,
         recurrence_id=spec.recurrence_id.astimezone(zone) if spec.recurrence_id else None,
         **_join_fields(spec.join_url),
@@ -219,6 +223,12 @@ def _description(spec: EventSpec) -> str:
     return "\n\n".join(part for part in (spec.join_url, spec.description) if part)
 
 
+def _line(text: str) -> str:
+    # RFC 5545 TEXT allows no control character but a tab; titles and names stored before they were refused
+    # must still give a valid calendar, on one line.
+    return replace_control_chars(text)
+
+
 def _join_fields(join_url: str | None) -> dict:
     if not join_url:
         return {}
@@ -229,7 +239,7 @@ def _join_fields(join_url: str | None) -> dict:
 def _attendee(person: Person) -> vCalAddress:
     return vCalAddress.new(
         person.email,
-        cn=person.name or None,
+        cn=_line(person.name) or None,
         cutype="INDIVIDUAL",
         role="REQ-PARTICIPANT",
         partstat="NEEDS-ACTION",
@@ -251,7 +261,7 @@ def _add_recurrence(event: Event, spec: EventSpec, zone: ZoneInfo) -> None:
 def _alarm(spec: EventSpec) -> Alarm:
     alarm = Alarm()
     alarm.add("ACTION", "DISPLAY")
-    alarm.add("DESCRIPTION", spec.summary)
+    alarm.add("DESCRIPTION", _line(spec.summary))
     alarm.add("TRIGGER", -timedelta(minutes=spec.alarm_minutes))
     return alarm
 

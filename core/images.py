@@ -21,6 +21,9 @@ QUALITIES = (85, 75, 65, 55)
 MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 SHRINK = 0.8
 MIN_SIDE = 320
+#: Most memory a photo may take while it is decoded and scaled down (see `_working_bytes`): a few uploads at once
+#: must fit a web worker. A PNG of 230 KB can hold 7700x7700 RGBA pixels, 237 MB once decoded.
+MAX_DECODE_BYTES = 100 * 1024 * 1024
 
 
 class ImageError(Exception):
@@ -46,9 +49,14 @@ def is_image(path: str | os.PathLike) -> bool:
         return False
 
 
-def reencode_photo(fileobj: BinaryIO, *, max_side: int, max_bytes: int, max_pixels: int) -> bytes:
-    """Decode a photo, apply its EXIF orientation, fit it in `max_side` px and return JPEG bytes <= `max_bytes`."""
-    image = _decode(fileobj, max_side=max_side, max_pixels=max_pixels)
+def reencode_photo(fileobj: BinaryIO, *, max_side: int, max_bytes: int, max_pixels: int,
+                   max_decode_bytes: int = MAX_DECODE_BYTES) -> bytes:
+    """Decode a photo, apply its EXIF orientation, fit it in `max_side` px and return JPEG bytes <= `max_bytes`.
+
+    A photo that would decode to more than `max_pixels` pixels or `max_decode_bytes` bytes is refused from its
+    header, before any pixel is decoded: ImageError("too many pixels").
+    """
+    image = _decode(fileobj, max_side=max_side, max_pixels=max_pixels, max_decode_bytes=max_decode_bytes)
     image = _to_srgb(image)
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     while True:
@@ -62,18 +70,19 @@ def reencode_photo(fileobj: BinaryIO, *, max_side: int, max_bytes: int, max_pixe
                              Image.Resampling.LANCZOS)
 
 
-def _decode(fileobj: BinaryIO, *, max_side: int, max_pixels: int) -> Image.Image:
+def _decode(fileobj: BinaryIO, *, max_side: int, max_pixels: int, max_decode_bytes: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
-            # Our own limit below counts the pixels that are really decoded.
+            # Our own limits below count the pixels and bytes that are really decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(fileobj, formats=FORMATS)
-            # A JPEG decodes straight at 1/2, 1/4 or 1/8 scale when that still covers max_side: a 30 MB
-            # photo then never needs its full-size pixels in memory.
-            image.draft("RGB", (max_side, max_side))
-            if image.width * image.height > max_pixels:
+            image = Image.open(fileobj, formats=FORMATS)  # reads the header only
+            # A JPEG decodes straight at 1/2, 1/4 or 1/8 scale when its long side still covers max_side: a 30 MB
+            # photo then never needs its full-size pixels in memory. Other formats keep their header size.
+            image.draft("RGB", _fit(image.size, max_side))
+            if image.width * image.height > max_pixels or _working_bytes(image) > max_decode_bytes:
                 raise ImageError("too many pixels")
             image.load()
+            image = _shrink(image, max_side)
             return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         raise ImageError("too many pixels") from None
@@ -81,6 +90,28 @@ def _decode(fileobj: BinaryIO, *, max_side: int, max_pixels: int) -> Image.Image
         raise ImageError("not an image") from None
     except (OSError, ValueError, SyntaxError, EOFError):
         raise ImageError("corrupt") from None
+
+
+def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    longest = max(size)
+    if longest <= max_side:
+        return size
+    return (-(-size[0] * max_side // longest), -(-size[1] * max_side // longest))  # rounded up: never undershoot
+
+
+def _working_bytes(image: Image.Image) -> int:
+    # Pillow keeps an RGB (or RGBA, CMYK) pixel in 4 bytes. Any other mode is converted before it is scaled and
+    # alpha is scaled through a premultiplied copy: a second full-size image for a moment.
+    return image.width * image.height * {"L": 1, "RGB": 4}.get(image.mode, 8)
+
+
+def _shrink(image: Image.Image, max_side: int) -> Image.Image:
+    # Scaled down before orientation and colour work, so that no full-size copy is made after the decode.
+    if image.mode not in ("L", "LA", "RGB", "RGBA"):  # Pillow scales palette images by nearest neighbour
+        has_alpha = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 from flask import current_app
 
+from core.text import replace_control_chars
+
 logger = logging.getLogger("ouderkamer.mail")
 
 #: 7bit makes the stdlib pick quoted-printable or base64 for non-ASCII text, so relays without 8BITMIME and
@@ -97,7 +99,7 @@ def _finish(msg: EmailMessage, language: str | None) -> None:
 def _set_headers(msg: EmailMessage, *, sender, to, subject, reply_to) -> None:
     msg["From"] = sender
     msg["To"] = to if isinstance(to, str) else ", ".join(to)
-    msg["Subject"] = subject
+    msg["Subject"] = replace_control_chars(subject)  # a line break in a stored title must not stop the mail
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=sender_address(msg).rpartition("@")[2] or None)
     if reply_to:
@@ -268,10 +270,11 @@ def _decode(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def default_sender() -> str:
-    """Return the configured `MAIL_FROM_NAME <MAIL_FROM>` sender (reads current_app.config)."""
+def default_sender(name: str | None = None) -> str:
+    """Return the configured `MAIL_FROM_NAME <MAIL_FROM>` sender, or `name <MAIL_FROM>` (an organisation's own
+    sender name; the address stays the installation's, which SPF/DKIM cover) (reads current_app.config)."""
     config = current_app.config
-    return format_sender(config.get("MAIL_FROM", "ouderkamer@localhost"), config.get("MAIL_FROM_NAME"))
+    return format_sender(config.get("MAIL_FROM", "ouderkamer@localhost"), name or config.get("MAIL_FROM_NAME"))
 
 
 def get_mail_transport() -> LogTransport | MemoryTransport | SMTPTransport:

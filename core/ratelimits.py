@@ -8,9 +8,18 @@ counted per address instead, by the misses limit: only requests on a token route
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import current_app, request
-from flask_limiter import ApplicationLimit
+from flask_limiter import ApplicationLimit, Limiter
+from limits.storage import MemoryStorage, Storage
+
+#: Failed logins of an account are forgotten this long after the first one (or at a successful login).
+LOGIN_FAILURES_KEPT_S = 24 * 3600
+#: How long an address that was told to wait keeps its turn (see LoginSlowdown).
+LOGIN_TURN_KEPT_S = 15 * 60
+#: With the storage unreachable, the login slow-down counts in memory and tries the storage again after this.
+LOGIN_STORAGE_RETRY_S = 30
 
 
 def client_address() -> str:
@@ -32,10 +41,97 @@ def limit_key() -> str:
     return "addr:" + client_address()
 
 
+def _account(email: str | None) -> str:
+    return "account:" + hashlib.sha256((email or "").strip().lower().encode()).hexdigest()[:32]
+
+
 def login_account_key() -> str:
     """The e-mail address a login names (hashed), so one account is not tried from many addresses."""
-    email = (request.form.get("email") or "").strip().lower()
-    return "account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+    return _account(request.form.get("email"))
+
+
+def login_address_account_key() -> str:
+    """The client address together with the (hashed) e-mail address a login names."""
+    return f"{client_address()}/{login_account_key()}"
+
+
+def now() -> float:
+    """The time the login slow-down counts with; tests replace it rather than sleep."""
+    return time.time()
+
+
+class LoginSlowdown:
+    """Failed logins per account from any address: past RATELIMIT_LOGIN_SLOWDOWN_AFTER of them, each further
+    attempt waits 1, 2, 4 … seconds after the last failure, at most RATELIMIT_LOGIN_SLOWDOWN_MAX_S.
+
+    A slow-down rather than a lock, so a stranger cannot lock the owner out. An address that is told to wait keeps
+    its turn: when its wait is over its attempt is checked, even if others failed again in the meantime, so nobody
+    waits longer than the cap. Counted in the limiter's storage (Redis or memory), which holds only counters: a
+    time is written by clearing a counter and adding the value, and read clamped, as two writers could add up.
+    """
+
+    def __init__(self, limiter: Limiter):
+        self.limiter = limiter
+        self._fallback = MemoryStorage()
+        self._skip: tuple[Storage | None, float] = (None, 0.0)  # a storage found unreachable, and until when
+
+    def wait(self, email: str) -> int:
+        """Seconds this client must still wait before a login as `email` is checked; 0 = check it now."""
+        return self._use(lambda storage: self._wait(storage, _account(email), client_address())) or 0
+
+    def failed(self, email: str) -> None:
+        """Count a wrong password for `email`."""
+        self._use(lambda storage: self._failed(storage, _account(email)))
+
+    def succeeded(self, email: str) -> None:
+        """Forget the failures of `email`: the owner got in."""
+        self._use(lambda storage: self._forget(storage, _account(email)))
+
+    def _use(self, action):
+        if not self.limiter.enabled:
+            return None
+        storage = self.limiter.storage
+        unreachable, until = self._skip
+        if storage is not unreachable or time.monotonic() >= until:
+            try:
+                return action(storage)
+            except storage.base_exceptions:  # Redis down: count in this process for a while, like the limiter
+                current_app.logger.warning("Rate-limit storage unreachable; login slow-down counted in memory")
+                self._skip = (storage, time.monotonic() + LOGIN_STORAGE_RETRY_S)
+        return action(self._fallback)
+
+    def _wait(self, storage: Storage, account: str, address: str) -> int:
+        t, cap = int(now()), current_app.config["RATELIMIT_LOGIN_SLOWDOWN_MAX_S"]
+        failures = storage.get(f"login-slowdown/{account}/failures")
+        excess = failures - current_app.config["RATELIMIT_LOGIN_SLOWDOWN_AFTER"]
+        if excess < 0:
+            return 0
+        delay = min(cap, 2 ** min(excess, 16))
+        remaining = min(delay, max(0, storage.get(f"login-slowdown/{account}/last") + delay - t))
+        turn_key = f"login-slowdown/{account}/turn/{address}"
+        turn = storage.get(turn_key)
+        if not remaining or t >= turn > 0:
+            storage.clear(turn_key)
+            return 0
+        if t < turn <= t + cap:
+            return turn - t
+        _put(storage, turn_key, t + remaining, remaining + LOGIN_TURN_KEPT_S)
+        return remaining
+
+    def _failed(self, storage: Storage, account: str) -> None:
+        failures = storage.incr(f"login-slowdown/{account}/failures", LOGIN_FAILURES_KEPT_S)
+        if failures >= current_app.config["RATELIMIT_LOGIN_SLOWDOWN_AFTER"]:
+            cap = current_app.config["RATELIMIT_LOGIN_SLOWDOWN_MAX_S"]
+            _put(storage, f"login-slowdown/{account}/last", int(now()), cap + 1)
+
+    def _forget(self, storage: Storage, account: str) -> None:
+        storage.clear(f"login-slowdown/{account}/failures")
+        storage.clear(f"login-slowdown/{account}/last")
+
+
+def _put(storage: Storage, key: str, value: int, expiry: int) -> None:
+    storage.clear(key)
+    storage.incr(key, expiry, amount=value)
 
 
 def configured(name: str):

@@ -16,6 +16,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.queue import enqueue_after_commit
 from core.storage import get_storage
+from core.text import has_control_chars
 from courses import activity_media, activity_tasks
 from courses.activity_models import (
     ActivityMedia,
@@ -54,7 +55,12 @@ class DuplicateResponse(Exception):  # not an error for the parent: their answer
 
 
 def activity_prefix(activity: HomeActivity) -> str:
-    """The storage folder of everything of one activity, under its course's folder."""
+    """The storage folder of everything of one activity, under its organisation and course."""
+    return f"orgs/{activity.course.organisation_id}/courses/{activity.course_id}/activities/{activity.uuid}/"
+
+
+def _legacy_prefix(activity: HomeActivity) -> str:
+    # Where activities kept their objects before organisations; their rows still name those keys.
     return f"courses/{activity.course_id}/activities/{activity.uuid}/"
 
 
@@ -76,10 +82,24 @@ def _clean_translations(translations: dict | None) -> dict:
     return clean
 
 
+def _check_texts(texts: dict, suffix: str = "") -> None:
+    """Titles on one line, the other texts without control characters; `suffix` names a translation's fields."""
+    if has_control_chars((texts.get("title") or "").strip()):
+        raise ActivityError(_l("Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."),
+                            field=f"title{suffix}")
+    for name in ("body", "request_text"):
+        if has_control_chars(texts.get(name) or "", multi_line=True):
+            raise ActivityError(_l("Deze tekst bevat een teken dat niet kan."), field=f"{name}{suffix}")
+
+
 def _apply(activity: HomeActivity, *, title: str, body: str, session_id: int | None, request_kinds: list[str],
            request_text: str, due_on: date | None, translations: dict | None) -> None:
     if not (title or "").strip():
         raise ActivityError(_l("Geef de opdracht een titel."), field="title")
+    translations = _clean_translations(translations)
+    _check_texts({"title": title, "body": body, "request_text": request_text})
+    for language, texts in translations.items():
+        _check_texts(texts, f"_{language}")
     kinds = [k.value for k in ResponseKind if k.value in set(request_kinds or [])]
     if due_on and not kinds:
         raise ActivityError(_l("Een inleverdatum hoort bij een vraag: kies wat je terug wilt krijgen."),
@@ -87,7 +107,7 @@ def _apply(activity: HomeActivity, *, title: str, body: str, session_id: int | N
     activity.title, activity.body = title.strip(), (body or "").strip()
     activity.session_id, activity.request_kinds = session_id, ",".join(kinds)
     activity.request_text, activity.due_on = (request_text or "").strip(), due_on
-    activity.translations = _clean_translations(translations)
+    activity.translations = translations
 
 
 def create_activity(course: Course, *, created_by: User | None = None, **values) -> HomeActivity:
@@ -109,7 +129,7 @@ def update_activity(activity: HomeActivity, **values) -> HomeActivity:
 
 def delete_activity(activity: HomeActivity) -> int:
     """Delete the activity with its media, responses, replies and nudges, in storage too; returns objects removed."""
-    removed = get_storage().delete_prefix(activity_prefix(activity))
+    removed = sum(get_storage().delete_prefix(p) for p in (activity_prefix(activity), _legacy_prefix(activity)))
     db.session.delete(activity)
     db.session.flush()
     return removed

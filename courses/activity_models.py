@@ -6,13 +6,14 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from accounts.models import User
+from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
-from courses.models import Course, Parent
+from courses.models import Course, Parent, courses_of, parents_of
 
 
 class ResponseKind(enum.Enum):
@@ -164,3 +165,13 @@ class ActivityNudge(db.Model):
     channel: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def _activities_of(organisation_id: int):
+    return select(HomeActivity.id).where(HomeActivity.course_id.in_(courses_of(organisation_id)))
+
+
+tenancy.register(HomeActivity, lambda org: HomeActivity.course_id.in_(courses_of(org)))
+tenancy.register(ActivityMedia, lambda org: ActivityMedia.activity_id.in_(_activities_of(org)))
+for _model in (ActivityResponse, ActivityReply, ActivityNudge):
+    tenancy.register(_model, lambda org, m=_model: m.parent_id.in_(parents_of(org)))

@@ -17,6 +17,7 @@ from core.storage import StorageError
 from core.urls import external_url
 from courses import clips
 from courses.activity_models import ActivityMedia, ActivityNudge, ActivityResponse, HomeActivity
+from courses.links import parent_feed_token
 from courses.models import Parent
 
 log = logging.getLogger("ouderkamer.activities")
@@ -72,6 +73,8 @@ def send_nudge(nudge_id: int) -> None:
     activity = db.session.get(HomeActivity, nudge.activity_id)
     if parent is None or activity is None or nudge.channel not in parent.channels:
         return
+    if parent.access_revoked_at is not None:
+        return  # cut off: the link would only lead to a 404
     link = response_link(activity, parent)
     with force_locale(parent.language):
         try:
@@ -95,10 +98,7 @@ def send_nudge(nudge_id: int) -> None:
 
 def response_link(activity: HomeActivity, parent: Parent) -> str:
     """The parent's absolute link to the activity's response page, with their calendar token; flushes."""
-    # The calendar token lives in sessions, above courses in the import direction (architecture.md); it is the
-    # one personal token we can rebuild (only the personal link's hash is stored), as recording messages do.
-    from sessions.invites import parent_feed_token
-
+    # The calendar token is the one personal token we can rebuild (only the personal link's hash is stored).
     return external_url("responses.show", token=parent_feed_token(parent), activity_id=activity.id)
 
 
@@ -108,7 +108,7 @@ def nudge_message(activity: HomeActivity, parent: Parent, link: str):
     subject = _("Een vraag van je cursus: %(title)s", title=title)
     context = {"parent": parent, "title": title, "link": link, "subject": subject, "due_on": activity.due_on,
                "request": activity.text_in(parent.language, "request_text")}
-    return mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject,
+    return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject,
                               text=render_template("emails/activity_nudge.txt", **context),
                               html=render_template("emails/activity_nudge.html", **context),
                               language=parent.language)

@@ -100,7 +100,7 @@ def _course_values(body: dict) -> dict:
     if "trainer_ids" in body:
         if not g.api_user.is_coordinator:
             raise ApiInputError("Only coordinators assign trainers.", field="trainer_ids")
-        body["trainers"] = services.find_trainers(body.pop("trainer_ids"))
+        body["trainers"] = services.find_trainers(body.pop("trainer_ids"), g.api_user.organisation_id)
     return body
 
 
@@ -122,7 +122,8 @@ def parent_links(parent: Parent, personal_link: str | None = None) -> dict:
     # The calendar lives in sessions, above courses in the import direction (architecture.md).
     from sessions.invites import feed_urls, parent_feed_token
 
-    return {"personal_link": personal_link, "calendar_feed": feed_urls(parent_feed_token(parent))["https"]}
+    token = parent_feed_token(parent)  # None while the parent's access is revoked
+    return {"personal_link": personal_link, "calendar_feed": feed_urls(token)["https"] if token else None}
 
 
 def parent_json(parent: Parent, personal_link: str | None = None) -> dict:
@@ -165,6 +166,8 @@ def list_courses():
 def create_course():
     values = _course_values(json_body(COURSE_INPUT, required=("title",)))
     values.setdefault("trainers", [g.api_user])
+    values.setdefault("language", g.api_user.organisation.language)
+    values.setdefault("retention_days", g.api_user.organisation.retention_days)
     course = services.create_course(**values)
     db.session.commit()
     return jsonify(course_json(course)), 201
@@ -228,11 +231,23 @@ def enrol_parent(course_id: int):
 @token_required
 def reissue_link(course_id: int, parent_id: int):
     parent = _parent_or_404(_course_or_404(course_id), parent_id)
-    link = links.send_welcome_message(parent)
+    link = links.reissue_access(parent)
     audit.record("link.reissued", parent=parent)
     body = parent_json(parent, link)
     db.session.commit()
     return jsonify(body)
+
+
+@operation("/courses/<int:course_id>/parents/<int:parent_id>/link", "DELETE", tag="parents", response={"type": "null"},
+           summary="Revoke the parent's personal link and calendar token: every link of theirs stops working",
+           status=204, errors=(404,))
+@token_required
+def revoke_link(course_id: int, parent_id: int):
+    parent = _parent_or_404(_course_or_404(course_id), parent_id)
+    links.revoke_access(parent)
+    audit.record("link.revoked", parent=parent)
+    db.session.commit()
+    return "", 204
 
 
 @operation("/courses/<int:course_id>/parents/<int:parent_id>", "PATCH", summary="Change a parent's details",

@@ -1,23 +1,86 @@
-"""Personal links: the parent's key to the route map (only the token's SHA-256 is stored)."""
+"""A parent's two credentials and the one place that turns a URL token into a parent.
+
+The personal link opens the route map (only its SHA-256 is stored). The calendar token is HMAC(SECRET_KEY, nonce),
+so invites and messages can rebuild the feed and join links without storing them; a course has one too, for its
+trainers' feed. Revoking cuts off both of a parent's credentials at once, and issuing a new link makes both anew.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import base64
+import hashlib
+import hmac
+import secrets
 
+from flask import current_app
+from sqlalchemy import delete, select
+
+from core import tenancy
 from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit
 from core.tokens import hash_token, new_token, same_hash
 from core.urls import external_url
-from courses.models import Parent
+from courses.models import CalendarFeed, Course, Parent
 from courses.tasks import send_welcome
 
 #: A stored hash that no token matches, compared when nothing was found so every miss costs the same work.
 _NO_MATCH = "0" * 64
 
 
+# --- the resolver -----------------------------------------------------------------------------------------------
+
+
+def resolve_parent(token: str, *, calendar: bool = True) -> Parent | None:
+    """The parent behind a personal link token or (unless `calendar` is False: the route map) a personal calendar
+    token, or None (unknown, old, revoked).
+
+    Every parent-facing route finds its parent here; the request is then scoped to the parent's organisation.
+    """
+    parent = find_parent_by_token(token)
+    if parent is None and calendar:
+        feed = find_feed(token)
+        parent = feed.parent if feed is not None else None
+    if parent is None or parent.access_revoked_at is not None:
+        return None
+    tenancy.enter(parent.organisation_id)
+    return parent
+
+
+def find_parent_by_token(token: str) -> Parent | None:
+    """The parent whose personal link carries `token`, or None for an unknown, old or revoked token."""
+    digest = hash_token(token)
+    query = select(Parent).where(Parent.link_token_hash == digest).execution_options(**tenancy.ALL_ORGANISATIONS)
+    parent = db.session.scalars(query).first()
+    stored = parent.link_token_hash if parent is not None else _NO_MATCH
+    return parent if same_hash(token, stored) else None
+
+
+def find_feed(token: str) -> CalendarFeed | None:
+    """The calendar feed (a parent's or a course's) whose token this is, or None for an unknown or reset token."""
+    query = (select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token))
+             .execution_options(**tenancy.ALL_ORGANISATIONS))
+    feed = db.session.scalars(query).first()
+    if not same_hash(token, feed.token_hash if feed else _NO_MATCH) or feed is None:
+        return None
+    # Enter the owner's scope before touching feed.parent / feed.course, which a trainer's own scope would hide.
+    owner = select(Parent.organisation_id).where(Parent.id == feed.parent_id) if feed.parent_id else \
+        select(Course.organisation_id).where(Course.id == feed.course_id)
+    tenancy.enter(db.session.scalar(owner.execution_options(**tenancy.ALL_ORGANISATIONS)))
+    return feed
+
+
+# --- personal links -------------------------------------------------------------------------------------------
+
+
 def issue_personal_link(parent: Parent, *, token: str | None = None) -> str:
-    """Give the parent a new personal link (replacing any old one) and return its absolute URL; flushes."""
+    """Give the parent a new personal link (replacing any old one) and return its absolute URL; flushes.
+
+    After a revocation this also makes a new calendar token: the parent's access is back, under new keys.
+    """
+    if parent.access_revoked_at is not None:
+        parent.access_revoked_at = None
+        _delete_parent_feed(parent)
     token = token or new_token()
     parent.link_token_hash = hash_token(token)
     parent.link_issued_at = utcnow()
@@ -25,18 +88,19 @@ def issue_personal_link(parent: Parent, *, token: str | None = None) -> str:
     return external_url("parents.route_map", token=token)
 
 
-def revoke_personal_link(parent: Parent) -> None:
-    """Make the parent's personal link stop working; flushes."""
+def reissue_access(parent: Parent) -> str:
+    """Replace both credentials (old link and calendar token stop working) and send the welcome with the new link
+    after commit; returns the link. Flushes."""
+    _delete_parent_feed(parent)
+    return send_welcome_message(parent)
+
+
+def revoke_access(parent: Parent) -> None:
+    """Cut the parent off: the personal link and the calendar token (feed, lobby, join, watch, activities, RSVP)
+    stop working at once, and no new calendar token is made until a new link is issued; flushes."""
     parent.link_token_hash = None
-    db.session.flush()
-
-
-def find_parent_by_token(token: str) -> Parent | None:
-    """The parent whose personal link carries `token`, or None for an unknown, old or revoked token."""
-    digest = hash_token(token)
-    parent = db.session.scalars(select(Parent).where(Parent.link_token_hash == digest)).first()
-    stored = parent.link_token_hash if parent is not None else _NO_MATCH
-    return parent if same_hash(token, stored) else None
+    parent.access_revoked_at = utcnow()
+    _delete_parent_feed(parent)
 
 
 def send_welcome_message(parent: Parent) -> str:
@@ -45,3 +109,68 @@ def send_welcome_message(parent: Parent) -> str:
     for channel in parent.channels:
         enqueue_after_commit(db.session, send_welcome, parent.id, link, channel)
     return link
+
+
+# --- calendar tokens ------------------------------------------------------------------------------------------
+
+
+def _derive(nonce: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    mac = hmac.new(key, f"ouderkamer-calendar:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def _issue(feed: CalendarFeed) -> str:
+    feed.nonce = secrets.token_urlsafe(32)
+    token = _derive(feed.nonce)
+    feed.token_hash = hash_token(token)
+    feed.issued_at = utcnow()
+    return token
+
+
+def _feed_of(**owner) -> tuple[CalendarFeed, str]:
+    feed = db.session.scalars(select(CalendarFeed).filter_by(**owner)).first()
+    if feed is None:
+        feed = CalendarFeed(**owner)
+        token = _issue(feed)
+        db.session.add(feed)
+        db.session.flush()
+        return feed, token
+    return feed, _derive(feed.nonce)
+
+
+def _delete_parent_feed(parent: Parent) -> None:
+    db.session.execute(delete(CalendarFeed).where(CalendarFeed.parent_id == parent.id))
+    db.session.flush()
+
+
+def parent_feed_token(parent: Parent) -> str | None:
+    """The parent's calendar token (created on first use), or None while the parent's access is revoked; flushes."""
+    if parent.access_revoked_at is not None:
+        return None
+    return _feed_of(parent_id=parent.id)[1]
+
+
+def parent_feed(parent: Parent) -> CalendarFeed | None:
+    """The parent's calendar feed row (created on first use), or None while access is revoked; flushes."""
+    if parent.access_revoked_at is not None:
+        return None
+    return _feed_of(parent_id=parent.id)[0]
+
+
+def course_feed_token(course: Course) -> str:
+    """The course's calendar token for its trainers (created on first use); flushes."""
+    return _feed_of(course_id=course.id)[1]
+
+
+def reset_feed_token(*, parent: Parent | None = None, course: Course | None = None) -> str:
+    """Replace the calendar token so old feed and join links answer 404; returns the new token; flushes."""
+    feed, _token = _feed_of(parent_id=parent.id) if parent else _feed_of(course_id=course.id)
+    token = _issue(feed)
+    db.session.flush()
+    return token
+
+
+def feed_token(feed: CalendarFeed) -> str:
+    """The token of a feed row (rebuilt from its nonce)."""
+    return _derive(feed.nonce)

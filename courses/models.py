@@ -1,13 +1,29 @@
-"""Courses, parents and enrolments."""
+"""Courses, parents, enrolments and the parents' calendar tokens (the personal link's hash lives on the parent)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, String, Table, Text, UniqueConstraint, false, text, true
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from accounts.models import User
+from accounts.models import Organisation, User
+from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
 
@@ -23,6 +39,7 @@ class Course(db.Model):
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="nl")
@@ -37,6 +54,7 @@ class Course(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    organisation: Mapped[Organisation] = relationship()
     trainers: Mapped[list[User]] = relationship(secondary=course_trainers, order_by=User.name)
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
 
@@ -48,6 +66,8 @@ class Parent(db.Model):
     __tablename__ = "parents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: A parent belongs to one organisation; the same e-mail in another organisation is another parent.
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     #: E.164, e.g. +31612345678.
@@ -56,6 +76,9 @@ class Parent(db.Model):
     #: SHA-256 of the personal link's token; the link itself is only shown when issued.
     link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     link_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set by a revocation (or leaving the organisation's last course): no personal link or calendar token works,
+    #: and none is made, until a new link is issued.
+    access_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The parent agreed to being recorded in live sessions.
     consent_recording: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: The parent may be contacted by e-mail / by SMS / by WhatsApp.
@@ -64,6 +87,7 @@ class Parent(db.Model):
     contact_whatsapp: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    organisation: Mapped[Organisation] = relationship()
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="parent", cascade="all, delete-orphan")
 
     @property
@@ -88,3 +112,42 @@ class Enrolment(db.Model):
 
     course: Mapped[Course] = relationship(back_populates="enrolments")
     parent: Mapped[Parent] = relationship(back_populates="enrolments")
+
+
+class CalendarFeed(db.Model):
+    """A revocable calendar token: a parent's personal feed and join links, or a course's feed for trainers."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (CheckConstraint("(parent_id IS NULL) <> (course_id IS NULL)", name="one_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), unique=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), unique=True)
+    #: Random per issue; the token is HMAC(SECRET_KEY, nonce), so invites can rebuild the link without storing it.
+    nonce: Mapped[str] = mapped_column(String(43))
+    #: SHA-256 of the token, for the lookup.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Parent | None] = relationship()
+    course: Mapped[Course | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<CalendarFeed {self.id} parent={self.parent_id} course={self.course_id}>"
+
+
+def courses_of(organisation_id: int):
+    """SELECT of the ids of an organisation's courses (for the scope of rows that hang off a course)."""
+    return select(Course.id).where(Course.organisation_id == organisation_id)
+
+
+def parents_of(organisation_id: int):
+    """SELECT of the ids of an organisation's parents (for the scope of rows that hang off a parent)."""
+    return select(Parent.id).where(Parent.organisation_id == organisation_id)
+
+
+tenancy.register(Course, lambda org: Course.organisation_id == org)
+tenancy.register(Parent, lambda org: Parent.organisation_id == org)
+tenancy.register(Enrolment, lambda org: Enrolment.course_id.in_(courses_of(org)))
+tenancy.register(CalendarFeed, lambda org: or_(CalendarFeed.parent_id.in_(parents_of(org)),
+                                               CalendarFeed.course_id.in_(courses_of(org))))

@@ -32,7 +32,7 @@ from core.storage import get_storage
 from courses import activities, activity_media
 from courses.activity_forms import ResponseForm
 from courses.activity_models import ActivityMedia, ActivityResponse, HomeActivity, MediaState
-from courses.links import find_parent_by_token
+from courses.links import resolve_parent
 from courses.models import Parent
 from courses.routemap import page_language
 
@@ -46,15 +46,8 @@ UPLOAD_RATE_LIMIT = "20 per minute"
 FORM_OVERHEAD_BYTES = 1024 * 1024
 
 
-def _parent_for(token: str) -> Parent | None:
-    # The lobby's lookup also knows the calendar token; sessions sit above courses (architecture.md).
-    from sessions.lobby import parent_for_token
-
-    return parent_for_token(token)
-
-
 def _activity_or_404(token: str, activity_id: int) -> tuple[Parent, HomeActivity]:
-    parent = _parent_for(token)
+    parent = resolve_parent(token)
     activity = db.session.get(HomeActivity, activity_id)
     if parent is None or activity is None or activity.course.archived_at is not None \
             or not activities.is_for(activity, parent):
@@ -85,7 +78,7 @@ def _accept(activity: HomeActivity) -> str:
 def _page(parent: Parent, activity: HomeActivity, token: str, language: str, *, form: ResponseForm | None = None,
           error: str | None = None, status: int = 200):
     form = form or ResponseForm(formdata=None, client_key=new_client_key())
-    back = url_for("parents.route_map", token=token) if find_parent_by_token(token) is not None else None
+    back = url_for("parents.route_map", token=token) if resolve_parent(token, calendar=False) is not None else None
     with force_locale(language):
         html = render_template(
             "parents/activity.html", parent=parent, activity=activity, token=token, texts=_texts(activity, language),

@@ -16,7 +16,7 @@ from core.extensions import db, limiter
 from core.ratelimits import configured
 from courses.activities import parent_activities
 from courses.activity_figures import parent_cards
-from courses.links import find_parent_by_token
+from courses.links import resolve_parent
 from courses.models import Course, Enrolment, Parent
 from courses.privacy import delete_parent, export_parent
 
@@ -45,7 +45,7 @@ class SessionItem:
 
 def _parent_or_404(token: str) -> Parent:
     # Unknown, old and revoked tokens all end here, with the same core 404 page.
-    parent = find_parent_by_token(token)
+    parent = resolve_parent(token, calendar=False)
     if parent is None:
         abort(404)
     return parent

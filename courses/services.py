@@ -16,10 +16,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from accounts import audit
+from accounts import services as accounts
 from accounts.models import User
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
+from core.text import has_control_chars
+from courses import links
 from courses.models import Course, Enrolment, Parent
 
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
@@ -49,9 +52,14 @@ def _known_zones() -> frozenset[str]:
 
 
 def _check_course(*, title: str, language: str, timezone: str, starts_on: date | None, ends_on: date | None,
-                  retention_days: int, trainers: list[User]) -> None:
+                  retention_days: int, trainers: list[User], description: str | None = "",
+                  organisation_id: int | None = None) -> None:
     if not title.strip():
         raise CourseError(_l("Geef de cursus een titel."), field="title")
+    if has_control_chars(title.strip()):
+        raise CourseError(_l("Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."), field="title")
+    if has_control_chars(description or "", multi_line=True):
+        raise CourseError(_l("Deze tekst bevat een teken dat niet kan."), field="description")
     _check_language(language)
     if timezone not in _known_zones():
         raise CourseError(_l("Onbekende tijdzone: %(tz)s", tz=timezone), field="timezone")
@@ -61,6 +69,8 @@ def _check_course(*, title: str, language: str, timezone: str, starts_on: date |
         raise CourseError(_l("Bewaar opnames tussen 1 en 365 dagen."), field="retention_days")
     if not trainers:
         raise CourseError(_l("Kies minstens één trainer."), field="trainers")
+    if organisation_id is not None and any(t.organisation_id != organisation_id for t in trainers):
+        raise CourseError(_l("Onbekende trainer."), field="trainers")  # same words as an unknown id: no hint
 
 
 def clean_reminder_offsets(offsets) -> list[int]:
@@ -76,10 +86,12 @@ def clean_reminder_offsets(offsets) -> list[int]:
 def create_course(*, title: str, trainers: list[User], description: str = "", language: str = "nl",
                   timezone: str = DEFAULT_TIMEZONE, starts_on: date | None = None, ends_on: date | None = None,
                   retention_days: int = 60, reminder_offsets=DEFAULT_REMINDERS) -> Course:
-    """Create a course run by the given trainers; flushes."""
+    """Create a course run by the given trainers, in their organisation; flushes."""
+    organisation_id = trainers[0].organisation_id if trainers else None
     _check_course(title=title, language=language, timezone=timezone, starts_on=starts_on, ends_on=ends_on,
-                  retention_days=retention_days, trainers=list(trainers))
-    course = Course(title=title.strip(), description=description or "", language=language, timezone=timezone,
+                  retention_days=retention_days, trainers=list(trainers), description=description,
+                  organisation_id=organisation_id)
+    course = Course(organisation_id=organisation_id, title=title.strip(), description=description or "", language=language, timezone=timezone,
                     starts_on=starts_on, ends_on=ends_on, retention_days=retention_days, trainers=list(trainers),
                     reminder_offsets=clean_reminder_offsets(reminder_offsets))
     db.session.add(course)
@@ -96,7 +108,8 @@ def update_course(course: Course, **changes) -> Course:
     values = {name: changes.get(name, getattr(course, name)) for name in COURSE_FIELDS}
     _check_course(title=values["title"], language=values["language"], timezone=values["timezone"],
                   starts_on=values["starts_on"], ends_on=values["ends_on"], retention_days=values["retention_days"],
-                  trainers=list(values["trainers"]))
+                  trainers=list(values["trainers"]), description=values["description"],
+                  organisation_id=course.organisation_id)
     values["reminder_offsets"] = clean_reminder_offsets(values["reminder_offsets"])
     for name, value in values.items():
         setattr(course, name, list(value) if name == "trainers" else value)
@@ -126,14 +139,16 @@ def can_manage(user: User, course: Course) -> bool:
     return user.is_coordinator or any(t.id == user.id for t in course.trainers)
 
 
-def trainer_choices() -> list[User]:
-    """Active trainers and coordinators, by name, for assigning to a course."""
-    return list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
+def trainer_choices(organisation_id: int) -> list[User]:
+    """The organisation's active trainers and coordinators, by name, for assigning to a course."""
+    query = select(User).where(User.organisation_id == organisation_id, User.active.is_(True)).order_by(User.name)
+    return list(db.session.scalars(query))
 
 
-def find_trainers(ids: list[int]) -> list[User]:
-    """The active users with these ids; CourseError when one is unknown."""
-    users = list(db.session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True)))) if ids else []
+def find_trainers(ids: list[int], organisation_id: int) -> list[User]:
+    """The organisation's active users with these ids; CourseError when one is unknown."""
+    query = select(User).where(User.id.in_(ids), User.active.is_(True), User.organisation_id == organisation_id)
+    users = list(db.session.scalars(query)) if ids else []
     if len(users) != len(set(ids)):
         raise CourseError(_l("Onbekende trainer."), field="trainers")
     return users
@@ -191,7 +206,7 @@ def clean_parent(*, name: str, email: str | None, phone: str | None, language: s
         raise CourseError(_l("Vul een naam in."), field="name")
     if len(name.strip()) > MAX_NAME:
         raise CourseError(_l("Een naam mag hoogstens %(n)d tekens hebben.", n=MAX_NAME), field="name")
-    if "\x00" in name:  # PostgreSQL text cannot hold it; no keyboard types it
+    if has_control_chars(name.strip()):  # a name is one line; PostgreSQL text cannot even hold NUL
         raise CourseError(_l("Deze naam bevat een teken dat niet kan."), field="name")
     data = ParentData(name.strip(), normalise_email(email), normalise_phone(phone), _check_language(language))
     if data.email is None and data.phone is None:
@@ -199,13 +214,15 @@ def clean_parent(*, name: str, email: str | None, phone: str | None, language: s
     return data
 
 
-def find_parent(*, email: str | None, phone: str | None, exclude: Parent | None = None) -> Parent | None:
-    """The parent with this (normalised) e-mail address or phone number, if any."""
+def find_parent(organisation_id: int, *, email: str | None, phone: str | None,
+                exclude: Parent | None = None) -> Parent | None:
+    """The organisation's parent with this (normalised) e-mail address or phone number, if any."""
     conditions = [c for c in (Parent.email == email if email else None, Parent.phone == phone if phone else None)
                   if c is not None]
     if not conditions:
         return None
-    query = select(Parent).where(or_(*conditions)).order_by(Parent.id)
+    # Never across organisations: there the same address is simply another parent, and nothing may hint at them.
+    query = select(Parent).where(Parent.organisation_id == organisation_id, or_(*conditions)).order_by(Parent.id)
     if exclude is not None:
         query = query.where(Parent.id != exclude.id)
     return db.session.scalars(query).first()
@@ -213,10 +230,12 @@ def find_parent(*, email: str | None, phone: str | None, exclude: Parent | None 
 
 def add_parent(*, name: str, language: str = "nl", email: str | None = None, phone: str | None = None,
                consent_recording: bool = False, contact_email: bool = True, contact_sms: bool = False,
-               contact_whatsapp: bool = False) -> Parent:
-    """Add a parent after validating the fields (no duplicate check: see enrol_parent); flushes."""
+               contact_whatsapp: bool = False, organisation_id: int | None = None) -> Parent:
+    """Add a parent to an organisation (default: the first) after validating the fields (no duplicate check: see
+    enrol_parent); flushes."""
     data = clean_parent(name=name, email=email, phone=phone, language=language)
-    parent = Parent(name=data.name, language=data.language, email=data.email, phone=data.phone,
+    organisation_id = organisation_id or accounts.default_organisation().id
+    parent = Parent(organisation_id=organisation_id, name=data.name, language=data.language, email=data.email, phone=data.phone,
                     consent_recording=consent_recording, contact_email=contact_email, contact_sms=contact_sms,
                     contact_whatsapp=contact_whatsapp)
     db.session.add(parent)
@@ -228,11 +247,11 @@ def enrol_parent(course: Course, **fields) -> tuple[Parent, bool]:
     """Enrol a parent, reusing the parent with the same e-mail or phone; returns (parent, created); flushes."""
     data = clean_parent(name=fields.get("name", ""), email=fields.get("email"), phone=fields.get("phone"),
                         language=fields.get("language", "nl"))
-    existing = find_parent(email=data.email, phone=data.phone)
+    existing = find_parent(course.organisation_id, email=data.email, phone=data.phone)
     if existing is not None:
         enrol(course, existing)
         return existing, False
-    parent = add_parent(**{**fields, **vars(data)})
+    parent = add_parent(**{**fields, **vars(data), "organisation_id": course.organisation_id})
     enrol(course, parent)
     return parent, True
 
@@ -241,9 +260,9 @@ def update_parent(parent: Parent, **changes) -> Parent:
     """Change a parent's fields; refuses an e-mail or phone that belongs to another parent; flushes."""
     values = {k: changes.get(k, getattr(parent, k)) for k in ("name", "email", "phone", "language")}
     data = clean_parent(**values)
-    if data.email and find_parent(email=data.email, phone=None, exclude=parent):
+    if data.email and find_parent(parent.organisation_id, email=data.email, phone=None, exclude=parent):
         raise CourseError(_l("Er is al een ouder met dit e-mailadres."), field="email")
-    if data.phone and find_parent(email=None, phone=data.phone, exclude=parent):
+    if data.phone and find_parent(parent.organisation_id, email=None, phone=data.phone, exclude=parent):
         raise CourseError(_l("Er is al een ouder met dit telefoonnummer."), field="phone")
     for key, value in vars(data).items():
         setattr(parent, key, value)
@@ -257,7 +276,9 @@ def update_parent(parent: Parent, **changes) -> Parent:
 
 
 def enrol(course: Course, parent: Parent) -> Enrolment:
-    """Enrol a parent in a course (no-op when already enrolled); flushes."""
+    """Enrol a parent in a course of their own organisation (no-op when already enrolled); flushes."""
+    if parent.organisation_id != course.organisation_id:
+        raise CourseError(_l("Deze ouder is niet gevonden."), field="parent")
     for existing in parent.enrolments:
         if existing.course_id == course.id:
             return existing
@@ -273,20 +294,23 @@ def find_enrolment(course: Course, parent_id: int) -> Enrolment | None:
                                                      Enrolment.parent_id == parent_id))
 
 
-def remove_from_course(course: Course, parent: Parent) -> None:
-    """Take a parent out of a course; the parent stays known for other courses; flushes."""
+def remove_from_course(course: Course, parent: Parent, *, moving: bool = False) -> None:
+    """Take a parent out of a course; the parent stays known for other courses, but out of their last one every
+    link and calendar token of theirs stops working (unless `moving` to another course); flushes."""
     enrolment = find_enrolment(course, parent.id)
     if enrolment is not None:
         parent.enrolments.remove(enrolment)
         db.session.delete(enrolment)
         audit.record("parent.removed", parent=parent, course_id=course.id)  # flushes
+        if not parent.enrolments and not moving:
+            links.revoke_access(parent)
 
 
 def move_parent(parent: Parent, *, from_course: Course, to_course: Course) -> Enrolment:
     """Move a parent from one course to another; flushes."""
     if from_course.id == to_course.id:
         raise CourseError(_l("Kies een andere cursus."), field="course_id")
-    remove_from_course(from_course, parent)
+    remove_from_course(from_course, parent, moving=True)
     return enrol(to_course, parent)
 
 
@@ -347,7 +371,7 @@ def read_csv(raw: bytes) -> list[dict]:
     return rows
 
 
-def _check_row(row: ImportRow, default_language: str, seen: dict) -> None:
+def _check_row(row: ImportRow, default_language: str, seen: dict, organisation_id: int) -> None:
     values = row.values
     try:
         row.data = clean_parent(name=values.get("name", ""), email=values.get("email"), phone=values.get("phone"),
@@ -358,7 +382,7 @@ def _check_row(row: ImportRow, default_language: str, seen: dict) -> None:
     keys = [k for k in (row.data.email, row.data.phone) if k]
     if any(k in seen for k in keys):
         row.status = "repeat"
-    elif find_parent(email=row.data.email, phone=row.data.phone) is not None:
+    elif find_parent(organisation_id, email=row.data.email, phone=row.data.phone) is not None:
         row.status = "existing"
     seen.update(dict.fromkeys(keys, row.line))
 
@@ -368,7 +392,8 @@ def check_import(course: Course, raw: bytes) -> list[ImportRow]:
     rows = [ImportRow(line=r.pop("line"), values=r) for r in read_csv(raw)]
     seen: dict = {}
     for row in rows:
-        _check_row(row, course.language if course.language in current_app.config["LANGUAGES"] else "nl", seen)
+        _check_row(row, course.language if course.language in current_app.config["LANGUAGES"] else "nl", seen,
+                   course.organisation_id)
     return rows
 
 

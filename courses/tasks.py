@@ -37,7 +37,7 @@ def _send_mail(parent: Parent, link: str) -> None:
     subject = _("Je persoonlijke link voor Ouderkamer")
     text = render_template("emails/welcome.txt", parent=parent, link=link)
     html = render_template("emails/welcome.html", parent=parent, link=link, subject=subject)
-    message = mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject, text=text,
+    message = mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject, text=text,
                                  html=html, language=parent.language)
     try:
         mail.send_message(message)

@@ -41,7 +41,7 @@ def _course_values(form: CourseForm) -> dict:
               ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days",
                "reminder_offsets")}
     if current_user.is_coordinator:
-        values["trainers"] = services.find_trainers(form.trainers.data or [])
+        values["trainers"] = services.find_trainers(form.trainers.data or [], current_user.organisation_id)
     return values
 
 
@@ -50,7 +50,7 @@ def _course_form(course: Course | None = None) -> CourseForm:
         form = CourseForm(obj=course)
         del form.trainers  # only coordinators assign trainers; a trainer's new course is their own
         return form
-    form = CourseForm(obj=course, trainer_choices=services.trainer_choices())
+    form = CourseForm(obj=course, trainer_choices=services.trainer_choices(current_user.organisation_id))
     if not form.is_submitted():
         form.trainers.data = [t.id for t in course.trainers] if course else [current_user.id]
     return form
@@ -66,6 +66,9 @@ def index():
 @login_required
 def create():
     form = _course_form()
+    if not form.is_submitted():  # a new course starts from the organisation's defaults
+        form.language.data = current_user.organisation.language
+        form.retention_days.data = current_user.organisation.retention_days
     if form.validate_on_submit():
         try:
             values = _course_values(form)
@@ -183,7 +186,7 @@ def reissue_link(course_id: int, parent_id: int):
     course = get_course_or_403(course_id)
     parent = get_parent_or_404(course, parent_id)
     if EmptyForm().validate_on_submit():
-        link = links.send_welcome_message(parent)
+        link = links.reissue_access(parent)
         audit.record("link.reissued", parent=parent)
         db.session.commit()
         flash(_("Nieuwe persoonlijke link voor %(name)s (de oude werkt niet meer): %(link)s", name=parent.name,
@@ -197,7 +200,7 @@ def revoke_link(course_id: int, parent_id: int):
     course = get_course_or_403(course_id)
     parent = get_parent_or_404(course, parent_id)
     if EmptyForm().validate_on_submit():
-        links.revoke_personal_link(parent)
+        links.revoke_access(parent)
         audit.record("link.revoked", parent=parent)
         db.session.commit()
         flash(_("De persoonlijke link van %(name)s is ingetrokken.", name=parent.name), "info")

@@ -11,10 +11,12 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.storage import Storage, get_storage
+from courses.models import Course
 from recordings.models import Recording, RecordingState
-from recordings.publish import PUBLISH_STEP, is_expired
+from recordings.publish import PUBLISH_STEP, is_expired, uuid_of_key
 
-ROOT = "recordings/"
+ROOT = "recordings/"  # recordings from before organisations; newer ones live under orgs/<id>/recordings/
+ORGS = "orgs/"
 MSG_MISSING = _l("Een deel van de opname ontbreekt in de opslag. Probeer het opnieuw.")
 
 storage_cli = AppGroup("storage", help="Check media storage against the recordings.")
@@ -32,11 +34,6 @@ class AuditReport:
         return not self.orphans and not self.missing
 
 
-def _uuid_of(key: str) -> str | None:
-    parts = key.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "recordings" and parts[1] else None
-
-
 def _recordings_by_uuid(uuids: set[str]) -> dict[str, Recording]:
     if not uuids:
         return {}
@@ -48,22 +45,39 @@ def _expected_keys(recording: Recording) -> list[str]:
     return sorted(prefix + name for name in recording.renditions or {})
 
 
-def audit_storage(storage: Storage | None = None) -> AuditReport:
-    """Compare every object under recordings/ with the recordings table (network: one listing; no changes)."""
-    keys = (storage or get_storage()).list(ROOT)
-    by_uuid = _recordings_by_uuid({u for u in map(_uuid_of, keys) if u})
+def _listed(storage: Storage, organisation_id: int | None) -> list[str]:
+    if organisation_id is not None:  # one tenant: its own prefix (what a per-tenant bucket policy grants)
+        return storage.list(f"{ORGS}{organisation_id}/recordings/")
+    return storage.list(ROOT) + [key for key in storage.list(ORGS) if uuid_of_key(key)]
+
+
+def audit_storage(storage: Storage | None = None, *, organisation_id: int | None = None) -> AuditReport:
+    """Compare every recording object (of one organisation, or all) with the recordings table (network: one or
+    two listings; no changes)."""
+    storage = storage or get_storage()
+    keys = _listed(storage, organisation_id)
+    if organisation_id is not None:  # its recordings published before organisations live in the shared folder
+        keys += [k for r in _published(organisation_id) if (r.published_prefix or "").startswith(ROOT)
+                 for k in storage.list(r.published_prefix)]
+    by_uuid = _recordings_by_uuid({u for u in map(uuid_of_key, keys) if u})
     report = AuditReport()
     for key in keys:
-        recording = by_uuid.get(_uuid_of(key) or "")
+        recording = by_uuid.get(uuid_of_key(key) or "")
         if recording is None or is_expired(recording):
             report.orphans.append(key)
     stored = set(keys)
-    published = select(Recording).where(Recording.state == RecordingState.published).order_by(Recording.id)
-    for recording in db.session.scalars(published):
+    for recording in _published(organisation_id):
         lacking = [key for key in _expected_keys(recording) if key not in stored]
         if lacking and not is_expired(recording):
             report.missing[recording.id] = lacking
     return report
+
+
+def _published(organisation_id: int | None) -> list[Recording]:
+    query = select(Recording).where(Recording.state == RecordingState.published).order_by(Recording.id)
+    if organisation_id is not None:
+        query = query.join(Course).where(Course.organisation_id == organisation_id)
+    return list(db.session.scalars(query))
 
 
 def repair(report: AuditReport, storage: Storage | None = None) -> None:
@@ -95,9 +109,11 @@ def format_report(report: AuditReport) -> str:
 @storage_cli.command("audit")
 @click.option("--repair", "do_repair", is_flag=True,
               help="Delete orphan objects and mark recordings with missing objects failed, so they can be retried.")
-def audit_command(do_repair: bool) -> None:
+@click.option("--org", "organisation_id", type=int, default=None,
+              help="Only this organisation's objects (orgs/<id>/...) and recordings.")
+def audit_command(do_repair: bool, organisation_id: int | None) -> None:
     """Report objects without a recording and recordings without their objects; exit 1 if anything was wrong."""
-    report = audit_storage()
+    report = audit_storage(organisation_id=organisation_id)
     click.echo(format_report(report))
     if report.ok:
         return

@@ -63,11 +63,20 @@ class UploadForm(FlaskForm):
     file = FileField(_l("Videobestand"), validators=[FileRequired(_l("Kies een videobestand."))])
 
 
-def get_session_or_403(session_id: int, user=None) -> WorkshopSession:
+def get_session_or_403(session_id: int) -> WorkshopSession:
     """The workshop session, if the user may manage its course; 404 when unknown, 403 when not theirs."""
+    # 403 like the session's own pages (sessions.views), which already tell that the id exists.
     workshop_session = db.get_or_404(WorkshopSession, session_id)
-    if not can_manage(user or current_user, workshop_session.course):
+    if not can_manage(current_user, workshop_session.course):
         abort(403)
+    return workshop_session
+
+
+def api_session_or_404(session_id: int) -> WorkshopSession:
+    """The workshop session, if the API user may manage its course; 404 otherwise, so ids reveal nothing."""
+    workshop_session = db.session.get(WorkshopSession, session_id)
+    if workshop_session is None or not can_manage(g.api_user, workshop_session.course):
+        abort(404)
     return workshop_session
 
 
@@ -206,10 +215,10 @@ csrf.exempt(upload)
 
 
 @operation("/sessions/<int:session_id>/recordings", "POST", summary="Upload a recording as the raw request body",
-           tag="recordings", response=RECORDING_SCHEMA, status=201, errors=(403, 404, 413, 422, 507))
+           tag="recordings", response=RECORDING_SCHEMA, status=201, errors=(404, 413, 422, 507))
 @token_required
 def api_upload_recording(session_id: int):
-    workshop_session = get_session_or_403(session_id, g.api_user)
+    workshop_session = api_session_or_404(session_id)
     request.max_content_length = services.max_upload_bytes()
     services.ensure_disk_space(request.content_length or 0)
     filename = request.headers.get("X-Filename") or _disposition_filename() or "recording.mp4"
@@ -221,35 +230,40 @@ def api_upload_recording(session_id: int):
 
 @operation("/jibri/recordings", "POST", summary="Jibri hand-off: multipart `file` (MP4), `metadata` (metadata.json), "
            "`ref` (recording folder name, makes repeats safe) and `sha256`", tag="recordings",
-           response=RECORDING_SCHEMA, status=201, errors=(403, 404, 413, 422, 507))
+           response=RECORDING_SCHEMA, status=201, errors=(404, 413, 422, 507))
 @token_required
 def api_jibri_recording():
     request.max_content_length = services.max_upload_bytes() + 1024 * 1024
-    ref = (request.form.get("ref") or "").strip()[:200]
-    if ref and (existing := services.find_by_source_ref(f"jibri:{ref}")) is not None:
-        return jsonify(recording_json(existing)), 200
     metadata = _jibri_metadata()
     workshop_session = services.session_for_room(str(metadata.get("room") or metadata.get("meeting_url") or ""))
-    if workshop_session is None:
-        return api_error("not_found", "No session uses the room in metadata.json (meeting_url).", 404)
-    get_session_or_403(workshop_session.id, g.api_user)
+    if workshop_session is None or not can_manage(g.api_user, workshop_session.course):
+        return api_error("not_found", "No session you manage uses the room in metadata.json (meeting_url).", 404)
+    # Only after the check above, and only among this session's recordings (also in the older unscoped
+    # `jibri:<ref>` form): someone else's ref is a new ref here. It is stored with the session id, as source_ref
+    # is unique across all recordings.
+    ref = (request.form.get("ref") or "").strip()[:200]
+    source_ref = f"jibri:{workshop_session.id}:{ref}" if ref else None
+    if ref:
+        existing = services.find_by_source_ref(source_ref, f"jibri:{ref}", workshop_session=workshop_session)
+        if existing is not None:
+            return jsonify(recording_json(existing)), 200
     upload_file = request.files.get("file")
     if upload_file is None:
         return api_error("invalid", "Send the recording as the multipart field 'file'.", 422, "file")
     recording = services.receive_stream(workshop_session, upload_file.stream, upload_file.filename,
-                                        source=RecordingSource.jibri, source_ref=f"jibri:{ref}" if ref else None,
+                                        source=RecordingSource.jibri, source_ref=source_ref,
                                         sha256=request.form.get("sha256"))
     db.session.commit()
     return jsonify(recording_json(recording)), 201
 
 
 @operation("/recordings/<int:recording_id>", summary="A recording's state, progress and error", tag="recordings",
-           response=RECORDING_SCHEMA, errors=(403, 404))
+           response=RECORDING_SCHEMA, errors=(404,))
 @token_required
 def api_recording(recording_id: int):
-    recording = db.get_or_404(Recording, recording_id)
-    if not can_manage(g.api_user, recording.course):
-        abort(403)
+    recording = db.session.get(Recording, recording_id)
+    if recording is None or not can_manage(g.api_user, recording.course):
+        abort(404)  # not 403: that would tell another trainer the recording exists
     return jsonify(recording_json(recording))
 
 

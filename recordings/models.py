@@ -9,9 +9,10 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
-from courses.models import Course, Parent
+from courses.models import Course, Parent, courses_of, parents_of
 from sessions.models import WorkshopSession
 
 
@@ -109,3 +110,7 @@ class WatchProgress(db.Model):
 
     def __repr__(self) -> str:
         return f"<WatchProgress recording={self.recording_id} parent={self.parent_id} {self.position_s:.0f}s>"
+
+
+tenancy.register(Recording, lambda org: Recording.course_id.in_(courses_of(org)))
+tenancy.register(WatchProgress, lambda org: WatchProgress.parent_id.in_(parents_of(org)))

@@ -62,6 +62,8 @@ def notify_recording_ready(recording_id: int) -> None:
     if not _ready(recording):
         return
     for parent in recipients(recording):
+        if parent.access_revoked_at is not None:
+            continue  # cut off: no link of theirs works, so the message would only lead to a 404
         for channel in parent.channels:
             enqueue_after_commit(db.session, send_recording_ready, recording.id, parent.id, channel,
                                  watch_link(recording, parent))
@@ -93,7 +95,7 @@ def ready_message(recording: Recording, parent: Parent, link: str):
     title = title_of(recording)
     subject = _("De opname van %(title)s staat klaar", title=title)
     context = {"parent": parent, "title": title, "link": link, "subject": subject}
-    return mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject,
+    return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject,
                               text=render_template("emails/recording_ready.txt", **context),
                               html=render_template("emails/recording_ready.html", **context),
                               language=parent.language)

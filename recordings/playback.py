@@ -23,13 +23,12 @@ from core.errors import DomainError
 from core.extensions import csrf, db, limiter
 from core.media import THUMBNAILS
 from core.storage import LocalStorage, Storage, get_storage
-from courses.links import find_parent_by_token
+from courses.links import resolve_parent
 from courses.models import Course, Enrolment, Parent
 from courses.routemap import page_language
 from courses.services import can_manage
 from recordings.models import Recording, RecordingState, WatchProgress
-from recordings.publish import is_expired, recording_prefix
-from sessions.lobby import parent_for_token
+from recordings.publish import is_expired, recording_prefix, uuid_of_key
 
 bp = Blueprint("playback", __name__)
 
@@ -87,7 +86,7 @@ def _recording_or_404(recording_uuid: str) -> Recording:
 def _for_parent(token: str, recording_uuid: str):
     # Personal link or calendar token (the "recording ready" message); unknown, revoked, reset tokens and
     # other courses' recordings all give the same 404.
-    parent = parent_for_token(token)
+    parent = resolve_parent(token)
     if parent is None:
         abort(404)
     recording = _recording_or_404(recording_uuid)
@@ -209,7 +208,7 @@ def _chapters(recording: Recording, sign, prefix: str) -> list[Chapter]:
 
 def _route_map_url(token: str) -> str | None:
     # A watch link from a "recording ready" message carries the calendar token, which does not open the route map.
-    return url_for("parents.route_map", token=token) if find_parent_by_token(token) is not None else None
+    return url_for("parents.route_map", token=token) if resolve_parent(token, calendar=False) is not None else None
 
 
 def _watch_page(recording: Recording, file_url, *, language: str | None, back_url: str | None, progress_url=None,
@@ -290,13 +289,8 @@ def trainer_file(recording_uuid: str, name: str):
     return _serve_file(_for_trainer(recording_uuid), name)
 
 
-def _uuid_of_key(key: str) -> str | None:
-    parts = key.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "recordings" else None
-
-
 def _expired_media(key: str) -> bool:
-    recording_uuid = _uuid_of_key(key)
+    recording_uuid = uuid_of_key(key)
     if recording_uuid is None:
         return False
     recording = db.session.scalars(select(Recording).where(Recording.uuid == recording_uuid)).first()

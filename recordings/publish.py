@@ -32,8 +32,17 @@ class PublishError(DomainError):
 
 
 def recording_prefix(recording: Recording) -> str:
-    """The storage prefix every published object of the recording lives under."""
-    return f"recordings/{recording.uuid}/"
+    """The storage prefix every published object of the recording lives under: the one its row records once
+    published (older recordings: recordings/<uuid>/), else under its organisation (orgs/<id>/recordings/<uuid>/)."""
+    return recording.published_prefix or f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/"
+
+
+def uuid_of_key(key: str) -> str | None:
+    """The recording uuid in a storage key (orgs/<id>/recordings/<uuid>/… or, older, recordings/<uuid>/…)."""
+    parts = key.split("/")
+    if len(parts) > 4 and parts[0] == "orgs" and parts[2] == "recordings":
+        parts = parts[2:]
+    return parts[1] if len(parts) > 2 and parts[0] == "recordings" and parts[1] else None
 
 
 def cache_control_for(name: str) -> str:

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from werkzeug.utils import secure_filename
 
-from core import media
+from core import media, safefetch
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
@@ -66,6 +66,8 @@ MSG_TRANSCODE = _l("Het omzetten van de video is mislukt. Probeer het opnieuw.")
 MSG_LINK_EXPIRED = _l("De downloadlink van JaaS is verlopen (JaaS bewaart opnames 24 uur). "
                       "Download de opname zelf en upload hem hier.")
 MSG_DOWNLOAD = _l("De opname kon niet worden gedownload van JaaS. Probeer het opnieuw.")
+MSG_LINK_REFUSED = _l("De downloadlink van JaaS wijst niet naar een toegestane JaaS-server en is niet gebruikt. "
+                      "Download de opname zelf en upload hem hier.")
 MSG_DISK = _l("Er is op dit moment te weinig schijfruimte om de video om te zetten. Probeer het later opnieuw.")
 MSG_STORAGE = _l("De video kon niet worden opgeslagen. Probeer het opnieuw.")
 MSG_DISK_UPLOAD = _l("Er is op dit moment te weinig schijfruimte om de video te ontvangen. Probeer het later opnieuw.")
@@ -128,7 +130,7 @@ def safe_name(filename: str | None) -> str:
 
 def original_key(recording: Recording, filename: str | None) -> str:
     """The storage key of the original."""
-    return f"recordings/{recording.uuid}/original/{safe_name(filename)}"
+    return f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/original/{safe_name(filename)}"
 
 
 def max_upload_bytes() -> int:
@@ -148,9 +150,12 @@ def session_for_room(room_name: str) -> WorkshopSession | None:
     return db.session.scalars(query).first()
 
 
-def find_by_source_ref(source_ref: str) -> Recording | None:
-    """The recording created for this idempotency key, if any."""
-    return db.session.scalars(select(Recording).where(Recording.source_ref == source_ref)).first()
+def find_by_source_ref(*source_refs: str, workshop_session: WorkshopSession | None = None) -> Recording | None:
+    """The recording created for one of these idempotency keys, if any; only the session's when one is given."""
+    query = select(Recording).where(Recording.source_ref.in_(source_refs))
+    if workshop_session is not None:
+        query = query.where(Recording.session_id == workshop_session.id)
+    return db.session.scalars(query.order_by(Recording.id)).first()
 
 
 def recordings_for_session(workshop_session: WorkshopSession) -> list[Recording]:
@@ -554,13 +559,19 @@ EXPIRED_STATUSES = {401, 403, 404, 410}
 
 
 def run_download(recording: Recording) -> None:
-    """Stream the source link to disk, then store it as the original; an expired link fails plainly."""
-    import requests  # only the worker needs it; keeps web start-up light
+    """Stream the source link to disk, then store it as the original; an expired or refused link fails plainly.
 
+    The link and every redirect hop must be https on JAAS_DOWNLOAD_HOSTS and resolve to public addresses only
+    (core.safefetch); JAAS_DOWNLOAD_ALLOW_PRIVATE is a test-only app-config key (never read from the environment)
+    that lets a loopback http server through.
+    """
+    config = current_app.config
+    hosts = safefetch.parse_hosts(config.get("JAAS_DOWNLOAD_HOSTS"))
     scratch = work_root() / "incoming" / secrets.token_hex(16)
     scratch.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with requests.get(recording.source_url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
+        with safefetch.open_checked(recording.source_url or "", hosts, timeout=DOWNLOAD_TIMEOUT,
+                                    allow_private=bool(config.get("JAAS_DOWNLOAD_ALLOW_PRIVATE"))) as response:
             if response.status_code in EXPIRED_STATUSES:
                 record_failure(recording, "downloading", str(MSG_LINK_EXPIRED))
                 return
@@ -571,6 +582,10 @@ def run_download(recording: Recording) -> None:
                 return
             _save_response(recording, response, scratch)
         store_downloaded(recording, scratch)
+    except safefetch.UnsafeURLError as exc:
+        log.warning("recording %s: JaaS download link refused (%s); allowed hosts: %s", recording.id, exc,
+                    ", ".join(hosts))
+        record_failure(recording, "downloading", str(MSG_LINK_REFUSED))
     except RecordingError as exc:
         record_failure(recording, "downloading", exc.message)
     finally:

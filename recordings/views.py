@@ -42,11 +42,11 @@ class CaptionForm(FlaskForm):
                                  for code in current_app.config["LANGUAGES"]]
 
 
-def get_recording_or_403(recording_id: int) -> Recording:
-    """The recording, if the current user may manage its course; 404 when unknown, 403 when not theirs."""
-    recording = db.get_or_404(Recording, recording_id)
-    if not can_manage(current_user, recording.course):
-        abort(403)
+def get_recording_or_404(recording_id: int) -> Recording:
+    """The recording, if the current user may manage its course; 404 otherwise (a 403 would confirm it exists)."""
+    recording = db.session.get(Recording, recording_id)
+    if recording is None or not can_manage(current_user, recording.course):
+        abort(404)
     return recording
 
 
@@ -104,14 +104,14 @@ def _status_page(recording: Recording, caption_form: CaptionForm, status: int = 
 @bp.get("/recordings/<int:recording_id>")
 @login_required
 def status(recording_id: int):
-    recording = get_recording_or_403(recording_id)
+    recording = get_recording_or_404(recording_id)
     return _status_page(recording, CaptionForm(language=recording.course.language))
 
 
 @bp.post("/recordings/<int:recording_id>/retry")
 @login_required
 def retry(recording_id: int):
-    recording = get_recording_or_403(recording_id)
+    recording = get_recording_or_404(recording_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -127,7 +127,7 @@ def retry(recording_id: int):
 @bp.post("/recordings/<int:recording_id>/captions")
 @login_required
 def upload_captions(recording_id: int):
-    recording = get_recording_or_403(recording_id)
+    recording = get_recording_or_404(recording_id)
     form = CaptionForm()
     if not form.validate_on_submit():
         return _status_page(recording, form, 400)

@@ -1,18 +1,19 @@
-"""Calendar tokens, delivery records (what was sent to whom, so nothing goes out twice) and RSVP answers."""
+"""Delivery records (what was sent to whom, so nothing goes out twice) and RSVP answers."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
-from courses.models import Course, Parent
+from courses.models import CalendarFeed, Parent, parents_of  # noqa: F401 (CalendarFeed: its old home)
 from sessions.models import WorkshopSession
 
 
@@ -37,28 +38,6 @@ class FailureReason(enum.Enum):
 class RsvpAnswer(enum.Enum):
     coming = "coming"
     not_coming = "not_coming"
-
-
-class CalendarFeed(db.Model):
-    """A revocable calendar token: a parent's personal feed and join links, or a course's feed for trainers."""
-
-    __tablename__ = "calendar_feeds"
-    __table_args__ = (CheckConstraint("(parent_id IS NULL) <> (course_id IS NULL)", name="one_owner"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), unique=True)
-    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), unique=True)
-    #: Random per issue; the token is HMAC(SECRET_KEY, nonce), so invites can rebuild the link without storing it.
-    nonce: Mapped[str] = mapped_column(String(43))
-    #: SHA-256 of the token, for the lookup.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    parent: Mapped[Parent | None] = relationship()
-    course: Mapped[Course | None] = relationship()
-
-    def __repr__(self) -> str:
-        return f"<CalendarFeed {self.id} parent={self.parent_id} course={self.course_id}>"
 
 
 class DeliveryState:
@@ -135,6 +114,10 @@ class Rsvp(db.Model):
 
     def __repr__(self) -> str:
         return f"<Rsvp s{self.session_id} p{self.parent_id} {self.answer.value}>"
+
+
+for _model in (InviteDelivery, ReminderDelivery, Rsvp):
+    tenancy.register(_model, lambda org, m=_model: m.parent_id.in_(parents_of(org)))
 
 
 def _insert(model):

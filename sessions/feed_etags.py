@@ -26,7 +26,7 @@ from courses.models import Course, Enrolment
 from sessions.calendar_models import CalendarFeed
 from sessions.models import WorkshopSeries, WorkshopSession, session_invitees
 
-FEED_FORMAT = 1
+FEED_FORMAT = 2  # 2: control characters in titles and names replaced (core.ical)
 _NO_MATCH = "0" * 64
 #: Built feeds kept per process, by ETag: bytes at most, and seconds at most (a bound on any change the tag missed).
 CACHE_MAX_BYTES = 16 * 1024 * 1024

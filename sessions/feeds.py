@@ -137,7 +137,7 @@ def download(token: str, session_id: int):
 def join(token: str, session_id: int):
     parent, session = _parent_session_or_404(token, session_id)
     if session.status is not SessionStatus.cancelled:
-        # The calendar token opens the lobby too (sessions.lobby.parent_for_token), so the link stays personal.
+        # The calendar token opens the lobby too (courses.links.resolve_parent), so the link stays personal.
         return redirect(url_for("lobby.show", token=token, session_id=session.id))
     with force_locale(parent.language):
         return render_template("feeds/join.html", parent=parent, session=session, lang=parent.language,

@@ -10,10 +10,6 @@ left is a CANCEL of the UID, anything else is master + all overrides.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -29,81 +25,31 @@ from core import ical, mail
 from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit
-from core.tokens import hash_token, same_hash
 from core.urls import external_url
-from courses.models import Course, Parent
-from sessions.calendar_models import CalendarFeed, InviteDelivery
+from courses.links import course_feed_token, find_feed, parent_feed_token, reset_feed_token  # noqa: F401
+from courses.models import Parent
+from sessions.calendar_models import InviteDelivery
 from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
 from sessions.services import invitees_of
 
 #: Minutes before the start that the calendar alarm goes off.
 ALARM_MINUTES = 15
-_NO_MATCH = "0" * 64
 
 
 # --- who is invited -------------------------------------------------------------------------------------------
 
 
 def invitees(session: WorkshopSession) -> list[Parent]:
-    """The parents invited to a session (the whole course or the chosen ones): the one switch for invites."""
-    return invitees_of(session)
+    """The parents a session's messages go to (the whole course or the chosen ones), without those whose access
+    is revoked (every link in a message would be dead): the one switch for invites and reminders."""
+    return [p for p in invitees_of(session) if p.access_revoked_at is None]
 
 
 def _mail_invitees(session: WorkshopSession) -> list[Parent]:
     return [p for p in invitees(session) if "email" in p.channels]
 
 
-# --- calendar tokens --------------------------------------------------------------------------------------------
-
-
-def _derive(nonce: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    mac = hmac.new(key, f"ouderkamer-calendar:{nonce}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
-def _issue(feed: CalendarFeed) -> str:
-    feed.nonce = secrets.token_urlsafe(32)
-    token = _derive(feed.nonce)
-    feed.token_hash = hash_token(token)
-    feed.issued_at = utcnow()
-    return token
-
-
-def _feed_of(**owner) -> tuple[CalendarFeed, str]:
-    feed = db.session.scalars(select(CalendarFeed).filter_by(**owner)).first()
-    if feed is None:
-        feed = CalendarFeed(**owner)
-        token = _issue(feed)
-        db.session.add(feed)
-        db.session.flush()
-        return feed, token
-    return feed, _derive(feed.nonce)
-
-
-def parent_feed_token(parent: Parent) -> str:
-    """The parent's calendar token (created on first use); flushes."""
-    return _feed_of(parent_id=parent.id)[1]
-
-
-def course_feed_token(course: Course) -> str:
-    """The course's calendar token for its trainers (created on first use); flushes."""
-    return _feed_of(course_id=course.id)[1]
-
-
-def reset_feed_token(*, parent: Parent | None = None, course: Course | None = None) -> str:
-    """Replace the calendar token so old feed and join links answer 404; returns the new token; flushes."""
-    feed, _token = _feed_of(parent_id=parent.id) if parent else _feed_of(course_id=course.id)
-    token = _issue(feed)
-    db.session.flush()
-    return token
-
-
-def find_feed(token: str) -> CalendarFeed | None:
-    """The feed whose token this is, or None for an unknown or reset token."""
-    feed = db.session.scalars(select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token))).first()
-    return feed if same_hash(token, feed.token_hash if feed else _NO_MATCH) and feed else None
-
+# --- calendar tokens (they live with the personal link in courses.links) -------------------------------------
 
 def feed_urls(token: str) -> dict[str, str]:
     """The subscription links for a token: `https` (Google "From URL") and `webcal` (Apple, Outlook)."""
@@ -118,7 +64,8 @@ def join_url(parent: Parent | None, session: WorkshopSession, *, token: str | No
     """
     if parent is None or parent.id is None:
         return None
-    return external_url("feeds.join", token=token or parent_feed_token(parent), session_id=session.id)
+    token = token or parent_feed_token(parent)  # None while the parent's access is revoked
+    return external_url("feeds.join", token=token, session_id=session.id) if token else None
 
 
 # --- sessions as events --------------------------------------------------------------------------------------
@@ -199,9 +146,8 @@ def current_date(series: WorkshopSeries) -> WorkshopSession:
 
 def series_join_url(parent: Parent | None, series: WorkshopSeries) -> str | None:
     """The parent's join link of a whole series (leads to its current date), or None without a parent; flushes."""
-    if parent is None or parent.id is None:
-        return None
-    return external_url("feeds.join_series", token=parent_feed_token(parent), series_id=series.id)
+    token = parent_feed_token(parent) if parent is not None and parent.id is not None else None
+    return external_url("feeds.join_series", token=token, series_id=series.id) if token else None
 
 
 def _is_moved(session: WorkshopSession, master: WorkshopSession) -> bool:
@@ -329,7 +275,7 @@ def _itip_message(session: WorkshopSession, parent: Parent, method: str, calenda
                    "subject": subject}
         text = render_template("emails/invite.txt", **context)
         html = render_template("emails/invite.html", **context)
-    return mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject, text=text,
+    return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject, text=text,
                               html=html, calendar=calendar, calendar_method=method, language=parent.language)
 
 

@@ -10,10 +10,10 @@ from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db, limiter
 from core.ratelimits import configured
-from courses.links import find_parent_by_token
+from courses.links import resolve_parent
 from courses.models import Parent
 from courses.routemap import page_language
-from sessions import invites, services
+from sessions import services
 from sessions.forms import ConsentForm
 from sessions.models import AttendanceKind, WorkshopSession
 
@@ -24,18 +24,9 @@ RATE_LIMIT = configured("RATELIMIT_PERSONAL_LINK")  # per link, see core.ratelim
 PAGE_EVENTS = {"joined": AttendanceKind.joined, "left": AttendanceKind.left}
 
 
-def parent_for_token(token: str) -> Parent | None:
-    """The parent behind a personal link token or a personal calendar token (the join link in invites)."""
-    parent = find_parent_by_token(token)
-    if parent is None:
-        feed = invites.find_feed(token)
-        parent = feed.parent if feed is not None else None
-    return parent
-
-
 def _lobby_or_404(token: str, session_id: int) -> tuple[Parent, WorkshopSession]:
     # Unknown links, other parents' sessions and uninvited parents all get the same 404.
-    parent = parent_for_token(token)
+    parent = resolve_parent(token)
     session = db.session.get(WorkshopSession, session_id)
     if parent is None or session is None or not services.is_invited(session, parent):
         abort(404)

@@ -6,12 +6,13 @@ import enum
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text, true
+from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text, select, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
-from courses.models import Course, Parent
+from courses.models import Course, Parent, courses_of, parents_of
 
 
 class SessionKind(enum.Enum):
@@ -153,3 +154,15 @@ class RoomSample(db.Model):
     session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
     participants: Mapped[int]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def sessions_of(organisation_id: int):
+    """SELECT of the ids of an organisation's workshop sessions."""
+    return select(WorkshopSession.id).where(WorkshopSession.course_id.in_(courses_of(organisation_id)))
+
+
+tenancy.register(WorkshopSeries, lambda org: WorkshopSeries.course_id.in_(courses_of(org)))
+tenancy.register(WorkshopSession, lambda org: WorkshopSession.course_id.in_(courses_of(org)))
+tenancy.register(RoomSample, lambda org: RoomSample.session_id.in_(sessions_of(org)))
+for _model in (RecordingConsent, AttendanceEvent):
+    tenancy.register(_model, lambda org, m=_model: m.parent_id.in_(parents_of(org)))

@@ -54,7 +54,7 @@ def reminder_mail(session: WorkshopSession, parent: Parent, now: datetime):
         subject = _("Herinnering: %(title)s op %(when)s", title=session.title, when=context["when"])
         text = render_template("emails/reminder.txt", subject=subject, **context)
         html = render_template("emails/reminder.html", subject=subject, **context)
-    return mail.build_message(sender=mail.default_sender(), to=[parent.email], subject=subject, text=text,
+    return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject, text=text,
                               html=html, language=parent.language)
 
 

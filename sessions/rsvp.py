@@ -23,6 +23,7 @@ from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import csrf, db, limiter
 from core.urls import external_url
+from courses.links import parent_feed
 from courses.models import Course, Parent
 from courses.routemap import page_language
 from sessions import invites
@@ -64,8 +65,10 @@ def _code(nonce: str, session_id: int) -> str:
 
 
 def _parent_feed(parent: Parent) -> CalendarFeed:
-    invites.parent_feed_token(parent)  # creates the parent's calendar feed (and its nonce) on first use
-    return db.session.scalars(select(CalendarFeed).filter_by(parent_id=parent.id)).one()
+    feed = parent_feed(parent)  # created (with its nonce) on first use
+    if feed is None:
+        raise ValueError(f"parent {parent.id}'s access is revoked: no one-tap links")
+    return feed
 
 
 def rsvp_urls(parent: Parent, session: WorkshopSession) -> dict[str, str]:

@@ -17,6 +17,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.jitsi import JitsiError, get_jitsi, iframe_setup, mint_token, new_room_name, room_size, room_url
 from core.queue import enqueue_after_commit
+from core.text import has_control_chars
 from courses.models import Course, Parent, course_trainers
 from courses.services import course_parents
 from sessions.models import (
@@ -80,6 +81,14 @@ def _check(*, title: str, duration_minutes: int, starts_at: datetime, allow_past
         raise ScheduleError(_l("Deze datum ligt in het verleden."), field="starts_at")
 
 
+def _check_texts(*, title: str, description: str | None) -> None:
+    # Not in _check: moving a date must still work for a title stored before this rule.
+    if has_control_chars(title.strip()):
+        raise ScheduleError(_l("Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."), field="title")
+    if has_control_chars(description or "", multi_line=True):
+        raise ScheduleError(_l("Deze tekst bevat een teken dat niet kan."), field="description")
+
+
 def schedule_session(course: Course, *, title: str, starts_local: datetime, timezone: str,
                      duration_minutes: int = 60, kind: SessionKind = SessionKind.workshop, recorded: bool = False,
                      description: str = "", lobby_minutes: int = 15, series: WorkshopSeries | None = None,
@@ -87,6 +96,7 @@ def schedule_session(course: Course, *, title: str, starts_local: datetime, time
     """Schedule one live session at a local time in a zone (invitees None: the whole course); flushes."""
     starts_at = weekly_starts(starts_local, timezone, 1)[0]
     _check(title=title, duration_minutes=duration_minutes, starts_at=starts_at, allow_past=allow_past)
+    _check_texts(title=title, description=description)
     _check_lobby(lobby_minutes)
     session = WorkshopSession(
         course=course, series=series, title=title.strip(), description=description, kind=kind,
@@ -147,6 +157,7 @@ def schedule_series(course: Course, *, title: str, first_local: datetime, timezo
     if count is None or not 1 <= count <= MAX_SERIES_COUNT:
         raise ScheduleError(_l("Kies tussen 1 en %(n)d keer.", n=MAX_SERIES_COUNT), field="count")
     starts = weekly_starts(first_local, timezone, count)
+    _check_texts(title=title, description=description)
     series = WorkshopSeries(course=course, title=title.strip(), timezone=timezone, count=count)
     db.session.add(series)
     for start in starts:

@@ -28,6 +28,7 @@ def test_demo_prints_the_json_contract_with_absolute_links(runner, db):
     info = _demo(runner)
 
     assert info["base_url"] == "http://ouderkamer.test"
+    assert set(info["organisation"]) == {"id", "name"} and info["organisation"]["name"]
     assert set(info["trainer"]) >= {"email", "password", "api_token"}
     assert info["course"]["url"] == f"http://ouderkamer.test/courses/{info['course']['id']}"
     assert [p["language"] for p in info["parents"]] == ["nl", "ar", "tr"]

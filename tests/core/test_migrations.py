@@ -10,3 +10,34 @@ def test_migrated_schema_matches_the_models(db):
         diff = compare_metadata(context, db.metadata)
 
     assert diff == []
+
+
+def test_existing_rows_go_into_one_default_organisation(tmp_path):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from core.app import create_app
+    from core.extensions import db as _db
+    from tests.conftest import app_overrides
+
+    app = create_app(app_overrides(tmp_path, f"sqlite:///{tmp_path / 'old.sqlite'}"))
+    with app.app_context():
+        upgrade(revision="0011")
+        with _db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, email, name, password_hash, role, language, active, created_at, "
+                              "session_nonce) VALUES (1, 't@x.org', 'T', 'h', 'trainer', 'nl', 1, '2026-01-01', 'n')"))
+            conn.execute(text("INSERT INTO parents (id, name, language, consent_recording, contact_email, "
+                              "contact_sms, contact_whatsapp, created_at) VALUES (1, 'P', 'nl', 0, 1, 0, 0, "
+                              "'2026-01-01')"))
+
+        upgrade()
+
+        with _db.engine.connect() as conn:
+            organisations = conn.execute(text("SELECT id, name FROM organisations")).all()
+            owners = conn.execute(text("SELECT organisation_id FROM users UNION ALL "
+                                       "SELECT organisation_id FROM parents")).scalars().all()
+        downgrade(revision="0011")
+        _db.engine.dispose()
+
+    assert [name for _id, name in organisations] == ["Ouderkamer"]
+    assert owners == [organisations[0][0]] * 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from huey import RedisHuey, SqliteHuey
 
-from accounts.models import User
+from accounts.models import Organisation, User
 from core.queue import enqueue_after_commit, task
 from tests.fixtures.services import need
 
@@ -49,10 +49,10 @@ def test_job_enqueued_in_rolled_back_transaction_never_runs(db, real_huey):
     def record(value):
         ran.append(value)
 
-    db.session.add(User(email="a@example.org", name="A", password_hash="x"))
+    db.session.add(Organisation(name="a@example.org"))
     enqueue_after_commit(db.session, record, "rolled back")
     db.session.rollback()
-    db.session.add(User(email="b@example.org", name="B", password_hash="x"))
+    db.session.add(Organisation(name="b@example.org"))
     enqueue_after_commit(db.session, record, "committed")
     db.session.commit()
     pending = real_huey.pending_count()
@@ -79,10 +79,10 @@ def test_released_savepoint_does_not_send_before_the_real_commit(db, real_huey):
     def noop(value):
         return value
 
-    db.session.add(User(email="outer@example.org", name="O", password_hash="x"))
+    db.session.add(Organisation(name="outer@example.org"))
     enqueue_after_commit(db.session, noop, "outer")
     with db.session.begin_nested():
-        db.session.add(User(email="inner@example.org", name="I", password_hash="x"))
+        db.session.add(Organisation(name="inner@example.org"))
         enqueue_after_commit(db.session, noop, "inner")
     after_savepoint = real_huey.pending_count()
     db.session.commit()

@@ -63,7 +63,7 @@ def test_trainer_creates_an_activity_with_translation_and_a_picture_without_meta
     assert (picture.kind, picture.state, dict(stored.getexif()), stored.size) == (
         MediaKind.image, MediaState.ready, {}, (600, 800))
     assert all_objects(local_storage) == [picture.media_key]
-    assert picture.media_key.startswith(f"courses/{course.id}/activities/{activity.uuid}/media/")
+    assert picture.media_key.startswith(f"orgs/{course.organisation_id}/courses/{course.id}/activities/{activity.uuid}/media/")
 
 
 def test_activity_form_with_a_corrupt_picture_keeps_nothing(client, auth, trainer, course, local_storage):
@@ -181,7 +181,7 @@ def test_api_lists_activities_and_responses_of_own_courses_only(client, course, 
         (activity.id, "Knuffel", ["photo", "clip", "voice", "text"], 1, 3)]
     assert [(r["parent_id"], r["kind"], r["text"], r["state"]) for r in responses] == [
         (family["Sanne"][0].id, "photo", "Hier", "ready")]
-    assert responses[0]["media_url"].startswith("http://ouderkamer.test/media/courses/")
+    assert responses[0]["media_url"].startswith("http://ouderkamer.test/media/orgs/")
     assert refused == [404, 404]
 
 

@@ -11,6 +11,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from accounts import services as accounts
 from courses import services
+from tests.fixtures.factories import PASSWORD
 
 CSV = "naam;e-mail;telefoon;taal\r\nElif;elif@example.org;;tr\r\n"
 
@@ -66,20 +67,27 @@ API = {
     ("api.update_parent", "PATCH"): ("/api/v1/courses/{course}/parents/{parent}", lambda w: {"language": "en"}, 200,
                                      True),
     ("api.reissue_link", "POST"): ("/api/v1/courses/{course}/parents/{parent}/link", None, 200, True),
+    ("api.revoke_link", "DELETE"): ("/api/v1/courses/{course}/parents/{parent}/link", None, 204, True),
     ("api.remove_parent", "DELETE"): ("/api/v1/courses/{course}/parents/{parent}", None, 204, True),
 }
-ROLES = ["anonymous", "other", "owner", "coordinator"]
+#: "foreign": the coordinator of another organisation on the same installation.
+ROLES = ["anonymous", "other", "owner", "coordinator", "foreign"]
 
 
 @pytest.fixture
 def world(app, db, trainer, coordinator, create_user, create_course, create_parent):
     other = create_user("other@example.org", name="Other Trainer")
+    elsewhere = accounts.create_organisation("Andere aanbieder")
+    foreign = accounts.create_user("foreign@example.org", name="Foreign Coordinator", password=PASSWORD,
+                                   coordinator=True, organisation=elsewhere)
+    db.session.commit()
     course = create_course("Eigen cursus")
     second = create_course("Tweede cursus")
     parent = create_parent("Sanne", course=course)
-    return {"owner": trainer.id, "other": other.id, "coordinator": coordinator.id, "course": course.id,
-            "second": second.id, "parent": parent.id, "secret": app.secret_key,
-            "emails": {"owner": trainer.email, "other": other.email, "coordinator": coordinator.email}}
+    return {"owner": trainer.id, "other": other.id, "coordinator": coordinator.id, "foreign": foreign.id,
+            "course": course.id, "second": second.id, "parent": parent.id, "secret": app.secret_key,
+            "emails": {"owner": trainer.email, "other": other.email, "coordinator": coordinator.email,
+                       "foreign": foreign.email}}
 
 
 def _request(client, method: str, url: str, data, *, api: bool, headers=None):
@@ -89,11 +97,15 @@ def _request(client, method: str, url: str, data, *, api: bool, headers=None):
     return client.open(url, method=method, data=data, **kwargs)
 
 
-def _expected(role: str, status: int, scoped: bool, *, api: bool):
+def _expected(role: str, status: int, scoped: bool, *, api: bool, route=None):
     if role == "anonymous":
         return 401 if api else 302
     if role == "other" and scoped:
         return 404 if api else 403
+    if role == "foreign" and scoped:
+        return 404  # another organisation's course does not exist for them
+    if role == "foreign" and route == ("courses.create", "POST"):
+        return 400  # the form names a trainer of another organisation: unknown there
     return status
 
 
@@ -116,7 +128,7 @@ def test_page_route_authorisation(client, auth, world, route, role):
 
     response = _request(client, route[1], url.format(**world), data(world) if data else None, api=False)
 
-    assert response.status_code == _expected(role, status, scoped, api=False)
+    assert response.status_code == _expected(role, status, scoped, api=False, route=route)
     if role == "anonymous":
         assert response.headers["Location"].startswith("/login")
 
@@ -138,8 +150,9 @@ def test_api_route_authorisation(client, db, world, route, role):
     assert response.status_code == _expected(role, status, scoped, api=True)
 
 
-def test_other_trainer_changes_nothing(client, auth, db, world):
-    auth.login(world["emails"]["other"])
+@pytest.mark.parametrize("role", ["other", "foreign"])
+def test_other_trainer_changes_nothing(client, auth, db, world, role):
+    auth.login(world["emails"][role])
 
     for (endpoint, method), (url, data, _status, scoped) in PAGES.items():
         if scoped and method == "POST":

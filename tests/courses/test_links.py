@@ -41,11 +41,11 @@ def test_find_parent_by_token_unknown_is_none(db, create_parent, create_link):
     assert links.find_parent_by_token("not-a-real-token") is None
 
 
-def test_revoke_personal_link_stops_the_lookup(db, create_parent, create_link):
+def test_revoke_access_stops_the_lookup(db, create_parent, create_link):
     parent = create_parent()
     token, _ = create_link(parent)
 
-    links.revoke_personal_link(parent)
+    links.revoke_access(parent)
     db.session.commit()
 
     assert parent.link_token_hash is None
@@ -67,7 +67,7 @@ def test_wrong_and_revoked_links_get_the_same_404_as_unknown(db, client, create_
     token, _ = create_link(parent)
     revoked_parent = create_parent("Ahmed", course=course, email="ahmed@example.org")
     revoked, _ = create_link(revoked_parent)
-    links.revoke_personal_link(revoked_parent)
+    links.revoke_access(revoked_parent)
     db.session.commit()
 
     paths = ["/p/" + "u" * 43, f"/p/{token[:-1]}{'A' if token[-1] != 'A' else 'B'}", f"/p/{revoked}"]

@@ -61,7 +61,7 @@ def test_photo_with_gps_exif_is_stored_without_any_metadata(client, local_storag
     assert response.status_code == 303
     assert (answer.kind, answer.state, answer.text, answer.parent_id) == (ResponseKind.photo, MediaState.ready,
                                                                           "Onze leeshoek", sanne.id)
-    assert answer.media_key == (f"courses/{activity.course_id}/activities/{activity.uuid}/responses/{sanne.id}/"
+    assert answer.media_key == (f"orgs/{activity.course.organisation_id}/courses/{activity.course_id}/activities/{activity.uuid}/responses/{sanne.id}/"
                                 f"{answer.uuid}/photo.jpg")
     assert all_objects(local_storage) == [answer.media_key]
     assert (image.format, image.size) == ("JPEG", (600, 800))  # the EXIF orientation was applied

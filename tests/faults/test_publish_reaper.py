@@ -61,7 +61,7 @@ def test_reaper_leaves_a_publish_with_a_fresh_heartbeat_alone(local_storage, cre
     tasks.reap_stale_steps.call_local()
 
     assert _fresh(recording.id).state is RecordingState.publishing
-    assert local_storage.list(f"recordings/{recording.uuid}/") == [recording.original_key]
+    assert local_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/") == [recording.original_key]
 
 
 def test_reaper_republishes_a_transcoded_recording_whose_publish_message_was_lost(
@@ -85,7 +85,7 @@ def test_publish_task_while_another_worker_holds_the_claim_does_nothing(local_st
     publish_tasks.publish_recording(recording.id)
 
     assert _fresh(recording.id).state is RecordingState.publishing
-    assert local_storage.list(f"recordings/{recording.uuid}/") == [recording.original_key]
+    assert local_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/") == [recording.original_key]
     assert outbox == []
 
 

@@ -81,6 +81,7 @@ def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
         recording = services.receive_file(workshop_session, copy, "workshop.mp4", source=RecordingSource.upload)
         db.session.commit()  # immediate mode: the probe runs here and the recording waits in `queued`
     recording_id, uuid, original_key = recording.id, recording.uuid, recording.original_key
+    prefix = f"orgs/{course.organisation_id}/recordings/{uuid}/"
     assert _fresh(db, recording_id).state is RecordingState.queued
     env = _worker_env(app, s3_endpoint=s3_gate.endpoint, bucket=bucket, smtp_port=smtp_server.port,
                       redis_url=redis_url)
@@ -111,7 +112,7 @@ def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
     wait_for(s3_gate.held.is_set, timeout=WAIT_S, what="an upload held in flight", details=second.tail)
     second.kill()
     publishing = _fresh(db, recording_id)
-    stored_before = storage.list(f"recordings/{uuid}/")
+    stored_before = storage.list(prefix)
     assert publishing.state is RecordingState.publishing, second.tail()
 
     # 3. The reaper hands the publish to a third worker, which uploads only what is missing.
@@ -125,12 +126,12 @@ def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
     third.stop()
 
     recording = _fresh(db, recording_id)
-    versions = s3_admin_client.list_object_versions(Bucket=bucket, Prefix=f"recordings/{uuid}/")
+    versions = s3_admin_client.list_object_versions(Bucket=bucket, Prefix=prefix)
     rendition_versions = sorted(v["Key"] for v in versions["Versions"] if v["Key"] != original_key)
     assert len(half_done) >= 1
     assert len(stored_before) == 1 + 3  # the original, and the three renditions let through before the hold
     assert recording.state is RecordingState.published
-    assert rendition_versions == sorted(f"recordings/{uuid}/{name}" for name in recording.renditions)
+    assert rendition_versions == sorted(f"{prefix}{name}" for name in recording.renditions)
     assert [m["Key"] for m in versions.get("DeleteMarkers", [])] == [original_key]
     assert [m.rcpt_tos for m in smtp_server.messages] == [[parent.email]]
     assert not work.exists()

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from accounts import services as accounts
 from core.tokens import hash_token, new_token, same_hash
 from courses import links
+from courses.links import resolve_parent as parent_for_token
 from sessions import invites
-from sessions.lobby import parent_for_token
 
 #: Any text a URL or a header could carry, surrogates excepted (they cannot be encoded at all).
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=120)

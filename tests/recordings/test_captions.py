@@ -48,7 +48,7 @@ def test_captions_upload_adds_a_track_to_the_watch_page(client, auth, trainer, r
     assert (f'<track kind="captions" src="/p/{TOKEN}/watch/{recording.uuid}/captions/ar.vtt" srclang="ar" '
             'label="AR" default>') in page
     assert (track.status_code, track.content_type, track.data) == (200, "text/vtt; charset=utf-8", VTT)
-    info = local_storage.head(f"recordings/{recording.uuid}/captions/ar.vtt")
+    info = local_storage.head(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/captions/ar.vtt")
     assert (info.content_type, info.cache_control) == ("text/vtt", "private, max-age=60")
     _db.session.expire_all()
     assert _db.session.get(Recording, recording.id).renditions["captions/ar.vtt"] == "text/vtt"
@@ -70,7 +70,7 @@ def test_captions_upload_refuses_a_bad_file_and_stores_nothing(client, auth, tra
 
     assert response.status_code == 400
     assert f'<p class="error" id="file-error">{message}</p>' in response.get_data(as_text=True)
-    assert local_storage.list(f"recordings/{recording.uuid}/captions/") == []
+    assert local_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/captions/") == []
     _db.session.expire_all()
     assert not any(n.startswith("captions/") for n in _db.session.get(Recording, recording.id).renditions)
 

@@ -48,7 +48,7 @@ def assert_received(recording: Recording, *, source: RecordingSource, name: str,
     digest = hashlib.sha256(data).hexdigest()
     assert (recording.state, recording.source, recording.original_sha256, recording.original_size) == (
         RecordingState.received, source, digest, len(data))
-    assert recording.original_key == f"recordings/{recording.uuid}/original/{name}"
+    assert recording.original_key == f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/original/{name}"
     assert get_storage().verify(recording.original_key, size=len(data), sha256=digest).size == len(data)
 
 
@@ -184,7 +184,8 @@ def test_jibri_handoff_maps_room_to_session_and_is_safe_to_repeat(client, db, to
     recording = only_recording(db)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.get_json()["id"] == second.get_json()["id"] == recording.id
-    assert (recording.session_id, recording.source_ref) == (workshop_session.id, "jibri:session_abc")
+    assert (recording.session_id, recording.source_ref) == (workshop_session.id,
+                                                            f"jibri:{workshop_session.id}:session_abc")
     assert_received(recording, source=RecordingSource.jibri, name="room_2026-11-28-19-00-00.mp4", data=SMALL)
     assert probes == [recording.id]
 
@@ -194,6 +195,101 @@ def test_jibri_handoff_for_unknown_room_is_not_found(client, db, token, workshop
 
     assert response.status_code == 404
     assert db.session.query(Recording).count() == 0
+
+
+@pytest.fixture
+def other_trainer(db, create_user, create_course, create_workshop_session):
+    """Another trainer with a session of their own course, and their API token."""
+    other = create_user("other@example.org", name="Other Trainer")
+    own_session = create_workshop_session(course=create_course("Andere cursus", trainers=[other]), title="Eigen")
+    _row, value = accounts.create_api_token(other, name="jibri")
+    db.session.commit()
+    return {"user": other, "session": own_session, "token": value}
+
+
+def room_of(workshop_session) -> str:
+    return f"https://meet.example.org/{workshop_session.room_name}"
+
+
+def test_jibri_ref_used_by_another_trainer_is_a_new_recording_of_their_own(client, db, token, workshop_session,
+                                                                           other_trainer, probes):
+    mine = jibri_post(client, token, room_of(workshop_session), ref="r1")
+    theirs = jibri_post(client, other_trainer["token"], room_of(other_trainer["session"]), ref="r1")
+    again = jibri_post(client, token, room_of(workshop_session), ref="r1")
+
+    assert (mine.status_code, theirs.status_code, again.status_code) == (201, 201, 200)
+    assert theirs.get_json()["id"] != mine.get_json()["id"]
+    assert theirs.get_json()["uuid"] != mine.get_json()["uuid"]
+    assert theirs.get_json()["session_id"] == other_trainer["session"].id
+    assert again.get_json() == mine.get_json()
+    db.session.expire_all()
+    assert db.session.query(Recording).count() == 2
+
+
+def test_jibri_handoff_to_another_trainers_session_is_not_found_before_the_ref(client, db, token, workshop_session,
+                                                                               other_trainer, probes):
+    mine = jibri_post(client, token, room_of(workshop_session), ref="r1").get_json()
+
+    known_ref = jibri_post(client, other_trainer["token"], room_of(workshop_session), ref="r1")
+    new_ref = jibri_post(client, other_trainer["token"], room_of(workshop_session), ref="r2")
+    unknown_room = jibri_post(client, other_trainer["token"], "https://meet.example.org/unknown-room", ref="r1")
+
+    assert (known_ref.status_code, new_ref.status_code) == (404, 404)
+    assert known_ref.get_json() == new_ref.get_json() == unknown_room.get_json()
+    assert mine["uuid"] not in known_ref.get_data(as_text=True)
+    db.session.expire_all()
+    assert [r.id for r in db.session.query(Recording)] == [mine["id"]]
+
+
+def test_jibri_ref_stored_before_scoping_still_matches_in_its_own_session_only(client, db, token, workshop_session,
+                                                                              other_trainer, probes):
+    old = services.create_recording(workshop_session, source=RecordingSource.jibri, source_ref="jibri:r1")
+    db.session.commit()
+
+    repeat = jibri_post(client, token, room_of(workshop_session), ref="r1")
+    theirs = jibri_post(client, other_trainer["token"], room_of(other_trainer["session"]), ref="r1")
+
+    assert (repeat.status_code, repeat.get_json()["id"]) == (200, old.id)
+    assert theirs.status_code == 201
+    assert theirs.get_json()["id"] != old.id
+
+
+def test_api_recording_of_another_trainer_is_not_found_like_an_unknown_one(client, db, workshop_session,
+                                                                          other_trainer):
+    recording = services.create_recording(workshop_session, source=RecordingSource.upload)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {other_trainer['token']}"}
+
+    foreign = client.get(f"/api/v1/recordings/{recording.id}", headers=headers)
+    unknown = client.get(f"/api/v1/recordings/{recording.id + 1000}", headers=headers)
+
+    assert (foreign.status_code, unknown.status_code) == (404, 404)
+    assert foreign.get_json() == unknown.get_json()
+
+
+def test_api_upload_to_another_trainers_session_is_not_found(client, db, workshop_session, other_trainer, probes):
+    response = client.post(f"/api/v1/sessions/{workshop_session.id}/recordings", data=SMALL,
+                           headers={"Authorization": f"Bearer {other_trainer['token']}"})
+
+    assert response.status_code == 404
+    assert db.session.query(Recording).count() == 0
+
+
+def test_status_retry_and_captions_of_another_trainers_recording_are_not_found(client, db, auth, workshop_session,
+                                                                              other_trainer, probes):
+    recording = services.create_recording(workshop_session, source=RecordingSource.upload)
+    services.record_failure(recording, "probing", "Dit bestand is geen video.")
+    db.session.commit()
+    auth.login("other@example.org")
+
+    statuses = [client.get(f"/recordings/{recording.id}").status_code,
+                client.post(f"/recordings/{recording.id}/retry").status_code,
+                client.post(f"/recordings/{recording.id}/captions", content_type="multipart/form-data",
+                            data={"language": "nl", "file": (io.BytesIO(b"WEBVTT\n"), "nl.vtt")}).status_code]
+
+    assert statuses == [404, 404, 404]
+    db.session.expire_all()
+    assert (db.session.get(Recording, recording.id).state, probes) == (RecordingState.failed, [])
 
 
 def test_status_page_shows_plain_failure_and_retry_restarts_step(client, db, logged_in, workshop_session, probes):
@@ -249,7 +345,7 @@ def test_finalize_script_hands_recording_over_and_removes_folder(live_server, db
     recording = only_recording(db)
     assert done.returncode == 0, done.stderr
     assert not folder.exists()
-    assert recording.source_ref == "jibri:abcdefghijklmnop"
+    assert recording.source_ref == f"jibri:{workshop_session.id}:abcdefghijklmnop"
     assert_received(recording, source=RecordingSource.jibri, name="room_2026-11-28-19-00-00.mp4")
 
 

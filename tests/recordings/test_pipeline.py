@@ -70,7 +70,7 @@ def test_pipeline_upload_of_360p_clip_reaches_transcoded(db, workshop_session, c
     recording = reload(db, recording_id)
     assert recording.state is RecordingState.transcoded
     assert recording.original_sha256 == file_sha256(clip_360p)
-    assert recording.original_key == f"recordings/{recording.uuid}/original/workshop.mp4"
+    assert recording.original_key == f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/original/workshop.mp4"
     assert get_storage().verify(recording.original_key, size=clip_360p.stat().st_size,
                                 sha256=file_sha256(clip_360p)).size == clip_360p.stat().st_size
     assert (recording.width, recording.height, recording.progress) == (640, 360, 1.0)

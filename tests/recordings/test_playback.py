@@ -12,7 +12,7 @@ import requests
 
 from core.db import utcnow
 from core.extensions import db as _db
-from courses.links import issue_personal_link, revoke_personal_link
+from courses.links import issue_personal_link, revoke_access
 from recordings import publish
 from recordings.models import Recording
 from recordings.playback import rewrite_playlist
@@ -107,7 +107,7 @@ def test_wrong_or_revoked_link_gets_404(client, s3_storage, use_storage, publish
     use_storage(s3_storage)
     recording = published(s3_storage)
     wrong = client.get(_watch(recording, "not-a-real-token")).status_code
-    revoke_personal_link(parent)
+    revoke_access(parent)
     _db.session.commit()
 
     revoked = [client.get(_watch(recording) + suffix).status_code for suffix in ("", "/v_360p/index.m3u8")]
@@ -220,7 +220,7 @@ def test_expired_recording_is_gone_and_its_page_says_so(client, s3_storage, use_
     page = client.get(_watch(recording))
     playlist = client.get(f"{_watch(recording)}/master.m3u8")
 
-    assert s3_storage.list(f"recordings/{recording.uuid}/") == []
+    assert s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/") == []
     assert page.status_code == 410
     assert "Deze opname is verlopen en kan niet meer bekeken worden." in page.get_data(as_text=True)
     assert playlist.status_code == 404
@@ -284,7 +284,7 @@ def test_revoked_link_is_refused_playlists_and_its_media_urls_stop_within_their_
         del app.config["PLAYBACK_URL_TTL_SECONDS"]
     download = re.search(r'<a class="button" href="([^"]+)" download>', html).group(1).replace("&amp;", "&")
     segment = next(uri for uri in _uris(media) if urlsplit(uri).path.endswith(".m4s"))
-    revoke_personal_link(parent)
+    revoke_access(parent)
     _db.session.commit()
     time.sleep(2.1)  # the 1 s TTL has passed: every media URL handed out before the revocation is dead
 

@@ -24,7 +24,7 @@ from tests.fixtures.s3 import S3_REGION, S3_TEST_KEY_ID, S3_TEST_SECRET
 
 
 def _expected_objects(recording: Recording, transcoded) -> dict[str, tuple[str, str]]:
-    prefix = f"recordings/{recording.uuid}/"
+    prefix = f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/"
     return {prefix + name: (ctype, publish.cache_control_for(name)) for name, ctype in transcoded.files.items()}
 
 
@@ -103,14 +103,14 @@ def test_publish_uploads_every_rendition_with_type_cache_control_and_checksum(
     _db.session.expire_all()
     recording = _db.session.get(Recording, recording.id)
     expected = _expected_objects(recording, transcoded)
-    stored = {key: s3_storage.head(key) for key in s3_storage.list(f"recordings/{recording.uuid}/")}
+    stored = {key: s3_storage.head(key) for key in s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/")}
     assert {k: (i.content_type, i.cache_control) for k, i in stored.items()} == expected
     for name in transcoded.files:
         local = (transcoded.out_dir / name).read_bytes()
-        info = stored[f"recordings/{recording.uuid}/{name}"]
+        info = stored[f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/{name}"]
         assert (info.size, info.sha256) == (len(local), hashlib.sha256(local).hexdigest())
     assert recording.state == RecordingState.published
-    assert recording.published_prefix == f"recordings/{recording.uuid}/"
+    assert recording.published_prefix == f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/"
     assert recording.expires_at - recording.published_at == timedelta(days=recording.course.retention_days)
 
 
@@ -154,13 +154,13 @@ def test_publish_again_after_publishing_is_a_no_op(s3_storage, use_storage, crea
     recording = create_transcoded_recording(s3_storage)
     publish_tasks.publish_recording(recording.id)
     _db.session.expire_all()
-    before = {key: s3_storage.head(key).etag for key in s3_storage.list(f"recordings/{recording.uuid}/")}
+    before = {key: s3_storage.head(key).etag for key in s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/")}
     published_at = _db.session.get(Recording, recording.id).published_at
 
     publish_tasks.publish_recording(recording.id)
 
     _db.session.expire_all()
-    after = {key: s3_storage.head(key).etag for key in s3_storage.list(f"recordings/{recording.uuid}/")}
+    after = {key: s3_storage.head(key).etag for key in s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/")}
     assert after == before
     assert _db.session.get(Recording, recording.id).published_at == published_at
 
@@ -291,7 +291,7 @@ def test_expire_recordings_deletes_every_object_under_the_prefix(s3_storage, use
 
     _db.session.expire_all()
     recording = _db.session.get(Recording, recording.id)
-    assert s3_storage.list(f"recordings/{recording.uuid}/") == []
+    assert s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/") == []
     assert (recording.state, recording.original_key) == (RecordingState.expired, None)
 
 

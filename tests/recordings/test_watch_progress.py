@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.db import utcnow
 from core.extensions import db as _db
-from courses.links import issue_personal_link, revoke_personal_link
+from courses.links import issue_personal_link, revoke_access
 from recordings import playback
 from recordings.models import Recording, RecordingSource, RecordingState, WatchProgress
 from tests.recordings import test_playback as playback_fixtures
@@ -113,7 +113,7 @@ def test_progress_beacon_from_another_course_unknown_or_revoked_link_is_refused(
     beacon = {"position": 5, "duration": 100}
     other_course = client.post(_progress_url(recording, OTHER_TOKEN), json=beacon).status_code
     unknown = client.post(_progress_url(recording, "not-a-real-token"), json=beacon).status_code
-    revoke_personal_link(parent)
+    revoke_access(parent)
     _db.session.commit()
 
     revoked = client.post(_progress_url(recording), json=beacon).status_code

@@ -55,6 +55,13 @@ def link_server():
     thread.join(timeout=5)
 
 
+@pytest.fixture(autouse=True)
+def loopback_links(app, monkeypatch):
+    """These tests download from a loopback http server: allow it explicitly (test_jaas_download.py covers the guard)."""
+    monkeypatch.setitem(app.config, "JAAS_DOWNLOAD_HOSTS", "127.0.0.1")
+    monkeypatch.setitem(app.config, "JAAS_DOWNLOAD_ALLOW_PRIVATE", True)
+
+
 @pytest.fixture
 def jaas(app, monkeypatch):
     monkeypatch.setitem(app.config, "JAAS_WEBHOOK_SECRET", SECRET)

@@ -132,7 +132,7 @@ def test_activity_picture_from_the_trainer(app, client, auth, db, trainer, cours
                       "images": (io.BytesIO(photo_with_gps((64, 48))), TRAVERSAL)})
 
     keys = _assert_contained(app, local_storage)
-    assert len(keys) == 1 and keys[0].startswith(f"courses/{course.id}/activities/")
+    assert len(keys) == 1 and keys[0].startswith(f"orgs/{course.organisation_id}/courses/{course.id}/activities/")
 
 
 def test_activity_answer_from_a_parent(app, client, db, course, local_storage):
