@@ -22,19 +22,21 @@ from sqlalchemy import select
 
 from accounts import services as accounts
 from accounts.models import ApiToken, User
+from activities import answers
+from activities import services as home_activities
+from activities.models import HomeActivity
 from core.db import utcnow
 from core.extensions import db
 from core.tokens import hash_token
 from core.urls import external_url
-from courses import activities as home_activities
 from courses import links as personal_links
 from courses import services as courses
-from courses.activity_models import HomeActivity
+from courses.links import feed_urls, parent_feed_token
 from courses.models import Course, Parent
 from recordings import services as recordings
 from recordings.models import Recording, RecordingSource
-from sessions import invites
-from sessions import services as sessions
+from sessions import scheduling as sessions
+from sessions.calendar import join_url
 from sessions.models import WorkshopSession
 
 TZ = "Europe/Amsterdam"
@@ -185,14 +187,14 @@ def _activity(course: Course, trainer: User, parents: list[Parent]) -> HomeActiv
         activity = home_activities.create_activity(course, created_by=trainer, title=ACTIVITY_TITLE, session_id=None,
                                                    request_kinds=["photo", "voice", "text"], due_on=due, **ACTIVITY)
     # The first parent has answered already, so the inbox shows one answer and the others to nudge.
-    home_activities.add_response(activity, parents[0], client_key=DEMO_RESPONSE_KEY,
-                                 text="We hebben elke avond samen voorgelezen. Hij wees alle dieren aan!")
+    answers.add_response(activity, parents[0], client_key=DEMO_RESPONSE_KEY,
+                         text="We hebben elke avond samen voorgelezen. Hij wees alle dieren aan!")
     return activity
 
 
 def _calendar_links(parent: Parent, trial: WorkshopSession | None) -> dict:
-    feed = invites.feed_urls(invites.parent_feed_token(parent))["https"]
-    return {"calendar_feed": feed, "trial_join_link": invites.join_url(parent, trial) if trial else None}
+    feed = feed_urls(parent_feed_token(parent))["https"]
+    return {"calendar_feed": feed, "trial_join_link": join_url(parent, trial) if trial else None}
 
 
 def _session_json(s: WorkshopSession, now: datetime) -> dict:
@@ -210,7 +212,7 @@ def describe(course: Course, trainer: User, token: str, parents: list[Parent], l
         "organisation": {"id": course.organisation.id, "name": course.organisation.name},
         "coordinator": {"email": COORDINATOR[0], "password": PASSWORD},
         "trainer": {"email": trainer.email, "password": PASSWORD, "api_token": token},
-        "course": {"id": course.id, "title": course.title, "url": external_url("courses.detail", course_id=course.id),
+        "course": {"id": course.id, "title": course.title, "url": external_url("dashboard.course", course_id=course.id),
                    "sessions": [_session_json(s, now) for s in sessions.course_sessions(course)]},
         "recording": None if recording is None else {
             "id": recording.id, "session_id": recording.session_id, "state": recording.state.value,

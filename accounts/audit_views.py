@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -11,9 +11,11 @@ from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
 from accounts import audit
+from accounts.access import coordinator_required
 from accounts.models import User
-from accounts.views import bp, coordinator_required
 from core.extensions import db
+
+bp = Blueprint("audit", __name__)
 
 PER_PAGE = 50
 DETAIL_LABELS = {"fields": _l("Velden"), "count": _l("Aantal"), "activity": _l("Thuisactiviteit")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hmac
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from accounts import services, tasks
+from accounts.access import coordinator_required
 from accounts.forms import (
     ApiTokenForm,
     EmptyForm,
@@ -148,19 +148,6 @@ def revoke_token(token_id: int):
         db.session.commit()
         flash(_("De sleutel is ingetrokken."), "info")
     return redirect(url_for("accounts.tokens"))
-
-
-def coordinator_required(view):
-    """Let only logged-in coordinators through; anyone else logged in gets 403."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if not current_user.is_coordinator:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _render_trainers(form: InviteForm, status: int = 200):

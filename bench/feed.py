@@ -33,8 +33,8 @@ def seed(app, sessions_total: int) -> str:
     from core.db import utcnow
     from core.extensions import db
     from courses import services as courses
-    from sessions import invites
-    from sessions import services as sessions
+    from courses.links import parent_feed_token
+    from sessions import scheduling as sessions
 
     series_count = min(30, sessions_total // 3)
     singles = sessions_total - series_count
@@ -60,7 +60,7 @@ def seed(app, sessions_total: int) -> str:
             sessions.cancel_session(dates[len(dates) // 2])
             dates[-2].starts_at += timedelta(hours=1)
             dates[-2].sequence += 1
-        token = invites.parent_feed_token(parent)
+        token = parent_feed_token(parent)
         db.session.commit()
     return token
 

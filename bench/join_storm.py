@@ -45,8 +45,8 @@ def seed(app, parents: int) -> list[dict]:
     from core.extensions import db
     from core.tokens import hash_token
     from courses import services as courses
-    from sessions import invites
-    from sessions import services as sessions
+    from courses.links import parent_feed_token
+    from sessions import scheduling as sessions
 
     now = utcnow().replace(second=0, microsecond=0)
     visits = []
@@ -69,7 +69,7 @@ def seed(app, parents: int) -> list[dict]:
                                               starts_local=starts, recorded=week % 2 == 0, allow_past=week < 0)
                 live = s if week == 0 else live
             for parent, token in members:
-                invites.parent_feed_token(parent)  # the invites sent at scheduling made it in production
+                parent_feed_token(parent)  # the invites sent at scheduling made it in production
                 visits.append({"token": token, "session_id": live.id})
             db.session.commit()
     return visits

@@ -89,7 +89,7 @@ def transcoded_recording(app, ladder: Path, renditions: dict[str, str], instance
     from courses import services as courses
     from recordings import services
     from recordings.models import RecordingSource, RecordingState
-    from sessions import services as sessions
+    from sessions import scheduling as sessions
 
     with app.app_context():
         app.config["INSTANCE_PATH"] = str(instance)

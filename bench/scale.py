@@ -58,7 +58,7 @@ def store_received(app, src: Path, count: int) -> list[int]:
     from courses import services as courses
     from recordings import services
     from recordings.models import RecordingSource
-    from sessions import services as sessions
+    from sessions import scheduling as sessions
 
     digest = file_sha256(src)
     ids = []

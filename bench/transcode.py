@@ -156,12 +156,12 @@ def run_pipeline_worker(src: Path) -> dict:
     instance = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-"))
     os.environ["INSTANCE_PATH"] = str(instance)
     sys.path.insert(0, str(ROOT))
-    import types
     from datetime import timedelta
 
     from flask_migrate import upgrade
 
     from accounts import services as accounts
+    from core import queue
     from core.app import create_app
     from core.db import utcnow
     from core.extensions import db
@@ -169,9 +169,9 @@ def run_pipeline_worker(src: Path) -> dict:
     from courses import services as courses
     from recordings import services
     from recordings.models import RecordingSource, RecordingState
-    from sessions import services as sessions
+    from sessions import scheduling as sessions
 
-    sys.modules["recordings.publish_tasks"] = types.SimpleNamespace(publish_recording=lambda _id: None)
+    queue.TASKS["recordings.publish"] = lambda _id: None  # stop at `transcoded`: the pipeline enqueues by name
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite'}",
                       "HUEY_IMMEDIATE": True, "SECRET_KEY": "bench-" + "x" * 40, "MAIL_TRANSPORT": "memory",
                       "SMS_TRANSPORT": "memory"})

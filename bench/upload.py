@@ -32,7 +32,7 @@ def seed(app) -> tuple[int, str]:
     from core.db import utcnow
     from core.extensions import db
     from courses import services as courses
-    from sessions import services as sessions
+    from sessions import scheduling as sessions
 
     with app.app_context():
         user = accounts.create_user("bench-trainer@example.org", name="Bench Trainer", password="bench " * 3)

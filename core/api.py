@@ -1,16 +1,27 @@
-"""The JSON API blueprint under /api/v1: one error shape and an OpenAPI 3.1 document built from the routes."""
+"""The JSON API under /api/v1: one error shape and an OpenAPI 3.1 document built from the routes.
+
+Domain packages declare their API views with `operation`, which only records them; the composition root builds the
+blueprint from the records (`api_blueprint`), so no domain module imports a module that defines a blueprint.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from itsdangerous import BadData, URLSafeSerializer
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import DomainError, api_error
-from core.urls import MAX_ID
+from core.extensions import db
+from core.urls import MAX_ID, external_url
 
-api = Blueprint("api", __name__, url_prefix="/api/v1")
+#: (rule, endpoint, view, method) of every API view declared so far, in declaration order.
+OPERATIONS: list[tuple[str, str, Callable, str]] = []
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -74,21 +85,143 @@ def json_body(schema: dict, *, required: tuple[str, ...] | None = None) -> dict:
 
 
 def operation(rule: str, method: str = "GET", *, summary: str, tag: str, response: dict, status: int = 200,
-              request: dict | None = None, auth: bool = True, errors: tuple[int, ...] = ()) -> Callable:
-    """Register an API view and describe it for the OpenAPI document in the same place."""
+              request: dict | None = None, auth: bool = True, errors: tuple[int, ...] = (),
+              paginated: bool = False, deprecated_key: str | None = None) -> Callable:
+    """Register an API view and describe it for the OpenAPI document in the same place.
+
+    :param paginated: a list (see `paginate`): `response` is the schema of one item; the document gets the `limit`
+        and `cursor` query parameters, the `{"items", "next"}` envelope and a 422.
+    :param deprecated_key: the list's old top-level key, answered beside `items` until the next release.
+    """
 
     def decorator(fn: Callable) -> Callable:
-        fn.openapi = {"summary": summary, "tag": tag, "response": response, "status": status,
-                      "request": request, "auth": auth, "errors": errors}
-        api.add_url_rule(rule, endpoint=fn.__name__, view_func=fn, methods=[method])
+        fn.openapi = {"summary": summary, "tag": tag, "status": status, "request": request, "auth": auth,
+                      "response": page_schema(response, deprecated_key) if paginated else response,
+                      "errors": tuple(sorted({*errors, 422})) if paginated else errors, "paginated": paginated}
+        OPERATIONS.append((rule, fn.__name__, fn, method))
         return fn
 
     return decorator
 
 
-@api.errorhandler(DomainError)
+# --- Lists: keyset pagination -----------------------------------------------------------------------------------
+
+#: `limit` of a list when none is given, and the most it may be (a larger one is refused, not clamped).
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+PAGE_PARAMETERS = [
+    {"name": "limit", "in": "query", "required": False, "description": f"Items per page, 1-{MAX_LIMIT}; more is a 422",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+    {"name": "cursor", "in": "query", "required": False,
+     "description": "Opaque; taken from the previous page's `next` URL, which carries it already",
+     "schema": {"type": "string"}},
+]
+
+
+def page_schema(item: dict, deprecated_key: str | None = None) -> dict:
+    """The schema of one page of a list: `items`, the `next` page's absolute URL (null on the last page)."""
+    properties = {"items": {"type": "array", "items": item},
+                  "next": {"type": ["string", "null"], "description": "The next page's URL; null: this is the last"}}
+    if deprecated_key:
+        properties[deprecated_key] = {"type": "array", "items": item, "deprecated": True,
+                                      "description": "The same list as `items`; removed in the next release"}
+    return {"type": "object", "required": ["items", "next"], "properties": properties}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its rows (model instances) and the absolute URL of the next page, or None."""
+
+    rows: list
+    next: str | None
+
+    def response(self, items: list, *, deprecated_key: str | None = None) -> Response:
+        """The JSON answer: `{"items": items, "next": url}`, plus the deprecated old key when given."""
+        return jsonify({"items": items, "next": self.next, **({deprecated_key: items} if deprecated_key else {})})
+
+
+def _limit() -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiInputError(f"Give a whole number from 1 to {MAX_LIMIT}.", field="limit")
+    return int(raw)
+
+
+def _cursor_serializer() -> URLSafeSerializer:
+    # Signed per list (the path is in the salt), so a cursor works only on the list that issued it.
+    return URLSafeSerializer(current_app.secret_key, salt="ouderkamer-api-cursor:" + request.path)
+
+
+def _dump(value):
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    return {"d": value.isoformat()} if isinstance(value, date) else value
+
+
+def _load(value, kind: type | None):
+    if isinstance(value, dict) and kind in (datetime, date):
+        value = kind.fromisoformat(value["dt" if kind is datetime else "d"])
+    if kind is not None and type(value) is not kind:  # a cursor made before the list's sort keys changed
+        raise ValueError(f"cursor value {value!r} is not a {kind.__name__}")
+    return value
+
+
+def _python_type(key: ColumnElement) -> type | None:
+    try:
+        return key.type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _after(keys: tuple[ColumnElement, ...]) -> tuple | None:
+    raw = request.args.get("cursor")
+    if raw is None:
+        return None
+    try:
+        values = _cursor_serializer().loads(raw)
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError("cursor of another shape")
+        return tuple(_load(value, _python_type(key)) for key, value in zip(keys, values))
+    except (BadData, ValueError, KeyError, TypeError):
+        raise ApiInputError("This cursor is not valid; start again from the first page.", field="cursor") from None
+
+
+def paginate(query: Select, *keys: ColumnElement, descending: bool = False) -> Page:
+    """One page of `query` for the current request's `limit` and `cursor`, paged in SQL; ApiInputError (422) on
+    a bad limit or cursor.
+
+    :param keys: the sort keys, NOT NULL, the last one unique (the id): the page is ORDER BY keys LIMIT limit + 1
+        with WHERE (keys) > (the previous page's last row), so inserts never shift a page (no OFFSET).
+    :param descending: every key descending (newest first).
+    """
+    limit, after = _limit(), _after(keys)
+    if after is not None:
+        bound = tuple_(*(literal(value, key.type) for key, value in zip(keys, after)))
+        query = query.where(tuple_(*keys) < bound if descending else tuple_(*keys) > bound)
+    labelled = [key.label(f"page_key_{i}") for i, key in enumerate(keys)]
+    order = [key.desc() if descending else key.asc() for key in keys]
+    rows = db.session.execute(query.add_columns(*labelled).order_by(None).order_by(*order).limit(limit + 1)).all()
+    if len(rows) <= limit:
+        return Page([row[0] for row in rows], None)
+    cursor = _cursor_serializer().dumps([_dump(value) for value in rows[limit - 1][1:]])
+    args = {name: value for name, value in request.args.items() if name not in ("limit", "cursor")}
+    return Page([row[0] for row in rows[:limit]],
+                external_url(request.endpoint, **request.view_args, **args, limit=limit, cursor=cursor))
+
+
 def _domain_error(exc: DomainError):
     return api_error("invalid", str(exc.message), getattr(exc, "status", 422), exc.field)
+
+
+def api_blueprint() -> Blueprint:
+    """A new `api` blueprint (one per app) holding every declared operation, with the API's error shape."""
+    blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+    for rule, endpoint, view, method in OPERATIONS:
+        blueprint.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=[method])
+    blueprint.register_error_handler(DomainError, _domain_error)
+    return blueprint
 
 
 def _path(rule: str) -> tuple[str, list[dict]]:
@@ -117,6 +250,7 @@ def _operation_doc(view: Callable, method: str, params: list[dict]) -> dict:
         raise LookupError(f"API view {view.__name__} has no OpenAPI description")
     doc = {"summary": meta["summary"], "tags": [meta["tag"]], "operationId": view.__name__,
            "responses": _responses(meta)}
+    params = params + (PAGE_PARAMETERS if meta.get("paginated") else [])
     if params:
         doc["parameters"] = params
     if meta["request"] is not None:

@@ -11,24 +11,25 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Domain packages, registered explicitly so a reader sees the wiring (style.md §3.1).
 import accounts.api  # noqa: F401  (registers API routes)
-import accounts.audit_views  # noqa: F401  (adds /audit to the accounts blueprint)
 import accounts.tasks  # noqa: F401  (registers tasks for the worker)
-import courses.activity_api  # noqa: F401
-import courses.activity_tasks  # noqa: F401
+import activities.api  # noqa: F401
+import activities.tasks  # noqa: F401
 import courses.api  # noqa: F401
 import courses.tasks  # noqa: F401
 import demo
+import recordings.api  # noqa: F401  (registers API routes)
 import recordings.publish_tasks  # noqa: F401
 import recordings.tasks  # noqa: F401
-import recordings.views  # noqa: F401  (adds routes to the recordings blueprint)
 import sessions.api  # noqa: F401
-import sessions.invite_tasks  # noqa: F401
+import sessions.outbox  # noqa: F401  (imports sessions.invite_tasks)
 import sessions.reminders  # noqa: F401
 import sessions.tasks  # noqa: F401
+from accounts.audit_views import bp as audit_bp
 from accounts.cli import orgs_cli, tokens_cli, trainers_cli
 from accounts.views import bp as accounts_bp
+from activities.views import bp as activities_bp
 from core import queue
-from core.api import api
+from core.api import api_blueprint
 from core.cli import worker_command
 from core.config import PROJECT_ROOT, load_config
 from core.errors import register_error_handlers
@@ -36,16 +37,16 @@ from core.extensions import babel, csrf, db, limiter, login_manager, migrate
 from core.logs import install_redaction
 from core.urls import IdConverter
 from core.views import bp as core_bp
-from courses.activity_views import bp as activities_bp
-from courses.responses import bp as responses_bp
-from courses.routemap import bp as parents_bp
 from courses.views import bp as courses_bp
+from dashboard.views import bp as dashboard_bp
+from parents.feeds import bp as feeds_bp
+from parents.lobby import bp as lobby_bp
+from parents.responses import bp as responses_bp
+from parents.routemap import bp as parents_bp
+from parents.rsvp import bp as rsvp_bp
 from recordings.audit import storage_cli
-from recordings.ingest import bp as recordings_bp
 from recordings.playback import bp as playback_bp
-from sessions.feeds import bp as feeds_bp
-from sessions.lobby import bp as lobby_bp
-from sessions.rsvp import bp as rsvp_bp
+from recordings.views import bp as recordings_bp
 from sessions.views import bp as sessions_bp
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
@@ -146,7 +147,6 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
     csrf.init_app(app)
-    csrf.exempt(api)  # the API authenticates with bearer tokens, not cookies
     babel.init_app(app, locale_selector=select_locale)
     # The limiter's hooks are installed even when it is off (tests), so a test can switch it on for itself.
     enabled = app.config.setdefault("RATELIMIT_ENABLED", True)
@@ -175,12 +175,14 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     _init_extensions(app)
     _init_queue(app)
-    for blueprint in (core_bp, accounts_bp, courses_bp, activities_bp, parents_bp, responses_bp, sessions_bp,
-                      lobby_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, api):
+    api = api_blueprint()
+    csrf.exempt(api)  # the API authenticates with bearer tokens, not cookies
+    for blueprint in (core_bp, accounts_bp, audit_bp, courses_bp, activities_bp, parents_bp, responses_bp, sessions_bp,
+                      lobby_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, dashboard_bp, api):
         app.register_blueprint(blueprint)
     for command in (worker_command, orgs_cli, trainers_cli, tokens_cli, demo.demo_command, storage_cli):
         app.cli.add_command(command)
-    sessions.invite_tasks.connect_scheduling_signals()
+    sessions.outbox.connect_scheduling_signals()
     register_error_handlers(app)
     app.context_processor(_template_globals)
     app.after_request(_security_headers)

@@ -62,14 +62,23 @@ def _in_app_context(fn: Callable) -> Callable:
     return in_app_context
 
 
+#: Every task declared through `task` or `periodic_task`, by its name: what `enqueue_by_name` looks up.
+TASKS: dict[str, TaskWrapper] = {}
+
+
+def _declared(name: str, wrapper: TaskWrapper) -> TaskWrapper:
+    TASKS[name] = wrapper
+    return wrapper
+
+
 def task(name: str, **options) -> Callable[[Callable], TaskWrapper]:
     """Declare a Huey task with an explicit name that runs inside a fresh app context."""
-    return lambda fn: huey.task(name=name, **options)(_in_app_context(fn))
+    return lambda fn: _declared(name, huey.task(name=name, **options)(_in_app_context(fn)))
 
 
 def periodic_task(cron: Callable, name: str, **options) -> Callable[[Callable], TaskWrapper]:
     """Declare a periodic Huey task (a `crontab`, matched in UTC) that runs inside a fresh app context."""
-    return lambda fn: huey.periodic_task(cron, name=name, **options)(_in_app_context(fn))
+    return lambda fn: _declared(name, huey.periodic_task(cron, name=name, **options)(_in_app_context(fn)))
 
 
 def enqueue_after_commit(session: Session, task_fn: TaskWrapper, *args: Any, **kwargs: Any) -> None:
@@ -78,6 +87,12 @@ def enqueue_after_commit(session: Session, task_fn: TaskWrapper, *args: Any, **k
     real = session() if isinstance(session, scoped_session) else session
     owner = real.get_nested_transaction() or real.get_transaction()
     real.info.setdefault(_PENDING, []).append((owner, task_fn, args, kwargs))
+
+
+def enqueue_by_name(session: Session, name: str, *args: Any, **kwargs: Any) -> None:
+    """Enqueue the task declared as `name` once `session` commits, without importing the module that declares it
+    (a lower module starting a higher one's step); KeyError when no such task is declared."""
+    enqueue_after_commit(session, TASKS[name], *args, **kwargs)
 
 
 @event.listens_for(Session, "after_commit")

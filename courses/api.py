@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, g, jsonify
+from flask import g, jsonify
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from accounts import audit
 from accounts.api import token_required
-from core.api import ApiInputError, json_body, operation
+from accounts.models import User
+from core.api import ApiInputError, json_body, operation, paginate
 from core.extensions import db
 from core.urls import external_url
 from courses import links, services
-from courses.models import Course, Parent
+from courses.access import api_course_or_404, parent_or_404
+from courses.models import Course, Enrolment, Parent
 
 COURSE_SCHEMA = {
     "type": "object",
@@ -113,17 +117,14 @@ def course_json(course: Course) -> dict:
         "starts_on": course.starts_on.isoformat() if course.starts_on else None,
         "ends_on": course.ends_on.isoformat() if course.ends_on else None,
         "trainer_ids": [t.id for t in course.trainers], "archived": course.archived_at is not None,
-        "url": external_url("courses.detail", course_id=course.id),
+        "url": external_url("dashboard.course", course_id=course.id),
     }
 
 
 def parent_links(parent: Parent, personal_link: str | None = None) -> dict:
     """The parent's links: the personal link only in the response that issued it (only its hash is stored)."""
-    # The calendar lives in sessions, above courses in the import direction (architecture.md).
-    from sessions.invites import feed_urls, parent_feed_token
-
-    token = parent_feed_token(parent)  # None while the parent's access is revoked
-    return {"personal_link": personal_link, "calendar_feed": feed_urls(token)["https"] if token else None}
+    token = links.parent_feed_token(parent)  # None while the parent's access is revoked
+    return {"personal_link": personal_link, "calendar_feed": links.feed_urls(token)["https"] if token else None}
 
 
 def parent_json(parent: Parent, personal_link: str | None = None) -> dict:
@@ -137,27 +138,16 @@ def parent_json(parent: Parent, personal_link: str | None = None) -> dict:
     }
 
 
-def _course_or_404(course_id: int) -> Course:
-    # 404 rather than 403 for another trainer's course, so ids reveal nothing.
-    course = db.session.get(Course, course_id)
-    if course is None or not services.can_manage(g.api_user, course):
-        abort(404)
-    return course
-
-
-def _parent_or_404(course: Course, parent_id: int) -> Parent:
-    enrolment = services.find_enrolment(course, parent_id)
-    if enrolment is None:
-        abort(404)
-    return enrolment.parent
-
-
-@operation("/courses", summary="Courses the token's owner may manage", tag="courses",
-           response={"type": "object", "required": ["courses"],
-                     "properties": {"courses": {"type": "array", "items": COURSE_SCHEMA}}})
+@operation("/courses", summary="Courses the token's owner may manage, by title", tag="courses",
+           response=COURSE_SCHEMA, paginated=True, deprecated_key="courses")
 @token_required
 def list_courses():
-    return jsonify({"courses": [course_json(c) for c in services.courses_for(g.api_user)]})
+    # The same courses as services.courses_for, as a query so that the page is cut in SQL.
+    query = select(Course).where(Course.archived_at.is_(None)).options(selectinload(Course.trainers))
+    if not g.api_user.is_coordinator:
+        query = query.where(Course.trainers.any(User.id == g.api_user.id))
+    page = paginate(query, Course.title, Course.id)
+    return page.response([course_json(c) for c in page.rows], deprecated_key="courses")
 
 
 @operation("/courses", "POST", summary="Create a course", tag="courses", response=COURSE_SCHEMA, status=201,
@@ -176,14 +166,14 @@ def create_course():
 @operation("/courses/<int:course_id>", summary="One course", tag="courses", response=COURSE_SCHEMA, errors=(404,))
 @token_required
 def get_course(course_id: int):
-    return jsonify(course_json(_course_or_404(course_id)))
+    return jsonify(course_json(api_course_or_404(course_id)))
 
 
 @operation("/courses/<int:course_id>", "PATCH", summary="Change a course", tag="courses", response=COURSE_SCHEMA,
            request=COURSE_INPUT, errors=(404, 422))
 @token_required
 def update_course(course_id: int):
-    course = _course_or_404(course_id)
+    course = api_course_or_404(course_id)
     services.update_course(course, **_course_values(json_body(COURSE_INPUT)))
     db.session.commit()
     return jsonify(course_json(course))
@@ -193,22 +183,22 @@ def update_course(course_id: int):
            response=COURSE_SCHEMA, errors=(404,))
 @token_required
 def archive_course(course_id: int):
-    course = _course_or_404(course_id)
+    course = api_course_or_404(course_id)
     services.archive_course(course)
     db.session.commit()
     return jsonify(course_json(course))
 
 
-@operation("/courses/<int:course_id>/parents", summary="The parents enrolled in a course", tag="parents",
-           response={"type": "object", "required": ["parents"],
-                     "properties": {"parents": {"type": "array", "items": PARENT_SCHEMA}}}, errors=(404,))
+@operation("/courses/<int:course_id>/parents", summary="The parents enrolled in a course, by name", tag="parents",
+           response=PARENT_SCHEMA, paginated=True, deprecated_key="parents", errors=(404,))
 @token_required
 def list_parents(course_id: int):
-    course = _course_or_404(course_id)
-    body = {"parents": [parent_json(p) for p in services.course_parents(course)]}
-    audit.record("parents.exported", count=len(body["parents"]))
+    course = api_course_or_404(course_id)
+    page = paginate(select(Parent).join(Enrolment).where(Enrolment.course_id == course.id), Parent.name, Parent.id)
+    items = [parent_json(p) for p in page.rows]
+    audit.record("parents.exported", count=len(items))
     db.session.commit()  # a parent's calendar token is created on first use
-    return jsonify(body)
+    return page.response(items, deprecated_key="parents")
 
 
 @operation("/courses/<int:course_id>/parents", "POST", tag="parents", response=PARENT_SCHEMA, status=201,
@@ -216,7 +206,7 @@ def list_parents(course_id: int):
            request={**PARENT_INPUT, "required": ["name"]}, errors=(404, 422))
 @token_required
 def enrol_parent(course_id: int):
-    course = _course_or_404(course_id)
+    course = api_course_or_404(course_id)
     body = json_body(PARENT_INPUT, required=("name",))
     parent, created = services.enrol_parent(course, **body)
     link = links.send_welcome_message(parent) if created else None
@@ -230,7 +220,7 @@ def enrol_parent(course_id: int):
            errors=(404,))
 @token_required
 def reissue_link(course_id: int, parent_id: int):
-    parent = _parent_or_404(_course_or_404(course_id), parent_id)
+    parent = parent_or_404(api_course_or_404(course_id), parent_id)
     link = links.reissue_access(parent)
     audit.record("link.reissued", parent=parent)
     body = parent_json(parent, link)
@@ -243,7 +233,7 @@ def reissue_link(course_id: int, parent_id: int):
            status=204, errors=(404,))
 @token_required
 def revoke_link(course_id: int, parent_id: int):
-    parent = _parent_or_404(_course_or_404(course_id), parent_id)
+    parent = parent_or_404(api_course_or_404(course_id), parent_id)
     links.revoke_access(parent)
     audit.record("link.revoked", parent=parent)
     db.session.commit()
@@ -254,7 +244,7 @@ def revoke_link(course_id: int, parent_id: int):
            tag="parents", response=PARENT_SCHEMA, request=PARENT_INPUT, errors=(404, 422))
 @token_required
 def update_parent(course_id: int, parent_id: int):
-    parent = _parent_or_404(_course_or_404(course_id), parent_id)
+    parent = parent_or_404(api_course_or_404(course_id), parent_id)
     services.update_parent(parent, **json_body(PARENT_INPUT))
     body = parent_json(parent)
     db.session.commit()
@@ -265,7 +255,7 @@ def update_parent(course_id: int, parent_id: int):
            tag="parents", response={"type": "null"}, status=204, errors=(404,))
 @token_required
 def remove_parent(course_id: int, parent_id: int):
-    course = _course_or_404(course_id)
-    services.remove_from_course(course, _parent_or_404(course, parent_id))
+    course = api_course_or_404(course_id)
+    services.remove_from_course(course, parent_or_404(course, parent_id))
     db.session.commit()
     return "", 204

@@ -31,13 +31,13 @@ _NO_MATCH = "0" * 64
 # --- the resolver -----------------------------------------------------------------------------------------------
 
 
-def resolve_parent(token: str, *, calendar: bool = True) -> Parent | None:
-    """The parent behind a personal link token or (unless `calendar` is False: the route map) a personal calendar
-    token, or None (unknown, old, revoked).
+def resolve_parent(token: str, *, calendar: bool = True, personal: bool = True) -> Parent | None:
+    """The parent behind a personal link token (unless `personal` is False: the calendar routes) or a personal
+    calendar token (unless `calendar` is False: the route map), or None (unknown, old, revoked).
 
     Every parent-facing route finds its parent here; the request is then scoped to the parent's organisation.
     """
-    parent = find_parent_by_token(token)
+    parent = find_parent_by_token(token) if personal else None
     if parent is None and calendar:
         feed = find_feed(token)
         parent = feed.parent if feed is not None else None
@@ -81,6 +81,7 @@ def issue_personal_link(parent: Parent, *, token: str | None = None) -> str:
     if parent.access_revoked_at is not None:
         parent.access_revoked_at = None
         _delete_parent_feed(parent)
+    ensure_calendar_token(parent)
     token = token or new_token()
     parent.link_token_hash = hash_token(token)
     parent.link_issued_at = utcnow()
@@ -92,7 +93,7 @@ def reissue_access(parent: Parent) -> str:
     """Replace both credentials (old link and calendar token stop working) and send the welcome with the new link
     after commit; returns the link. Flushes."""
     _delete_parent_feed(parent)
-    return send_welcome_message(parent)
+    return send_welcome_message(parent)  # issuing the link makes the new calendar token
 
 
 def revoke_access(parent: Parent) -> None:
@@ -144,18 +145,24 @@ def _delete_parent_feed(parent: Parent) -> None:
     db.session.flush()
 
 
-def parent_feed_token(parent: Parent) -> str | None:
-    """The parent's calendar token (created on first use), or None while the parent's access is revoked; flushes."""
-    if parent.access_revoked_at is not None:
-        return None
-    return _feed_of(parent_id=parent.id)[1]
+def ensure_calendar_token(parent: Parent) -> None:
+    """Give the parent a calendar token unless they have one (at enrolment and when a link is issued), so reading
+    one later, on a GET or while sending, never writes; flushes."""
+    if parent.access_revoked_at is None:
+        _feed_of(parent_id=parent.id)
 
 
 def parent_feed(parent: Parent) -> CalendarFeed | None:
-    """The parent's calendar feed row (created on first use), or None while access is revoked; flushes."""
-    if parent.access_revoked_at is not None:
+    """The parent's calendar feed row, or None while their access is revoked (read only)."""
+    if parent.access_revoked_at is not None or parent.id is None:
         return None
-    return _feed_of(parent_id=parent.id)[0]
+    return db.session.scalars(select(CalendarFeed).filter_by(parent_id=parent.id)).first()
+
+
+def parent_feed_token(parent: Parent) -> str | None:
+    """The parent's calendar token, or None while their access is revoked (read only: never inserts a row)."""
+    feed = parent_feed(parent)
+    return _derive(feed.nonce) if feed is not None else None
 
 
 def course_feed_token(course: Course) -> str:
@@ -169,6 +176,12 @@ def reset_feed_token(*, parent: Parent | None = None, course: Course | None = No
     token = _issue(feed)
     db.session.flush()
     return token
+
+
+def feed_urls(token: str) -> dict[str, str]:
+    """The subscription links for a calendar token: `https` (Google "From URL") and `webcal` (Apple, Outlook)."""
+    https = external_url("feeds.feed", token=token)
+    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
 
 
 def feed_token(feed: CalendarFeed) -> str:

@@ -240,6 +240,7 @@ def add_parent(*, name: str, language: str = "nl", email: str | None = None, pho
                     contact_whatsapp=contact_whatsapp)
     db.session.add(parent)
     db.session.flush()
+    links.ensure_calendar_token(parent)  # made here, so no page view or send ever has to insert it
     return parent
 
 

@@ -11,29 +11,14 @@ from accounts import audit
 from accounts.forms import EmptyForm
 from core.errors import DomainError, show_error
 from core.extensions import db
-from courses import activity_figures, links, services
+from courses import links, services
+from courses.access import course_or_403, parent_or_404
 from courses.forms import CourseForm, ImportConfirmForm, ImportUploadForm, MoveParentForm, ParentForm
-from courses.models import Course, Parent
+from courses.models import Course
 
 bp = Blueprint("courses", __name__)
 
 IMPORT_MAX_AGE = 3600  # seconds a previewed upload stays valid
-
-
-def get_course_or_403(course_id: int) -> Course:
-    """The course, if the current user may manage it; 404 when unknown, 403 when not theirs."""
-    course = db.get_or_404(Course, course_id)
-    if not services.can_manage(current_user, course):
-        abort(403)
-    return course
-
-
-def get_parent_or_404(course: Course, parent_id: int) -> Parent:
-    """A parent enrolled in the course; 404 otherwise."""
-    enrolment = services.find_enrolment(course, parent_id)
-    if enrolment is None:
-        abort(404)
-    return enrolment.parent
 
 
 def _course_values(form: CourseForm) -> dict:
@@ -79,33 +64,14 @@ def create():
         else:
             db.session.commit()
             flash(_("De cursus is aangemaakt."), "info")
-            return redirect(url_for("courses.detail", course_id=course.id))
+            return redirect(url_for("dashboard.course", course_id=course.id))
     return render_template("courses/create.html", form=form), 400 if form.errors else 200
-
-
-@bp.route("/courses/<int:course_id>")
-@login_required
-def detail(course_id: int):
-    # Imported here: sessions and recordings sit above courses in the import direction (architecture.md).
-    from recordings.participation import course_participation
-    from recordings.playback import course_watch_summary
-    from sessions.rsvp import rsvp_counts
-    from sessions.services import course_attendance, course_sessions, opened_sessions_attendance
-
-    course = get_course_or_403(course_id)
-    opened = opened_sessions_attendance(course)  # shared by the two tables, so attendance is read once
-    return render_template("courses/detail.html", course=course, sessions=course_sessions(course),
-                           parents=services.course_parents(course),
-                           attendance=course_attendance(course, opened=opened), watched=course_watch_summary(course),
-                           participation=course_participation(course, opened=opened), empty=EmptyForm(),
-                           responded=activity_figures.parent_figures(course),
-                           session_responded=activity_figures.session_figures(course), rsvp=rsvp_counts(course))
 
 
 @bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(course_id: int):
-    course = get_course_or_403(course_id)
+    course = course_or_403(course_id)
     form = _course_form(course)
     if form.validate_on_submit():
         try:
@@ -116,14 +82,14 @@ def edit(course_id: int):
         else:
             db.session.commit()
             flash(_("De cursus is bijgewerkt."), "info")
-            return redirect(url_for("courses.detail", course_id=course.id))
+            return redirect(url_for("dashboard.course", course_id=course.id))
     return render_template("courses/edit.html", form=form, course=course), 400 if form.errors else 200
 
 
 @bp.route("/courses/<int:course_id>/archive", methods=["POST"])
 @login_required
 def archive(course_id: int):
-    course = get_course_or_403(course_id)
+    course = course_or_403(course_id)
     if EmptyForm().validate_on_submit():
         services.archive_course(course)
         db.session.commit()
@@ -140,7 +106,7 @@ def _parent_values(form: ParentForm) -> dict:
 @bp.route("/courses/<int:course_id>/parents/new", methods=["GET", "POST"])
 @login_required
 def add_parent(course_id: int):
-    course = get_course_or_403(course_id)
+    course = course_or_403(course_id)
     form = ParentForm(language=course.language)
     if form.validate_on_submit():
         try:
@@ -153,15 +119,15 @@ def add_parent(course_id: int):
             db.session.commit()
             flash(_("%(name)s is ingeschreven.", name=parent.name) if created else
                   _("Deze ouder was al bekend (%(name)s) en is nu ingeschreven.", name=parent.name), "info")
-            return redirect(url_for("courses.detail", course_id=course.id))
+            return redirect(url_for("dashboard.course", course_id=course.id))
     return render_template("courses/add_parent.html", form=form, course=course), 400 if form.errors else 200
 
 
 @bp.route("/courses/<int:course_id>/parents/<int:parent_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_parent(course_id: int, parent_id: int):
-    course = get_course_or_403(course_id)
-    parent = get_parent_or_404(course, parent_id)
+    course = course_or_403(course_id)
+    parent = parent_or_404(course, parent_id)
     form = ParentForm(obj=parent)
     if not form.is_submitted():
         audit.record("parent.viewed", parent=parent)
@@ -175,7 +141,7 @@ def edit_parent(course_id: int, parent_id: int):
         else:
             db.session.commit()
             flash(_("De gegevens zijn opgeslagen."), "info")
-            return redirect(url_for("courses.detail", course_id=course.id))
+            return redirect(url_for("dashboard.course", course_id=course.id))
     return (render_template("courses/edit_parent.html", form=form, course=course, parent=parent),
             400 if form.errors else 200)
 
@@ -183,47 +149,47 @@ def edit_parent(course_id: int, parent_id: int):
 @bp.route("/courses/<int:course_id>/parents/<int:parent_id>/link", methods=["POST"])
 @login_required
 def reissue_link(course_id: int, parent_id: int):
-    course = get_course_or_403(course_id)
-    parent = get_parent_or_404(course, parent_id)
+    course = course_or_403(course_id)
+    parent = parent_or_404(course, parent_id)
     if EmptyForm().validate_on_submit():
         link = links.reissue_access(parent)
         audit.record("link.reissued", parent=parent)
         db.session.commit()
         flash(_("Nieuwe persoonlijke link voor %(name)s (de oude werkt niet meer): %(link)s", name=parent.name,
                 link=link), "info")
-    return redirect(url_for("courses.detail", course_id=course.id))
+    return redirect(url_for("dashboard.course", course_id=course.id))
 
 
 @bp.route("/courses/<int:course_id>/parents/<int:parent_id>/link/revoke", methods=["POST"])
 @login_required
 def revoke_link(course_id: int, parent_id: int):
-    course = get_course_or_403(course_id)
-    parent = get_parent_or_404(course, parent_id)
+    course = course_or_403(course_id)
+    parent = parent_or_404(course, parent_id)
     if EmptyForm().validate_on_submit():
         links.revoke_access(parent)
         audit.record("link.revoked", parent=parent)
         db.session.commit()
         flash(_("De persoonlijke link van %(name)s is ingetrokken.", name=parent.name), "info")
-    return redirect(url_for("courses.detail", course_id=course.id))
+    return redirect(url_for("dashboard.course", course_id=course.id))
 
 
 @bp.route("/courses/<int:course_id>/parents/<int:parent_id>/remove", methods=["POST"])
 @login_required
 def remove_parent(course_id: int, parent_id: int):
-    course = get_course_or_403(course_id)
-    parent = get_parent_or_404(course, parent_id)
+    course = course_or_403(course_id)
+    parent = parent_or_404(course, parent_id)
     if EmptyForm().validate_on_submit():
         services.remove_from_course(course, parent)
         db.session.commit()
         flash(_("%(name)s is uitgeschreven.", name=parent.name), "info")
-    return redirect(url_for("courses.detail", course_id=course.id))
+    return redirect(url_for("dashboard.course", course_id=course.id))
 
 
 @bp.route("/courses/<int:course_id>/parents/<int:parent_id>/move", methods=["GET", "POST"])
 @login_required
 def move_parent(course_id: int, parent_id: int):
-    course = get_course_or_403(course_id)
-    parent = get_parent_or_404(course, parent_id)
+    course = course_or_403(course_id)
+    parent = parent_or_404(course, parent_id)
     targets = [c for c in services.courses_for(current_user) if c.id != course.id]
     form = MoveParentForm()
     form.course_id.choices = [(c.id, c.title) for c in targets]
@@ -232,7 +198,7 @@ def move_parent(course_id: int, parent_id: int):
         services.move_parent(parent, from_course=course, to_course=target)
         db.session.commit()
         flash(_("%(name)s zit nu in %(course)s.", name=parent.name, course=target.title), "info")
-        return redirect(url_for("courses.detail", course_id=course.id))
+        return redirect(url_for("dashboard.course", course_id=course.id))
     return (render_template("courses/move_parent.html", form=form, course=course, parent=parent),
             400 if form.errors else 200)
 
@@ -244,7 +210,7 @@ def _import_signer() -> URLSafeTimedSerializer:
 @bp.route("/courses/<int:course_id>/import", methods=["GET", "POST"])
 @login_required
 def import_parents(course_id: int):
-    course = get_course_or_403(course_id)
+    course = course_or_403(course_id)
     form, rows, confirm = ImportUploadForm(), None, None
     if form.validate_on_submit():
         raw = form.file.data.read()
@@ -263,7 +229,7 @@ def import_parents(course_id: int):
 @bp.route("/courses/<int:course_id>/import/confirm", methods=["POST"])
 @login_required
 def confirm_import(course_id: int):
-    course = get_course_or_403(course_id)
+    course = course_or_403(course_id)
     form = ImportConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -281,4 +247,4 @@ def confirm_import(course_id: int):
         return redirect(url_for("courses.import_parents", course_id=course.id))
     db.session.commit()
     flash(_("%(n)d ouders ingeschreven.", n=len(rows)), "info")
-    return redirect(url_for("courses.detail", course_id=course.id))
+    return redirect(url_for("dashboard.course", course_id=course.id))

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from core.extensions import db
 from core.storage import Storage, get_storage
 from courses.models import Course
+from recordings import pipeline
 from recordings.models import Recording, RecordingState
-from recordings.publish import PUBLISH_STEP, is_expired, uuid_of_key
+from recordings.publish import is_expired, uuid_of_key
 
 ROOT = "recordings/"  # recordings from before organisations; newer ones live under orgs/<id>/recordings/
 ORGS = "orgs/"
@@ -86,10 +87,7 @@ def repair(report: AuditReport, storage: Storage | None = None) -> None:
     for key in report.orphans:
         storage.delete(key)
     for recording_id in report.missing:
-        recording = db.session.get(Recording, recording_id)
-        recording.state = RecordingState.failed
-        recording.failed_step = PUBLISH_STEP
-        recording.error_message = str(MSG_MISSING)
+        pipeline.fail(db.session.get(Recording, recording_id), pipeline.PUBLISH, str(MSG_MISSING))
     db.session.flush()
 
 

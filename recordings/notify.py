@@ -18,11 +18,11 @@ from core import mail, sms
 from core.extensions import db
 from core.queue import enqueue_after_commit, task
 from core.urls import external_url
+from courses.links import parent_feed_token
 from courses.models import Enrolment, Parent
 from courses.services import course_parents
 from recordings.models import Recording, RecordingState
 from recordings.publish import is_expired
-from sessions.invites import parent_feed_token
 from sessions.services import invitees_of
 
 logger = logging.getLogger("ouderkamer.recordings")

@@ -25,8 +25,8 @@ from core.media import THUMBNAILS
 from core.storage import LocalStorage, Storage, get_storage
 from courses.links import resolve_parent
 from courses.models import Course, Enrolment, Parent
-from courses.routemap import page_language
 from courses.services import can_manage
+from parents.access import page_language
 from recordings.models import Recording, RecordingState, WatchProgress
 from recordings.publish import is_expired, recording_prefix, uuid_of_key
 
@@ -279,7 +279,7 @@ def trainer_watch(recording_uuid: str):
     def file_url(name: str) -> str:
         return url_for("playback.trainer_file", recording_uuid=recording_uuid, name=name)
 
-    back_url = url_for("courses.detail", course_id=recording.course_id)
+    back_url = url_for("dashboard.course", course_id=recording.course_id)
     return _watch_page(recording, file_url, language=None, back_url=back_url)
 
 

@@ -14,8 +14,10 @@ from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
 from core.storage import Storage, StorageError, file_sha256, get_storage
+from recordings import pipeline
+from recordings.files import output_dir, work_dir
 from recordings.models import Recording, RecordingState
-from recordings.services import MSG_STORAGE, output_dir, work_dir
+from recordings.pipeline import PUBLISH
 
 #: Segments, init segments, poster and MP4 never change under their key: cache them for a year.
 IMMUTABLE_CACHE = "private, max-age=31536000, immutable"
@@ -23,8 +25,6 @@ IMMUTABLE_CACHE = "private, max-age=31536000, immutable"
 SHORT_CACHE = "private, max-age=60"
 #: Renditions uploaded at once.
 PUBLISH_CONCURRENCY = 4
-PUBLISHABLE = {RecordingState.transcoded, RecordingState.publishing}
-PUBLISH_STEP = "publishing"
 
 
 class PublishError(DomainError):
@@ -50,29 +50,15 @@ def cache_control_for(name: str) -> str:
     return SHORT_CACHE if name.endswith((".m3u8", ".vtt")) else IMMUTABLE_CACHE
 
 
-def can_publish(recording: Recording) -> bool:
-    """True when the publish step may run: transcoded, half-published, or failed while publishing."""
-    failed_here = recording.state == RecordingState.failed and recording.failed_step == PUBLISH_STEP
-    return recording.state in PUBLISHABLE or failed_here
-
-
-def start_publishing(recording: Recording) -> None:
-    """Mark the recording `publishing`; flushes."""
-    if not can_publish(recording):
-        raise PublishError(f"recording {recording.uuid} is {recording.state.value}, not transcoded")
-    recording.state = RecordingState.publishing
-    recording.failed_step = None
-    recording.error_message = None
-    db.session.flush()
-
-
 def publish_recording(recording: Recording, *, storage: Storage | None = None, now: datetime | None = None) -> int:
     """Upload and verify every rendition missing or wrong in storage, then mark it published; flushes.
 
+    The publish task claims the step first; a transcoded recording passed in directly is claimed here (commits).
     Returns how many objects were uploaded (0 when storage already held them all). Network; raises StorageError.
     """
     storage = storage or get_storage()
-    start_publishing(recording)
+    if recording.state is not RecordingState.publishing and not pipeline.claim(recording, PUBLISH):
+        raise PublishError(f"recording {recording.uuid} is {recording.state.value}, not transcoded")
     if not recording.renditions:
         raise PublishError(f"recording {recording.uuid} has no renditions to publish")
     out, prefix = output_dir(recording), recording_prefix(recording)
@@ -92,9 +78,7 @@ def publish_recording(recording: Recording, *, storage: Storage | None = None, n
     recording.published_prefix = prefix
     recording.published_at = now
     recording.expires_at = now + timedelta(days=recording.course.retention_days)
-    recording.state = RecordingState.published
-    recording.progress = 1.0
-    db.session.flush()
+    pipeline.finish(recording, PUBLISH)
     return uploaded
 
 
@@ -132,14 +116,6 @@ def remove_local_copies(recording: Recording, *, storage: Storage | None = None)
         db.session.flush()
 
 
-def record_publish_failure(recording: Recording) -> None:
-    """Mark the recording failed in the publishing step with a plain message; flushes (nothing is deleted)."""
-    recording.state = RecordingState.failed
-    recording.failed_step = PUBLISH_STEP
-    recording.error_message = str(MSG_STORAGE)
-    db.session.flush()
-
-
 def is_expired(recording: Recording, *, now: datetime | None = None) -> bool:
     """True when the recording expired, or its retention period ended and the sweep has not run yet."""
     if recording.state == RecordingState.expired:
@@ -155,9 +131,8 @@ def expire_recording(recording: Recording, *, storage: Storage | None = None) ->
     if recording.original_key:
         storage.delete(recording.original_key)
         recording.original_key = None
-    recording.state = RecordingState.expired
     recording.published_prefix = None
-    db.session.flush()
+    pipeline.expire(recording)
     return deleted
 
 

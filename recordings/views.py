@@ -1,45 +1,47 @@
-"""Trainer-facing recording status pages: state, progress, a plain failure message, Retry and captions."""
+"""The trainer's recording pages (blueprint `recordings`): uploads (resumable, or a plain form), the status page
+with progress, a plain failure message, Retry and captions, and the JaaS webhook. The API is in api.py.
+"""
 
 from __future__ import annotations
 
-from babel import Locale
-from flask import abort, current_app, flash, make_response, redirect, render_template, url_for
+import json
+import re
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField
+from sqlalchemy.exc import IntegrityError
 
 from accounts.forms import EmptyForm
-from core.errors import DomainError
-from core.extensions import db
-from core.storage import get_storage
+from core.extensions import csrf, db
+from core.jitsi import JitsiSignatureError, verify_jaas_signature
 from courses.services import can_manage
-from recordings import services
-from recordings.ingest import STATE_LABELS, bp
-from recordings.models import Recording, RecordingState
-from recordings.publish import SHORT_CACHE, recording_prefix
+from recordings import captions, pipeline, services, uploads
+from recordings.errors import RecordingError
+from recordings.files import max_upload_bytes
+from recordings.forms import CaptionForm, UploadForm
+from recordings.models import Recording, RecordingSource, RecordingState
+from recordings.pipeline import STATE_LABELS
+from sessions.access import session_or_403
+
+bp = Blueprint("recordings", __name__)
 
 S = RecordingState
+CONTENT_RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19})$")  # 19 digits: no int conversion limit hit
+DEFAULT_WEBHOOK_TOLERANCE_S = 300
 REFRESH_S = 5
 BUSY = {S.received, S.probing, S.queued, S.transcoding, S.transcoded, S.publishing}
-MAX_CAPTION_BYTES = 1024 * 1024
-CAPTION_TYPE = "text/vtt"
-
-
-class CaptionError(DomainError):
-    """The uploaded captions file is not a usable WebVTT file, or the recording cannot take captions."""
-
-
-class CaptionForm(FlaskForm):
-    file = FileField(_l("Ondertitels (WebVTT-bestand, .vtt)"), validators=[FileRequired(_l("Kies een .vtt-bestand."))])
-    language = SelectField(_l("Taal van de ondertitels"))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.language.choices = [(code, Locale.parse(code).get_display_name(code) or code)
-                                 for code in current_app.config["LANGUAGES"]]
 
 
 def get_recording_or_404(recording_id: int) -> Recording:
@@ -50,44 +52,127 @@ def get_recording_or_404(recording_id: int) -> Recording:
     return recording
 
 
-def caption_name(language: str) -> str:
-    """The rendition name of a captions file; playback turns `captions/<lang>.vtt` into a <track srclang=lang>."""
-    return f"captions/{language}.vtt"
+# --- uploads ----------------------------------------------------------------------------------------------------
 
 
-def check_webvtt(filename: str, data: bytes) -> None:
-    """Raise CaptionError (field `file`) unless this is a .vtt file of at most 1 MB starting with WEBVTT."""
-    if not filename.lower().endswith(".vtt"):
-        raise CaptionError(_("Kies een bestand dat eindigt op .vtt."), field="file")
-    if len(data) > MAX_CAPTION_BYTES:
-        raise CaptionError(_("Dit ondertitelbestand is groter dan 1 MB."), field="file")
+@bp.route("/sessions/<int:session_id>/recordings/upload", methods=["GET", "POST"])
+@login_required
+def upload(session_id: int):
+    workshop_session = session_or_403(session_id)
+    request.max_content_length = max_upload_bytes() + 1024 * 1024  # the form fields around the file
+    form = UploadForm()
+    if form.validate_on_submit():
+        try:
+            recording = services.receive_stream(workshop_session, form.file.data.stream, form.file.data.filename,
+                                                source=RecordingSource.upload)
+        except RecordingError as exc:
+            form.file.errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(_("De video is ontvangen. We zetten hem nu om."), "success")
+            return redirect(url_for("recordings.status", recording_id=recording.id))
+    return render_template("recordings/upload.html", form=form, workshop_session=workshop_session,
+                           recordings=services.recordings_for_session(workshop_session),
+                           max_bytes=max_upload_bytes(), state_labels=STATE_LABELS), \
+        400 if form.errors else 200  # a missing CSRF token too (the view is exempt from CSRFProtect, see below)
+
+
+@bp.post("/sessions/<int:session_id>/recordings/uploads")
+@login_required
+def start_upload(session_id: int):
+    workshop_session = session_or_403(session_id)
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}  # a JSON list or string is no upload description
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CaptionError(_("Dit ondertitelbestand is geen UTF-8-tekst."), field="file") from None
-    if not (text.startswith("WEBVTT") and text[6:7] in ("", " ", "\t", "\n", "\r")):
-        raise CaptionError(_("Dit is geen WebVTT-bestand: de eerste regel moet met WEBVTT beginnen."), field="file")
+        upload_id = uploads.start_upload(workshop_session, user_id=current_user.id,
+                                         filename=str(data.get("filename") or ""), total=int(data.get("size") or 0))
+    except (RecordingError, ValueError, TypeError, OverflowError) as exc:  # "size": "x", [1], 1e400
+        status = getattr(exc, "status", None) or (413 if "groot" in str(exc) else 422)
+        return jsonify(error=getattr(exc, "message", str(exc))), status
+    return jsonify(upload_id=upload_id, offset=0,
+                   url=url_for("recordings.upload_chunk", upload_id=upload_id)), 201
 
 
-def add_captions(recording: Recording, *, language: str, filename: str, data: bytes) -> str:
-    """Check and store a WebVTT file as the recording's captions in `language`; flushes; network (storage)."""
-    if recording.state is not S.published:
-        raise CaptionError(_("Ondertitels kun je toevoegen zodra de opname klaar is om te bekijken."))
-    if language not in current_app.config["LANGUAGES"]:
-        raise CaptionError(_("Kies een van de talen."), field="language")
-    check_webvtt(filename, data)
-    name = caption_name(language)
-    get_storage().put_bytes(recording_prefix(recording) + name, data, content_type=CAPTION_TYPE,
-                            cache_control=SHORT_CACHE)
-    # A new dict: the JSON column does not track changes made in place.
-    recording.renditions = {**(recording.renditions or {}), name: CAPTION_TYPE}
-    db.session.flush()
-    return name
+@bp.get("/recordings/uploads/<upload_id>")
+@login_required
+def upload_offset(upload_id: str):
+    meta = _upload_meta_or_404(upload_id)
+    return jsonify(offset=meta["offset"], total=meta["total"])
 
 
-def _captions_of(recording: Recording) -> list[str]:
-    return sorted(n.removeprefix("captions/").removesuffix(".vtt") for n in recording.renditions or {}
-                  if n.startswith("captions/") and n.endswith(".vtt"))
+@bp.put("/recordings/uploads/<upload_id>")
+@login_required
+def upload_chunk(upload_id: str):
+    match = CONTENT_RANGE.match(request.headers.get("Content-Range", ""))
+    if not match:
+        return jsonify(error="Content-Range: bytes <start>-<end>/<total> is required"), 400
+    start, total = int(match[1]), int(match[3])
+    meta = _upload_meta_or_404(upload_id)
+    if start != meta["offset"] or total != meta["total"]:
+        return jsonify(offset=meta["offset"], total=meta["total"]), 409  # the client resumes from `offset`
+    try:
+        meta = uploads.append_upload(upload_id, request.stream, user_id=current_user.id, start=start, total=total)
+    except RecordingError as exc:
+        return jsonify(error=exc.message), getattr(exc, "status", 416)
+    if meta["offset"] < meta["total"]:
+        return jsonify(offset=meta["offset"], total=meta["total"])
+    try:
+        recording = uploads.finish_upload(upload_id, user_id=current_user.id)
+    except RecordingError as exc:
+        return jsonify(error=exc.message), 422
+    db.session.commit()
+    return jsonify(recording_id=recording.id, offset=meta["total"], total=meta["total"],
+                   status_url=url_for("recordings.status", recording_id=recording.id)), 201
+
+
+@bp.delete("/recordings/uploads/<upload_id>")
+@login_required
+def cancel_upload(upload_id: str):
+    _upload_meta_or_404(upload_id)
+    uploads.cancel_upload(upload_id)
+    return "", 204
+
+
+def _upload_meta_or_404(upload_id: str) -> dict:
+    try:
+        return uploads.upload_meta(upload_id, user_id=current_user.id)
+    except RecordingError:
+        abort(404)
+
+
+# --- the JaaS webhook -------------------------------------------------------------------------------------------
+
+
+@bp.post("/webhooks/jaas")
+def jaas_webhook():
+    body = request.get_data(cache=False)
+    config = current_app.config
+    try:
+        verify_jaas_signature(config.get("JAAS_WEBHOOK_SECRET") or "", request.headers.get("X-Jaas-Signature"), body,
+                              tolerance_s=int(config.get("JAAS_WEBHOOK_TOLERANCE_S") or DEFAULT_WEBHOOK_TOLERANCE_S))
+    except JitsiSignatureError as exc:
+        current_app.logger.warning("JaaS webhook refused: %s", exc)
+        return jsonify(error="invalid signature"), 401
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return jsonify(error="body is not JSON"), 400
+    try:
+        outcome = services.receive_jaas_event(event if isinstance(event, dict) else {})
+        db.session.commit()
+    except IntegrityError:  # the same event delivered twice at once
+        db.session.rollback()
+        outcome = "duplicate"
+    return jsonify(status=outcome)
+
+
+csrf.exempt(jaas_webhook)  # signed by JaaS with X-Jaas-Signature; there is no session cookie
+# CSRFProtect would parse the multipart body under the global 16 MB limit before the view raises it;
+# UploadForm (a FlaskForm) checks the CSRF token itself.
+csrf.exempt(upload)
+
+
+# --- the status page: progress, Retry, captions -----------------------------------------------------------------
 
 
 def _status_page(recording: Recording, caption_form: CaptionForm, status: int = 200):
@@ -95,7 +180,7 @@ def _status_page(recording: Recording, caption_form: CaptionForm, status: int = 
     response = make_response(render_template(
         "recordings/status.html", recording=recording, form=EmptyForm(), state_label=STATE_LABELS[recording.state],
         busy=busy, percent=round((recording.progress or 0) * 100), refresh_s=REFRESH_S,
-        caption_form=caption_form, captions=_captions_of(recording)), status)
+        caption_form=caption_form, captions=captions.captions_of(recording)), status)
     if busy:
         response.headers["Refresh"] = str(REFRESH_S)  # a live progress bar without JavaScript
     return response
@@ -115,8 +200,8 @@ def retry(recording_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        services.retry_recording(recording)
-    except services.RecordingError as exc:
+        pipeline.retry_recording(recording)
+    except RecordingError as exc:
         flash(exc.message, "error")
     else:
         db.session.commit()
@@ -132,11 +217,11 @@ def upload_captions(recording_id: int):
     if not form.validate_on_submit():
         return _status_page(recording, form, 400)
     upload = form.file.data
-    data, filename = upload.read(MAX_CAPTION_BYTES + 1), upload.filename or ""
+    data, filename = upload.read(captions.MAX_CAPTION_BYTES + 1), upload.filename or ""
     upload.close()  # a large upload is spooled to a temporary file
     try:
-        add_captions(recording, language=form.language.data, filename=filename, data=data)
-    except CaptionError as exc:
+        captions.add_captions(recording, language=form.language.data, filename=filename, data=data)
+    except captions.CaptionError as exc:
         db.session.rollback()
         if exc.field is None:
             flash(exc.message, "error")

@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import abort, g, jsonify
+from sqlalchemy import Select, String, func, select
+from sqlalchemy.orm import selectinload
 
 from accounts.api import token_required
-from core.api import ApiInputError, json_body, operation
+from core.api import ApiInputError, json_body, operation, paginate
+from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
-from courses.models import Course
+from courses.models import Course, Enrolment, Parent
 from courses.services import can_manage, course_parents
-from sessions import services
-from sessions.models import SessionKind, WorkshopSeries, WorkshopSession
-from sessions.rsvp import rsvp_overview
+from sessions import scheduling, services
+from sessions.access import api_session_or_404
+from sessions.calendar_models import Rsvp
+from sessions.models import AttendanceEvent, SessionKind, WorkshopSeries, WorkshopSession, session_invitees
 
 SESSION_SCHEMA = {
     "type": "object",
@@ -69,19 +73,17 @@ RESCHEDULE_INPUT = {
                    for name in ("starts_at", "ends_at", "duration_minutes", "timezone")},
 }
 ATTENDANCE_SCHEMA = {
-    "type": "array",
-    "items": {"type": "object", "required": ["parent_id", "name", "attended", "minutes"],
-              "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
-                             "attended": {"type": "boolean"}, "minutes": {"type": "integer"}}},
+    "type": "object", "required": ["parent_id", "name", "attended", "minutes"],
+    "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
+                   "attended": {"type": "boolean"}, "minutes": {"type": "integer"}},
 }
 
 RSVP_SCHEMA = {
-    "type": "array",
-    "items": {"type": "object", "required": ["parent_id", "name", "answer", "answered_at"],
-              "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
-                             "answer": {"type": ["string", "null"], "enum": ["coming", "not_coming", None],
-                                        "description": "null: no answer yet"},
-                             "answered_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "type": "object", "required": ["parent_id", "name", "answer", "answered_at"],
+    "properties": {"parent_id": {"type": "integer"}, "name": {"type": "string"},
+                   "answer": {"type": ["string", "null"], "enum": ["coming", "not_coming", None],
+                              "description": "null: no answer yet"},
+                   "answered_at": {"type": ["string", "null"], "format": "date-time"}},
 }
 
 
@@ -98,7 +100,7 @@ def _when(body: dict, default_minutes: int) -> tuple[datetime, int]:
         raise ApiInputError("Give the local time without an offset; the zone goes in `timezone`.", field="starts_at")
     if "ends_at" in body:
         end = _parse(body["ends_at"], lambda v: datetime.strptime(v, "%H:%M").time(), "ends_at", "HH:MM")
-        return starts_local, services.minutes_between(starts_local, datetime.combine(starts_local.date(), end))
+        return starts_local, scheduling.minutes_between(starts_local, datetime.combine(starts_local.date(), end))
     return starts_local, body.get("duration_minutes", default_minutes)
 
 
@@ -109,22 +111,19 @@ def _course_or_404(course_id: int) -> Course:
     return course
 
 
-def _session_or_404(session_id: int) -> WorkshopSession:
-    session = db.session.get(WorkshopSession, session_id)
-    if session is None or not can_manage(g.api_user, session.course):
-        abort(404)
-    return session
+#: Columns the API shows as they are stored.
+_PLAIN_FIELDS = ("id", "course_id", "series_id", "title", "description", "timezone", "duration_minutes", "recorded",
+                 "lobby_minutes", "sequence")
 
 
-def session_json(session: WorkshopSession) -> dict:
+def session_json(workshop_session: WorkshopSession) -> dict:
     """The API representation of a live session (no room name or token: those are minted on join)."""
     return {
-        "id": session.id, "course_id": session.course_id, "series_id": session.series_id, "title": session.title,
-        "description": session.description, "kind": session.kind.value, "status": session.status.value,
-        "starts_at": session.starts_at.isoformat(), "local_start": session.local_start.strftime("%Y-%m-%dT%H:%M"),
-        "timezone": session.timezone, "duration_minutes": session.duration_minutes, "recorded": session.recorded,
-        "lobby_minutes": session.lobby_minutes, "sequence": session.sequence,
-        "invitee_ids": None if session.invite_whole_course else [p.id for p in session.invitees],
+        **{name: getattr(workshop_session, name) for name in _PLAIN_FIELDS},
+        "kind": workshop_session.kind.value, "status": workshop_session.status.value,
+        "starts_at": workshop_session.starts_at.isoformat(),
+        "local_start": workshop_session.local_start.strftime("%Y-%m-%dT%H:%M"),
+        "invitee_ids": None if workshop_session.invite_whole_course else [p.id for p in workshop_session.invitees],
     }
 
 
@@ -145,17 +144,21 @@ def _schedule(course: Course, body: dict) -> list[WorkshopSession]:
                   invitees=_invitees(course, body.get("invitee_ids")))
     if "count" in body or "until" in body:
         until = _parse(body["until"], date.fromisoformat, "until", "YYYY-MM-DD") if "until" in body else None
-        series = services.schedule_series(course, first_local=starts_local, count=body.get("count"), until=until,
-                                          **values)
+        series = scheduling.schedule_series(course, first_local=starts_local, count=body.get("count"), until=until,
+                                            **values)
         return list(series.sessions)
-    return [services.schedule_session(course, starts_local=starts_local, **values)]
+    return [scheduling.schedule_session(course, starts_local=starts_local, **values)]
 
 
-@operation("/courses/<int:course_id>/sessions", summary="List a course's live sessions", tag="sessions",
-           response=SESSION_LIST, errors=(404,))
+@operation("/courses/<int:course_id>/sessions", summary="List a course's live sessions, in time order",
+           tag="sessions", response=SESSION_SCHEMA, paginated=True, errors=(404,))
 @token_required
 def list_sessions(course_id: int):
-    return jsonify([session_json(s) for s in services.course_sessions(_course_or_404(course_id))])
+    course = _course_or_404(course_id)
+    query = (select(WorkshopSession).where(WorkshopSession.course_id == course.id)
+             .options(selectinload(WorkshopSession.invitees)))
+    page = paginate(query, WorkshopSession.starts_at, WorkshopSession.id)
+    return page.response([session_json(s) for s in page.rows])
 
 
 @operation("/courses/<int:course_id>/sessions", "POST", summary="Schedule one session or a weekly series",
@@ -176,27 +179,27 @@ def schedule_sessions(course_id: int):
            response=SESSION_SCHEMA, request=RESCHEDULE_INPUT, errors=(404, 422))
 @token_required
 def reschedule_session(session_id: int):
-    session = _session_or_404(session_id)
+    workshop_session = api_session_or_404(session_id)
     body = json_body(RESCHEDULE_INPUT)
     try:
-        starts_local, minutes = _when(body, session.duration_minutes)
-        services.reschedule_session(session, starts_local=starts_local, timezone=body.get("timezone"),
-                                    duration_minutes=minutes)
+        starts_local, minutes = _when(body, workshop_session.duration_minutes)
+        scheduling.reschedule_session(workshop_session, starts_local=starts_local, timezone=body.get("timezone"),
+                                      duration_minutes=minutes)
     except DomainError:
         db.session.rollback()
         raise
     db.session.commit()
-    return jsonify(session_json(session))
+    return jsonify(session_json(workshop_session))
 
 
 @operation("/sessions/<int:session_id>", "DELETE", summary="Cancel one date", tag="sessions",
            response=SESSION_SCHEMA, errors=(404,))
 @token_required
 def cancel_session(session_id: int):
-    session = _session_or_404(session_id)
-    services.cancel_session(session)
+    workshop_session = api_session_or_404(session_id)
+    scheduling.cancel_session(workshop_session)
     db.session.commit()
-    return jsonify(session_json(session))
+    return jsonify(session_json(workshop_session))
 
 
 @operation("/series/<int:series_id>", "DELETE", summary="Cancel every remaining date of a series", tag="sessions",
@@ -206,24 +209,51 @@ def cancel_series(series_id: int):
     series = db.session.get(WorkshopSeries, series_id)
     if series is None or not can_manage(g.api_user, series.course):
         abort(404)
-    cancelled = services.cancel_series(series)
+    cancelled = scheduling.cancel_series(series)
     db.session.commit()
     return jsonify([session_json(s) for s in cancelled])
 
 
-@operation("/sessions/<int:session_id>/attendance", summary="Attendance per invited parent", tag="sessions",
-           response=ATTENDANCE_SCHEMA, errors=(404,))
+def _invitees_query(workshop_session: WorkshopSession) -> Select:
+    # The parents of services.invitees_of, as a query so that the page is cut in SQL.
+    if workshop_session.invite_whole_course:
+        return select(Parent).join(Enrolment).where(Enrolment.course_id == workshop_session.course_id)
+    return select(Parent).join(session_invitees).where(session_invitees.c.session_id == workshop_session.id)
+
+
+def _attendance_of(workshop_session: WorkshopSession, parents: list[Parent]) -> list[services.AttendanceRow]:
+    # Only this page's parents: one query for their events. Replace with sessions.services' attendance for a
+    # list of parents once it has one (it computes every invitee's today).
+    query = select(AttendanceEvent).where(AttendanceEvent.session_id == workshop_session.id,
+                                          AttendanceEvent.parent_id.in_([p.id for p in parents]))
+    events = list(db.session.scalars(query.order_by(AttendanceEvent.at, AttendanceEvent.id))) if parents else []
+    until = min(utcnow(), workshop_session.ends_at)
+    rows = []
+    for parent in parents:
+        own = [e for e in events if e.parent_id == parent.id]
+        rows.append(services.AttendanceRow(parent=parent, attended=bool(own), minutes=services._minutes(own, until)))
+    return rows
+
+
+@operation("/sessions/<int:session_id>/attendance", summary="Attendance per invited parent, by name", tag="sessions",
+           response=ATTENDANCE_SCHEMA, paginated=True, errors=(404,))
 @token_required
 def session_attendance(session_id: int):
-    rows = services.attendance(_session_or_404(session_id))
-    return jsonify([{"parent_id": r.parent.id, "name": r.parent.name, "attended": r.attended,
-                     "minutes": r.minutes} for r in rows])
+    workshop_session = api_session_or_404(session_id)
+    page = paginate(_invitees_query(workshop_session), Parent.name, Parent.id)
+    return page.response([{"parent_id": r.parent.id, "name": r.parent.name, "attended": r.attended,
+                           "minutes": r.minutes} for r in _attendance_of(workshop_session, page.rows)])
 
 
-@operation("/sessions/<int:session_id>/rsvps", summary="Who comes: each invited parent's answer to the reminder",
-           tag="sessions", response=RSVP_SCHEMA, errors=(404,))
+@operation("/sessions/<int:session_id>/rsvps", tag="sessions", response=RSVP_SCHEMA, paginated=True, errors=(404,),
+           summary="Who comes: each invited parent's answer to the reminder, by name (case-insensitive)")
 @token_required
 def session_rsvps(session_id: int):
-    rows = rsvp_overview(_session_or_404(session_id))
-    return jsonify([{"parent_id": r.parent.id, "name": r.parent.name, "answer": r.answer.value if r.answer else None,
-                     "answered_at": r.answered_at.isoformat() if r.answered_at else None} for r in rows])
+    workshop_session = api_session_or_404(session_id)
+    page = paginate(_invitees_query(workshop_session), func.lower(Parent.name, type_=String), Parent.id)
+    query = select(Rsvp).where(Rsvp.session_id == workshop_session.id, Rsvp.parent_id.in_([p.id for p in page.rows]))
+    answers = {r.parent_id: r for r in db.session.scalars(query)} if page.rows else {}
+    return page.response([{"parent_id": p.id, "name": p.name,
+                           "answer": answers[p.id].answer.value if p.id in answers else None,
+                           "answered_at": answers[p.id].answered_at.isoformat() if p.id in answers else None}
+                          for p in page.rows])

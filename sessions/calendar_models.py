@@ -5,16 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from core import tenancy
 from core.db import UTCDateTime, utcnow
 from core.extensions import db
 from courses.models import CalendarFeed, Parent, parents_of  # noqa: F401 (CalendarFeed: its old home)
-from sessions.models import WorkshopSession
+from sessions.models import ParentInSession, WorkshopSession
 
 
 class DeliveryStatus(enum.Enum):
@@ -41,7 +41,8 @@ class RsvpAnswer(enum.Enum):
 
 
 class DeliveryState:
-    """What invites and reminders both record about sending (each keeps its own `status` enum type)."""
+    """What invites and reminders both record about sending, and their session (each keeps its own `status` enum
+    type)."""
 
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -51,16 +52,17 @@ class DeliveryState:
     touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @declared_attr
+    def session(cls) -> Mapped[WorkshopSession]:
+        return relationship(WorkshopSession)
 
-class InviteDelivery(DeliveryState, db.Model):
+
+class InviteDelivery(ParentInSession, DeliveryState, db.Model):
     """One iTIP message (REQUEST or CANCEL) for one session, parent and SEQUENCE."""
 
     __tablename__ = "invite_deliveries"
     __table_args__ = (UniqueConstraint("session_id", "parent_id", "sequence", "method"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[int]
     #: REQUEST or CANCEL.
     method: Mapped[str] = mapped_column(String(8))
@@ -68,49 +70,35 @@ class InviteDelivery(DeliveryState, db.Model):
         Enum(DeliveryStatus, name="invite_delivery_status"), default=DeliveryStatus.pending
     )
 
-    session: Mapped[WorkshopSession] = relationship()
-    parent: Mapped[Parent] = relationship()
-
     def __repr__(self) -> str:
         return f"<InviteDelivery {self.id} {self.method} s{self.session_id} p{self.parent_id} #{self.sequence}>"
 
 
-class ReminderDelivery(DeliveryState, db.Model):
+class ReminderDelivery(ParentInSession, DeliveryState, db.Model):
     """One reminder (kind: offset in minutes @ the session's SEQUENCE, "1440@0") on one channel
     ("email"/"sms"/"whatsapp"); the unique row is the send-once claim."""
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (UniqueConstraint("session_id", "parent_id", "kind", "channel"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(8))
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(DeliveryStatus, name="reminder_delivery_status"), default=DeliveryStatus.pending
     )
 
-    session: Mapped[WorkshopSession] = relationship()
-    parent: Mapped[Parent] = relationship()
-
     def __repr__(self) -> str:
         return f"<ReminderDelivery {self.id} {self.kind}/{self.channel} s{self.session_id} p{self.parent_id}>"
 
 
-class Rsvp(db.Model):
+class Rsvp(ParentInSession, db.Model):
     """A parent's answer to "are you coming?" for one session; one row, changed when the parent changes it."""
 
     __tablename__ = "rsvps"
     __table_args__ = (UniqueConstraint("session_id", "parent_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
     answer: Mapped[RsvpAnswer] = mapped_column(Enum(RsvpAnswer, name="rsvp_answer"))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    parent: Mapped[Parent] = relationship()
 
     def __repr__(self) -> str:
         return f"<Rsvp s{self.session_id} p{self.parent_id} {self.answer.value}>"

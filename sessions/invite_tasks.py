@@ -1,34 +1,18 @@
-"""Invite and cancellation deliveries, sent by the worker with retries; each is recorded once (reminders use the
-same `attempt` in sessions.reminders)."""
+"""Sending invites and cancellations: one task per parent and message, each recorded once and sent through the
+shared delivery mechanism (sessions.deliveries); what a failed or lost one needs to go again."""
 
 from __future__ import annotations
 
-import logging
+from sqlalchemy import select
 
-from sqlalchemy import select, update
-
-from core import mail, sms
-from core.db import utcnow
+from core import mail
 from core.extensions import db
 from core.queue import task
 from courses.models import Parent
-from sessions import invites
-from sessions.calendar_models import DeliveryStatus, FailureReason, InviteDelivery, ReminderDelivery, insert_once
+from sessions import calendar
+from sessions.calendar_models import DeliveryStatus, InviteDelivery, insert_once
+from sessions.deliveries import INVITE, RETRIES, DeliveryKind, attempt, is_ahead, register
 from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
-from sessions.services import session_cancelled, session_rescheduled, session_scheduled
-
-logger = logging.getLogger("ouderkamer.sessions")
-
-#: Sends tried before a delivery is marked failed (Huey retries = MAX_ATTEMPTS - 1).
-MAX_ATTEMPTS = 5
-#: Seconds before the first retry; each next wait doubles (1, 2, 4, 8 minutes: 15 minutes in all).
-RETRY_DELAY = 60
-RETRY_BACKOFF = 2
-RETRIES = {"retries": MAX_ATTEMPTS - 1, "retry_delay": RETRY_DELAY, "retry_backoff": RETRY_BACKOFF}
-#: SMTP replies that point at our own settings (authentication required or refused).
-_SMTP_SETUP_CODES = frozenset({530, 534, 535, 538})
-_SMS_REASONS = {sms.REFUSED: FailureReason.refused, sms.SETUP: FailureReason.setup,
-                sms.UNCERTAIN: FailureReason.uncertain}
 
 
 def _invite_delivery(session_id: int, parent_id: int, sequence: int, method: str) -> InviteDelivery:
@@ -40,75 +24,24 @@ def _invite_delivery(session_id: int, parent_id: int, sequence: int, method: str
     return db.session.scalars(select(InviteDelivery).filter_by(**keys)).one()
 
 
-def failure_reason(exc: mail.MailError | sms.SmsError) -> FailureReason:
-    """What a send error that ends the delivery means for the trainer (the raw message is kept beside it)."""
-    if exc.transient:
-        return FailureReason.unreachable  # still failing after the last retry
-    if isinstance(exc, sms.SmsError):
-        return _SMS_REASONS.get(exc.reason, FailureReason.other)
-    text = str(exc)
-    if exc.smtp_code in _SMTP_SETUP_CODES or text.startswith("SMTP failed"):
-        return FailureReason.setup
-    if "recipients refused" in text or (exc.smtp_code or 0) >= 500:
-        return FailureReason.refused
-    return FailureReason.other
-
-
-def attempt(delivery: InviteDelivery | ReminderDelivery, send) -> None:
-    """Run `send()` once for a delivery: record sent, a permanent failure, or a transient one (re-raised to retry);
-    commits. Two tasks for one delivery (a re-queue by the reaper meeting a late original) send it once."""
-    if not _take_up(delivery):
-        return
-    try:
-        send()
-    except (mail.MailError, sms.SmsError) as exc:
-        delivery.error = str(exc)[:2000]
-        last = delivery.attempts >= MAX_ATTEMPTS
-        if exc.transient and not last:
-            db.session.commit()
-            raise
-        fail(delivery, failure_reason(exc), delivery.error)
-        logger.warning("delivery %r failed (%s): %s", delivery, delivery.failure.value, exc)
-        return
-    delivery.status, delivery.sent_at, delivery.error, delivery.failure = DeliveryStatus.sent, utcnow(), None, None
-    db.session.commit()
-
-
-def _take_up(delivery: InviteDelivery | ReminderDelivery) -> bool:
-    """Count this attempt with one conditional UPDATE, committed before the network call; False when another task
-    took the delivery up first (or it is no longer pending)."""
-    model, seen = type(delivery), delivery.attempts
-    taken = db.session.execute(
-        update(model)
-        .where(model.id == delivery.id, model.status == DeliveryStatus.pending, model.attempts == seen)
-        .values(attempts=seen + 1, touched_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if taken.rowcount != 1:
-        return False
-    db.session.refresh(delivery)
-    return True
-
-
-def fail(delivery: InviteDelivery | ReminderDelivery, reason: FailureReason, error: str) -> None:
-    """Record that a delivery will not go out, and why; commits."""
-    delivery.status, delivery.failure, delivery.error = DeliveryStatus.failed, reason, error[:2000]
-    db.session.commit()
-
-
-def _send_itip(session_id: int, parent_id: int, sequence: int, method: str) -> None:
-    session = db.session.get(WorkshopSession, session_id)
-    parent = db.session.get(Parent, parent_id)
-    if session is None or parent is None or not parent.email:
-        return
-    if method == "REQUEST" and (session.sequence != sequence or session.status is SessionStatus.cancelled):
-        return  # superseded: a newer REQUEST or a CANCEL carries the current state
+def _send_once(session_id: int, parent_id: int, sequence: int, method: str, build) -> None:
     delivery = _invite_delivery(session_id, parent_id, sequence, method)
     if delivery.status is not DeliveryStatus.pending:
         return
-    message = invites.invite_message(session, parent, method)
+    message = build()
     attempt(delivery, lambda: mail.send_message(message))
+
+
+def _send_itip(session_id: int, parent_id: int, sequence: int, method: str) -> None:
+    workshop_session = db.session.get(WorkshopSession, session_id)
+    parent = db.session.get(Parent, parent_id)
+    if workshop_session is None or parent is None or not parent.email:
+        return
+    if method == "REQUEST" and (workshop_session.sequence != sequence
+                                or workshop_session.status is SessionStatus.cancelled):
+        return  # superseded: a newer REQUEST or a CANCEL carries the current state
+    _send_once(session_id, parent_id, sequence, method,
+               lambda: calendar.invite_message(workshop_session, parent, method))
 
 
 @task(name="sessions.send_invite", **RETRIES)
@@ -123,15 +56,15 @@ def send_cancel(session_id: int, parent_id: int, sequence: int) -> None:
     _send_itip(session_id, parent_id, sequence, "CANCEL")
 
 
-def _series_delivery_key(series: WorkshopSeries, session: WorkshopSession | None, sequence: int,
+def _series_delivery_key(series: WorkshopSeries, workshop_session: WorkshopSession | None, sequence: int,
                          scope: str) -> tuple[int, int, str]:
     """(session_id, sequence, method) of a series message's delivery row.
 
     A series message is recorded on its one date, or on the series' first date for master messages; every
     transaction that changes a series raises its SEQUENCE, so these keys never collide between messages.
     """
-    anchor = session if session is not None else invites.series_dates(series)[0]
-    return anchor.id, sequence, "CANCEL" if scope in invites.CANCEL_SCOPES else "REQUEST"
+    anchor = workshop_session if workshop_session is not None else calendar.series_dates(series)[0]
+    return anchor.id, sequence, "CANCEL" if scope in calendar.CANCEL_SCOPES else "REQUEST"
 
 
 @task(name="sessions.send_series_invite", **RETRIES)
@@ -140,54 +73,62 @@ def send_series_invite(series_id: int, parent_id: int, sequence: int, scope: str
     """Mail one parent a series REQUEST or CANCEL (master + overrides, one override, ...) once (network)."""
     series = db.session.get(WorkshopSeries, series_id)
     parent = db.session.get(Parent, parent_id)
-    session = db.session.get(WorkshopSession, session_id) if session_id is not None else None
+    workshop_session = db.session.get(WorkshopSession, session_id) if session_id is not None else None
     if series is None or parent is None or not parent.email or not series.sessions:
         return
-    if scope not in invites.CANCEL_SCOPES and invites.is_cancelled(series):
+    if scope not in calendar.CANCEL_SCOPES and calendar.is_cancelled(series):
         return  # the CANCEL of the whole series carries the current state
-    if scope == invites.OVERRIDE and (session is None or session.status is SessionStatus.cancelled):
+    if scope == calendar.OVERRIDE and (workshop_session is None
+                                       or workshop_session.status is SessionStatus.cancelled):
         return  # the CANCEL of that date carries it
-    if scope == invites.FULL:
+    if scope == calendar.FULL:
         sequence = series.sequence  # a late full REQUEST carries (and is recorded at) the current state
-    anchor_id, sequence, method = _series_delivery_key(series, session, sequence, scope)
-    delivery = _invite_delivery(anchor_id, parent_id, sequence, method)
-    if delivery.status is not DeliveryStatus.pending:
-        return
-    message = invites.series_message(series, parent, scope, session)
-    attempt(delivery, lambda: mail.send_message(message))
+    anchor_id, sequence, method = _series_delivery_key(series, workshop_session, sequence, scope)
+    _send_once(anchor_id, parent_id, sequence, method,
+               lambda: calendar.series_message(series, parent, scope, workshop_session))
 
 
-# --- scheduling signals -----------------------------------------------------------------------------------
+# --- sending again -----------------------------------------------------------------------------------------------
 
 
-def _on_scheduled(session: WorkshopSession, **_extra) -> None:
-    invites.notify_scheduled(session)
+def _plan(delivery: InviteDelivery, _resend: bool) -> tuple | None:
+    """The send task and arguments that send this invite's message again at the current state, or None when it is
+    out of date (a newer message carries the current state) or no longer makes sense (the reaper asks the same)."""
+    workshop_session, parent = delivery.session, delivery.parent
+    if not parent.email:
+        return None
+    series = workshop_session.series
+    if series is None:
+        if delivery.sequence != workshop_session.sequence:
+            return None
+        if delivery.method == "CANCEL":
+            return (send_cancel, workshop_session.id, parent.id, delivery.sequence)
+        return (send_invite, workshop_session.id, parent.id, delivery.sequence) if is_ahead(workshop_session) else None
+    if delivery.sequence != series.sequence:
+        return None
+    first = calendar.series_dates(series)[0].id == workshop_session.id
+    if delivery.method == "CANCEL":
+        scope = calendar.CANCEL_ALL if first and calendar.is_cancelled(series) else calendar.CANCEL_ONE
+        return (send_series_invite, series.id, parent.id, delivery.sequence, scope, workshop_session.id)
+    if calendar.is_cancelled(series):
+        return None
+    # The first date's REQUEST row is the full message (master + overrides); another date's is its override.
+    if first:
+        return (send_series_invite, series.id, parent.id, delivery.sequence, calendar.FULL, None)
+    if not is_ahead(workshop_session):
+        return None
+    return (send_series_invite, series.id, parent.id, delivery.sequence, calendar.OVERRIDE, workshop_session.id)
 
 
-def _on_rescheduled(session: WorkshopSession, **_extra) -> None:
-    invites.notify_changed(session)
+def _session_ids(workshop_session: WorkshopSession) -> list[int]:
+    series = workshop_session.series
+    return [s.id for s in series.sessions] if series is not None else [workshop_session.id]
 
 
-def _on_cancelled(session: WorkshopSession, **_extra) -> None:
-    invites.notify_cancelled(session)
+def _shown(delivery: InviteDelivery, workshop_session: WorkshopSession) -> tuple[str, str] | None:
+    series = workshop_session.series
+    current = series.sequence if series is not None else workshop_session.sequence
+    return ("email", delivery.method) if delivery.sequence == current else None
 
 
-_RECEIVERS = ((session_scheduled, _on_scheduled), (session_rescheduled, _on_rescheduled),
-              (session_cancelled, _on_cancelled))
-
-
-def connect_scheduling_signals() -> None:
-    """Send invites, updates and cancellations whenever sessions.services schedules, moves or cancels a date."""
-    for signal, receiver in _RECEIVERS:
-        signal.connect(receiver, weak=False)
-
-
-def disconnect_scheduling_signals() -> None:
-    """Stop reacting to the scheduling signals (tests that count other mail)."""
-    for signal, receiver in _RECEIVERS:
-        signal.disconnect(receiver)
-
-
-def scheduling_signals_connected() -> bool:
-    """True when connect_scheduling_signals() is in effect."""
-    return all(receiver in signal.receivers.values() for signal, receiver in _RECEIVERS)
+register(INVITE, DeliveryKind(InviteDelivery, _plan, _session_ids, _shown))

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text, select, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from core import tenancy
 from core.db import UTCDateTime, utcnow
@@ -117,32 +117,34 @@ class WorkshopSession(db.Model):
         return f"<WorkshopSession {self.id} {self.starts_at:%Y-%m-%d %H:%M}Z>"
 
 
-class RecordingConsent(db.Model):
+class ParentInSession:
+    """The keys of a row about one parent in one session (consent, attendance, deliveries, answers), and its parent."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+
+    @declared_attr
+    def parent(cls) -> Mapped[Parent]:
+        return relationship(Parent)
+
+
+class RecordingConsent(ParentInSession, db.Model):
     """One consent or objection to a session's recording, as the parent gave it; the latest counts."""
 
     __tablename__ = "recording_consents"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
     objected: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    parent: Mapped[Parent] = relationship()
 
-
-class AttendanceEvent(db.Model):
+class AttendanceEvent(ParentInSession, db.Model):
     """A join click or an IFrame joined/left event, bound to the parent's personal link."""
 
     __tablename__ = "attendance_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
-    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[AttendanceKind] = mapped_column(Enum(AttendanceKind, name="attendance_kind"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    parent: Mapped[Parent] = relationship()
 
 
 class RoomSample(db.Model):

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from core import mail, sms
 from courses.models import Parent
-from sessions import invites
+from sessions.calendar import join_url, local_when
 from sessions.models import WorkshopSession
 from sessions.rsvp import rsvp_urls
 
@@ -23,12 +23,12 @@ WHATSAPP_KIND = "reminder"
 SMS_SEGMENTS = 2
 
 
-def lead(session: WorkshopSession, now: datetime) -> str:
+def lead(workshop_session: WorkshopSession, now: datetime) -> str:
     """The opening line, true at the moment of sending: "In 55 minutes:", "Today:", "Tomorrow:", "In 3 days:"
     (in the current locale), so a reminder sent late never says "tomorrow" about tonight."""
-    minutes = (session.starts_at - now).total_seconds() / 60
-    zone = ZoneInfo(session.timezone)
-    days = (session.starts_at.astimezone(zone).date() - now.astimezone(zone).date()).days
+    minutes = (workshop_session.starts_at - now).total_seconds() / 60
+    zone = ZoneInfo(workshop_session.timezone)
+    days = (workshop_session.starts_at.astimezone(zone).date() - now.astimezone(zone).date()).days
     if minutes < 5:
         return _("Het begint zo:")
     if minutes < 100:
@@ -40,42 +40,44 @@ def lead(session: WorkshopSession, now: datetime) -> str:
     return _("Over %(n)d dagen begint:", n=days)
 
 
-def _context(session: WorkshopSession, parent: Parent, now: datetime) -> dict:
-    links = rsvp_urls(parent, session)
-    return {"parent": parent, "session": session, "when": invites.local_when(session, parent.language),
-            "lead": lead(session, now), "link": invites.join_url(parent, session), "yes": links["yes"],
+def _context(workshop_session: WorkshopSession, parent: Parent, now: datetime) -> dict:
+    links = rsvp_urls(parent, workshop_session)
+    return {"parent": parent, "session": workshop_session, "when": local_when(workshop_session, parent.language),
+            "lead": lead(workshop_session, now), "link": join_url(parent, workshop_session), "yes": links["yes"],
             "no": links["no"]}
 
 
-def reminder_mail(session: WorkshopSession, parent: Parent, now: datetime):
+def reminder_mail(workshop_session: WorkshopSession, parent: Parent, now: datetime):
     """The reminder e-mail in the parent's language, with the join button and both one-tap answers; flushes."""
     with force_locale(parent.language):
-        context = _context(session, parent, now)
-        subject = _("Herinnering: %(title)s op %(when)s", title=session.title, when=context["when"])
+        context = _context(workshop_session, parent, now)
+        subject = _("Herinnering: %(title)s op %(when)s", title=workshop_session.title, when=context["when"])
         text = render_template("emails/reminder.txt", subject=subject, **context)
         html = render_template("emails/reminder.html", subject=subject, **context)
-    return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject, text=text,
-                              html=html, language=parent.language)
+    return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email],
+                              subject=subject, text=text, html=html, language=parent.language)
 
 
-def _short_when(session: WorkshopSession, language: str) -> str:
-    return format_datetime(session.starts_at, "EEE d MMM HH:mm", tzinfo=ZoneInfo(session.timezone), locale=language)
+def _short_when(workshop_session: WorkshopSession, language: str) -> str:
+    zone = ZoneInfo(workshop_session.timezone)
+    return format_datetime(workshop_session.starts_at, "EEE d MMM HH:mm", tzinfo=zone, locale=language)
 
 
-def reminder_text(session: WorkshopSession, parent: Parent) -> str:
+def reminder_text(workshop_session: WorkshopSession, parent: Parent) -> str:
     """The reminder SMS: join link and both answer links; the title is shortened or left out to stay within
     SMS_SEGMENTS parts where the alphabet allows; flushes."""
-    links = rsvp_urls(parent, session)
-    values = {"when": _short_when(session, parent.language), "link": invites.join_url(parent, session), **links}
+    links = rsvp_urls(parent, workshop_session)
+    values = {"when": _short_when(workshop_session, parent.language), "link": join_url(parent, workshop_session),
+              **links}
     with force_locale(parent.language):
         texts = [render_template("sms/reminder.txt", title=title, **values).strip()
-                 for title in (session.title, session.title[:20], "")]
+                 for title in (workshop_session.title, workshop_session.title[:20], "")]
     return next((text for text in texts if sms.sms_segments(text) <= SMS_SEGMENTS), texts[-1])
 
 
-def whatsapp_variables(session: WorkshopSession, parent: Parent) -> dict[str, str]:
+def whatsapp_variables(workshop_session: WorkshopSession, parent: Parent) -> dict[str, str]:
     """The reminder template's variables: 1 name, 2 title, 3 date and time, 4 join link, 5 "I'm coming" link,
     6 "I can't" link (docs/deployment.md); flushes."""
-    links = rsvp_urls(parent, session)
-    return {"1": parent.name, "2": session.title, "3": invites.local_when(session, parent.language),
-            "4": invites.join_url(parent, session), "5": links["yes"], "6": links["no"]}
+    links = rsvp_urls(parent, workshop_session)
+    return {"1": parent.name, "2": workshop_session.title, "3": local_when(workshop_session, parent.language),
+            "4": join_url(parent, workshop_session), "5": links["yes"], "6": links["no"]}

@@ -17,9 +17,9 @@ from courses.models import Course, Parent
 from courses.services import DEFAULT_REMINDERS, REMINDER_OFFSETS
 from sessions import reminder_messages
 from sessions.calendar_models import DeliveryStatus, FailureReason, ReminderDelivery, insert_once
-from sessions.invite_tasks import RETRIES, attempt, fail
-from sessions.invites import invitees
+from sessions.deliveries import REMINDER, RETRIES, DeliveryKind, attempt, fail, is_ahead, register
 from sessions.models import SessionStatus, WorkshopSession
+from sessions.services import invitees
 
 logger = logging.getLogger("ouderkamer.sessions")
 
@@ -34,12 +34,13 @@ def offsets_of(course: Course) -> list[int]:
     return sorted({minutes for minutes in chosen if minutes in REMINDER_OFFSETS}, reverse=True)
 
 
-def due_offset(session: WorkshopSession, now: datetime) -> int | None:
+def due_offset(workshop_session: WorkshopSession, now: datetime) -> int | None:
     """The reminder due now for a session: the nearest of its course's offsets already passed, or None (started,
     too early, or no reminders). Only the nearest: a late or changed schedule never sends a burst of stale ones."""
-    if session.starts_at <= now:
+    if workshop_session.starts_at <= now:
         return None
-    passed = [m for m in offsets_of(session.course) if session.starts_at - timedelta(minutes=m) <= now]
+    starts_at = workshop_session.starts_at
+    passed = [m for m in offsets_of(workshop_session.course) if starts_at - timedelta(minutes=m) <= now]
     return min(passed) if passed else None
 
 
@@ -65,18 +66,18 @@ def _upcoming(now: datetime) -> list[WorkshopSession]:
     return list(db.session.scalars(query.order_by(WorkshopSession.starts_at)))
 
 
-def _last_reminded(session: WorkshopSession) -> dict[tuple[int, str], datetime]:
+def _last_reminded(workshop_session: WorkshopSession) -> dict[tuple[int, str], datetime]:
     """When each parent and channel was last reminded of this session."""
     query = (select(ReminderDelivery.parent_id, ReminderDelivery.channel, func.max(ReminderDelivery.created_at))
-             .where(ReminderDelivery.session_id == session.id)
+             .where(ReminderDelivery.session_id == workshop_session.id)
              .group_by(ReminderDelivery.parent_id, ReminderDelivery.channel))
     return {(parent_id, channel): at for parent_id, channel, at in db.session.execute(query)}
 
 
-def reminder_kind(offset: int, session: WorkshopSession) -> str:
+def reminder_kind(offset: int, workshop_session: WorkshopSession) -> str:
     """The claim key of a reminder: its offset at the session's SEQUENCE ("1440@0"), so a moved session is
     reminded again before its new time."""
-    return f"{offset}@{session.sequence}"
+    return f"{offset}@{workshop_session.sequence}"
 
 
 def offset_of(kind: str) -> int:
@@ -84,18 +85,18 @@ def offset_of(kind: str) -> int:
     return int(kind.split("@", 1)[0])
 
 
-def _claim_session(session: WorkshopSession, offset: int, now: datetime) -> list[int]:
-    due_at = session.starts_at - timedelta(minutes=offset)
-    last = _last_reminded(session)
+def _claim_session(workshop_session: WorkshopSession, offset: int, now: datetime) -> list[int]:
+    due_at = workshop_session.starts_at - timedelta(minutes=offset)
+    last = _last_reminded(workshop_session)
     claimed = []
-    for parent in invitees(session):
+    for parent in invitees(workshop_session):
         for channel in reminder_channels(parent):
             previous = last.get((parent.id, channel))
             if previous is not None and previous >= due_at:
                 continue  # reminded since this reminder fell due (the offsets changed): once per window is enough
             # The unique row is the claim: a second run, or another worker, inserts nothing.
-            delivery_id = insert_once(ReminderDelivery, session_id=session.id, parent_id=parent.id,
-                                      kind=reminder_kind(offset, session), channel=channel, created_at=now)
+            delivery_id = insert_once(ReminderDelivery, session_id=workshop_session.id, parent_id=parent.id,
+                                      kind=reminder_kind(offset, workshop_session), channel=channel, created_at=now)
             if delivery_id is not None:
                 enqueue_after_commit(db.session, send_reminder, delivery_id)
                 claimed.append(delivery_id)
@@ -106,10 +107,10 @@ def claim_due_reminders(now: datetime | None = None) -> list[ReminderDelivery]:
     """Claim every due, unclaimed reminder and enqueue its send after commit; flushes."""
     now = now or utcnow()
     claimed = []
-    for session in _upcoming(now):
-        offset = due_offset(session, now)
+    for workshop_session in _upcoming(now):
+        offset = due_offset(workshop_session, now)
         if offset is not None:
-            claimed += _claim_session(session, offset, now)
+            claimed += _claim_session(workshop_session, offset, now)
     return [db.session.get(ReminderDelivery, delivery_id) for delivery_id in claimed]
 
 
@@ -132,13 +133,13 @@ def reminders_tick() -> None:
 
 
 def _send(delivery: ReminderDelivery) -> None:
-    session, parent, channel = delivery.session, delivery.parent, delivery.channel
+    workshop_session, parent, channel = delivery.session, delivery.parent, delivery.channel
     if channel == EMAIL:
-        message = reminder_messages.reminder_mail(session, parent, utcnow())
+        message = reminder_messages.reminder_mail(workshop_session, parent, utcnow())
         attempt(delivery, lambda: mail.send_message(message))
         return
-    text = reminder_messages.reminder_text(session, parent) if channel == SMS else ""
-    variables = reminder_messages.whatsapp_variables(session, parent) if channel == WHATSAPP else {}
+    text = reminder_messages.reminder_text(workshop_session, parent) if channel == SMS else ""
+    variables = reminder_messages.whatsapp_variables(workshop_session, parent) if channel == WHATSAPP else {}
     attempt(delivery, lambda: sms.send_to_phone(channel, parent.phone, text=text, language=parent.language,
                                                 kind=reminder_messages.WHATSAPP_KIND, variables=variables))
 
@@ -158,3 +159,22 @@ def send_reminder(delivery_id: int) -> None:
         fail(delivery, FailureReason.cancelled, f"the parent no longer takes messages by {delivery.channel}")
     else:
         _send(delivery)
+
+
+# --- sending again -----------------------------------------------------------------------------------------------
+
+
+def _plan(delivery: ReminderDelivery, resend: bool) -> tuple | None:
+    """The reaper queues a lost reminder as it is (send_reminder closes it if it is no longer wanted); the trainer's
+    button only while the session is ahead and the parent still takes messages on that channel."""
+    if resend and (delivery.failure is FailureReason.too_late or not is_ahead(delivery.session)
+                   or delivery.channel not in delivery.parent.channels):
+        return None
+    return (send_reminder, delivery.id)
+
+
+def _shown(delivery: ReminderDelivery, _workshop_session: WorkshopSession) -> tuple[str, str]:
+    return delivery.channel, str(offset_of(delivery.kind))
+
+
+register(REMINDER, DeliveryKind(ReminderDelivery, _plan, lambda workshop_session: [workshop_session.id], _shown))

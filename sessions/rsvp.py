@@ -1,7 +1,7 @@
 """One-tap "I'm coming" / "I can't" answers from reminders (blueprint `rsvp`), and what the trainer sees of them.
 
 A reminder carries two personal links, /r/<feed id>/<session id>/<code>/<yes|no>. The code is an HMAC of the
-parent's calendar nonce (the secret behind their calendar token, sessions.invites) and the session: nothing extra is
+parent's calendar nonce (the secret behind their calendar token, courses.links) and the session: nothing extra is
 stored, the links stay short enough for an SMS, and resetting the calendar token revokes them with the feed and join
 links. Link previewers (WhatsApp, mail scanners) GET every URL, so a GET only shows a page; the answer is recorded by
 the page's form POST (sent on load by static/js/rsvp.js, or by one large button without JavaScript).
@@ -15,31 +15,23 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, url_for
-from flask_babel import force_locale
+from flask import current_app
 from sqlalchemy import func, select
 
 from core.db import utcnow
 from core.errors import DomainError
-from core.extensions import csrf, db, limiter
+from core.extensions import db
 from core.urls import external_url
 from courses.links import parent_feed
 from courses.models import Course, Parent
-from courses.routemap import page_language
-from sessions import invites
 from sessions.calendar_models import CalendarFeed, Rsvp, RsvpAnswer, upsert_rsvp
 from sessions.models import SessionStatus, WorkshopSession
 from sessions.services import invitees_of, is_invited
 
-bp = Blueprint("rsvp", __name__, url_prefix="/r")
-
-#: Per code (core.ratelimits keys code routes on the code); wrong codes count per address, as guesses.
-RATE_LIMIT = "30 per minute"
 #: base64url characters of the HMAC in a link: 96 bits, unguessable, and short in an SMS.
 CODE_LENGTH = 16
 ANSWERS = {"yes": RsvpAnswer.coming, "no": RsvpAnswer.not_coming}
 SLUGS = {answer: slug for slug, answer in ANSWERS.items()}
-_ROUTE = "/<int:feed_id>/<int:session_id>/<code>/<any(yes, no):answer>"
 
 
 class RsvpClosedError(DomainError):
@@ -71,53 +63,53 @@ def _parent_feed(parent: Parent) -> CalendarFeed:
     return feed
 
 
-def rsvp_urls(parent: Parent, session: WorkshopSession) -> dict[str, str]:
+def rsvp_urls(parent: Parent, workshop_session: WorkshopSession) -> dict[str, str]:
     """The parent's personal one-tap links for a session, {"yes": …, "no": …} (absolute); flushes (calendar
     token on first use)."""
     feed = _parent_feed(parent)
-    code = _code(feed.nonce, session.id)
-    return {slug: external_url("rsvp.show", feed_id=feed.id, session_id=session.id, code=code, answer=slug)
+    code = _code(feed.nonce, workshop_session.id)
+    return {slug: external_url("rsvp.show", feed_id=feed.id, session_id=workshop_session.id, code=code, answer=slug)
             for slug in ANSWERS}
 
 
 def find_rsvp_link(feed_id: int, session_id: int, code: str) -> tuple[Parent, WorkshopSession] | None:
     """The parent and session of a one-tap link, or None for a wrong code, a reset token or an uninvited parent."""
     feed = db.session.get(CalendarFeed, feed_id)
-    session = db.session.get(WorkshopSession, session_id)
+    workshop_session = db.session.get(WorkshopSession, session_id)
     # Compare even when nothing was found, so a miss costs the same work as a wrong code.
     expected = _code(feed.nonce if feed is not None else "", session_id)
     if not hmac.compare_digest(expected.encode(), code.encode()):
         return None
-    if feed is None or feed.parent is None or session is None or not is_invited(session, feed.parent):
+    if feed is None or feed.parent is None or workshop_session is None or not is_invited(workshop_session, feed.parent):
         return None
-    return feed.parent, session
+    return feed.parent, workshop_session
 
 
 # --- answers ----------------------------------------------------------------------------------------------------
 
 
-def is_open(session: WorkshopSession, *, now: datetime | None = None) -> bool:
+def is_open(workshop_session: WorkshopSession, *, now: datetime | None = None) -> bool:
     """True while a session takes answers: not cancelled and not over."""
-    return session.status is not SessionStatus.cancelled and session.ends_at > (now or utcnow())
+    return workshop_session.status is not SessionStatus.cancelled and workshop_session.ends_at > (now or utcnow())
 
 
-def record_rsvp(session: WorkshopSession, parent: Parent, answer: RsvpAnswer) -> None:
+def record_rsvp(workshop_session: WorkshopSession, parent: Parent, answer: RsvpAnswer) -> None:
     """Store or change a parent's answer for a session (one row per parent); RsvpClosedError when closed."""
-    if not is_open(session):
+    if not is_open(workshop_session):
         raise RsvpClosedError("session closed for answers")
-    upsert_rsvp(session.id, parent.id, answer)
+    upsert_rsvp(workshop_session.id, parent.id, answer)
 
 
-def answer_of(session: WorkshopSession, parent: Parent) -> RsvpAnswer | None:
+def answer_of(workshop_session: WorkshopSession, parent: Parent) -> RsvpAnswer | None:
     """The parent's current answer for a session, or None."""
-    return db.session.scalar(select(Rsvp.answer).filter_by(session_id=session.id, parent_id=parent.id))
+    return db.session.scalar(select(Rsvp.answer).filter_by(session_id=workshop_session.id, parent_id=parent.id))
 
 
-def rsvp_overview(session: WorkshopSession) -> list[RsvpRow]:
+def rsvp_overview(workshop_session: WorkshopSession) -> list[RsvpRow]:
     """Every invited parent with their answer (or None), by name."""
-    answers = {r.parent_id: r for r in db.session.scalars(select(Rsvp).where(Rsvp.session_id == session.id))}
+    answers = {r.parent_id: r for r in db.session.scalars(select(Rsvp).where(Rsvp.session_id == workshop_session.id))}
     rows = [RsvpRow(p, getattr(answers.get(p.id), "answer", None), getattr(answers.get(p.id), "answered_at", None))
-            for p in invitees_of(session)]
+            for p in invitees_of(workshop_session)]
     return sorted(rows, key=lambda row: (row.parent.name.casefold(), row.parent.id))
 
 
@@ -129,50 +121,3 @@ def rsvp_counts(course: Course) -> dict[int, dict[str, int]]:
     for session_id, answer, count in db.session.execute(query):
         counts.setdefault(session_id, {"coming": 0, "not_coming": 0})[answer.value] = count
     return counts
-
-
-# --- the parent's page ------------------------------------------------------------------------------------------
-
-
-def _link_or_404(feed_id: int, session_id: int, code: str) -> tuple[Parent, WorkshopSession]:
-    found = find_rsvp_link(feed_id, session_id, code)
-    if found is None:
-        abort(404)
-    return found
-
-
-def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
-@bp.route(_ROUTE, methods=["GET"])
-@limiter.limit(RATE_LIMIT)
-def show(feed_id: int, session_id: int, code: str, answer: str):
-    # A GET never records: link previewers and scanners fetch every URL in a message.
-    parent, session = _link_or_404(feed_id, session_id, code)
-    language = page_language(parent)
-    current = answer_of(session, parent)
-    urls = {slug: url_for("rsvp.record", feed_id=feed_id, session_id=session_id, code=code, answer=slug)
-            for slug in ANSWERS}
-    with force_locale(language):
-        html = render_template("sessions/rsvp.html", parent=parent, session=session, wanted=ANSWERS[answer],
-                               current=current, urls=urls, slugs=SLUGS, open=is_open(session),
-                               when=invites.local_when(session, language),
-                               join=invites.join_url(parent, session) if current is RsvpAnswer.coming else None)
-    return _private(make_response(html))
-
-
-@bp.route(_ROUTE, methods=["POST"])
-@limiter.limit(RATE_LIMIT)
-@csrf.exempt  # the unguessable code in the path is the credential; no cookie is needed (in-app browsers drop them)
-def record(feed_id: int, session_id: int, code: str, answer: str):
-    parent, session = _link_or_404(feed_id, session_id, code)
-    try:
-        record_rsvp(session, parent, ANSWERS[answer])
-    except RsvpClosedError:
-        db.session.rollback()
-    else:
-        db.session.commit()
-    return redirect(url_for("rsvp.show", feed_id=feed_id, session_id=session_id, code=code, answer=answer), 303)

@@ -15,7 +15,7 @@ from core.jitsi import JitsiError
 from core.queue import huey, periodic_task, task
 from core.urls import external_url
 from courses.models import Parent
-from sessions import deliveries
+from sessions import deliveries, rooms
 from sessions.models import WorkshopSession
 
 logger = logging.getLogger("ouderkamer.sessions")
@@ -24,16 +24,16 @@ logger = logging.getLogger("ouderkamer.sessions")
 @task(name="sessions.send_help_notice", retries=3, retry_delay=30)
 def send_help_notice(session_id: int, parent_id: int) -> None:
     """Mail the course's trainers that a parent cannot get into a session (network: SMTP or the log)."""
-    session = db.session.get(WorkshopSession, session_id)
+    workshop_session = db.session.get(WorkshopSession, session_id)
     parent = db.session.get(Parent, parent_id)
-    if session is None or parent is None:
+    if workshop_session is None or parent is None:
         return
-    link = external_url("sessions.detail", session_id=session.id)
-    for trainer in session.course.trainers:
+    link = external_url("dashboard.session", session_id=workshop_session.id)
+    for trainer in workshop_session.course.trainers:
         with force_locale(trainer.language):
-            subject = _("%(name)s komt niet binnen bij %(title)s", name=parent.name, title=session.title)
-            text = render_template("sessions/help_notice.txt", trainer=trainer, parent=parent, session=session,
-                                   link=link)
+            subject = _("%(name)s komt niet binnen bij %(title)s", name=parent.name, title=workshop_session.title)
+            text = render_template("sessions/help_notice.txt", trainer=trainer, parent=parent,
+                                   session=workshop_session, link=link)
         mail.send_message(mail.build_message(sender=mail.default_sender(), to=[trainer.email], subject=subject,
                                              text=text, language=trainer.language))
 
@@ -41,13 +41,11 @@ def send_help_notice(session_id: int, parent_id: int) -> None:
 @task(name="sessions.poll_room", retries=1, retry_delay=30)
 def poll_room(session_id: int) -> None:
     """Record Prosody's participant count for one session's room (network: GET /room-size)."""
-    from sessions import services  # services enqueue tasks from this module; imported late to avoid a cycle
-
-    session = db.session.get(WorkshopSession, session_id)
-    if session is None:
+    workshop_session = db.session.get(WorkshopSession, session_id)
+    if workshop_session is None:
         return
     try:
-        services.poll_room(session)
+        rooms.poll_room(workshop_session)
     except JitsiError as exc:
         logger.warning("room of session %s not polled: %s", session_id, exc)
         return
@@ -57,12 +55,10 @@ def poll_room(session_id: int) -> None:
 @task(name="sessions.poll_live_rooms_now")
 def poll_live_rooms_now() -> None:
     """Enqueue one room poll per open session, when JITSI_ROOM_API_URL is set."""
-    from sessions import services  # services enqueue tasks from this module; imported late to avoid a cycle
-
     if not current_app.config.get("JITSI_ROOM_API_URL"):
         return
-    for session in services.live_sessions():
-        poll_room(session.id)
+    for workshop_session in rooms.live_sessions():
+        poll_room(workshop_session.id)
 
 
 # Periodic tasks get no app context from core.queue.task, so this one only hands over to a plain task.

@@ -98,15 +98,15 @@ def test_watch_page_has_no_serious_violations(live_server, page, axe_js, parent_
 @pytest.fixture
 def answered_activity(db, course, trainer, local_storage):
     """A home activity asking for a photo, voice or text, with a photo answer and a reply for the link's parent."""
-    from courses import activities
+    from activities import answers
     from courses.links import find_parent_by_token
-    from tests.courses.activity_helpers import make_activity, photo_with_gps, post_answer
+    from tests.activities.helpers import make_activity, photo_with_gps, post_answer
 
     def make(client) -> object:
         activity = make_activity(course, kinds=("photo", "voice", "text"),
                                  translations={"ar": {"title": "القراءة مع دمية"}})
         post_answer(client, TOKEN, activity, data=photo_with_gps(), text="Onze leeshoek")
-        activities.add_reply(activity, find_parent_by_token(TOKEN), author=trainer, text="Mooi!")
+        answers.add_reply(activity, find_parent_by_token(TOKEN), author=trainer, text="Mooi!")
         _db.session.commit()
         return activity
 

@@ -99,7 +99,7 @@ def test_watch_page_first_visit_stays_under_the_cap_and_loads_hls_to_play(live_s
 def test_route_map_with_home_activities_and_a_meetup_stays_under_the_cap(live_server, page, token, course,
                                                                           create_workshop_session, local_storage):
     from sessions.models import SessionKind
-    from tests.courses.activity_helpers import make_activity
+    from tests.activities.helpers import make_activity
 
     create_workshop_session(title="Samen lezen")
     create_workshop_session(title="Koffie met ouders", kind=SessionKind.parents_meetup)
@@ -113,7 +113,7 @@ def test_route_map_with_home_activities_and_a_meetup_stays_under_the_cap(live_se
 
 
 def test_response_page_first_visit_stays_under_the_cap(live_server, page, token, course, local_storage):
-    from tests.courses.activity_helpers import make_activity
+    from tests.activities.helpers import make_activity
 
     activity = make_activity(course, kinds=("photo", "voice", "text"))
 

@@ -15,7 +15,8 @@ from sqlalchemy import event
 from core.db import utcnow
 from courses import links
 from courses import services as courses
-from sessions import invites, services
+from courses.links import parent_feed_token
+from sessions import services
 from sessions.models import RecordingConsent
 
 
@@ -55,7 +56,7 @@ def sanne(db, course, create_parent):
     parent = create_parent("Sanne", course=course)
     token = "sanne-" + "t" * 40
     links.issue_personal_link(parent, token=token)
-    invites.parent_feed_token(parent)
+    parent_feed_token(parent)
     db.session.commit()
     return parent, token
 

@@ -16,16 +16,18 @@ from sqlalchemy import select
 
 from accounts import services as accounts
 from accounts.models import User
+from activities import answers
+from activities import services as activities
+from activities.models import MediaKind
 from core import tenancy
 from core.db import utcnow
 from core.extensions import db as _db
-from courses import activities, links
+from courses import links
 from courses import services as courses
-from courses.activity_models import MediaKind
 from courses.models import Course, Parent
-from sessions import services as sessions
+from sessions import scheduling as sessions
 from sessions.calendar_models import InviteDelivery, insert_once
-from tests.courses.activity_helpers import make_activity, post_answer
+from tests.activities.helpers import make_activity, post_answer
 from tests.fixtures.factories import PASSWORD
 
 #: Routes with an id that are not about tenant data (static files, signed media keys, the language switch).
@@ -55,7 +57,7 @@ def home(app, client, db, trainer, coordinator, course, create_workshop_session,
     media = activities.add_media(activity, io.BytesIO(_png()), kind=MediaKind.image)
     db.session.commit()
     assert post_answer(client, personal, activity, data=_png(), filename="f.png").status_code in (200, 302, 303)
-    response = activities.responses_of(activity, parent)[0]
+    response = answers.responses_of(activity, parent)[0]
     recording = published(local_storage)
     delivery_id = db.session.scalar(select(InviteDelivery.id).limit(1)) or insert_once(
         InviteDelivery, session_id=workshop_session.id, parent_id=parent.id, sequence=0, method="REQUEST")

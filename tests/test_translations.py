@@ -34,7 +34,8 @@ def test_template_is_current_with_the_source():
         method_map, options_map = parse_mapping_cfg(fh)
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
     found = set()
-    for sub in ("accounts", "courses", "sessions", "recordings", "core", "templates"):
+    for sub in ("accounts", "courses", "sessions", "recordings", "activities", "parents", "dashboard", "core",
+                "templates"):
         for _f, _l, message, _c, _ctx in extract_from_dir(ROOT / sub, method_map, options_map, keywords=keywords):
             found.add(message if isinstance(message, str) else message[0])
 

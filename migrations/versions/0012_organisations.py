@@ -6,10 +6,15 @@ Existing rows all go into one default organisation, so an installation that had 
 Revision ID: 0012
 Revises: 0011
 """
+import base64
+import hashlib
+import hmac
+import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
+from flask import current_app
 
 revision = '0012'
 down_revision = '0011'
@@ -58,6 +63,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_entries_organisation_id'), ['organisation_id'], unique=False)
     if default_id is not None:
         conn.execute(sa.text('UPDATE audit_entries SET organisation_id = :org'), {'org': default_id})
+    _calendar_tokens_for_every_parent(conn)
+
+
+def _calendar_tokens_for_every_parent(conn):
+    # A parent's calendar token is now made at enrolment, so a page view never inserts one; older parents get theirs
+    # here (the same derivation as courses.links: HMAC(SECRET_KEY, nonce), stored as a SHA-256).
+    key = current_app.config['SECRET_KEY'].encode()
+    feeds = sa.table('calendar_feeds', sa.column('parent_id', sa.Integer), sa.column('nonce', sa.String),
+                     sa.column('token_hash', sa.String), sa.column('issued_at', sa.DateTime(timezone=True)))
+    missing = conn.execute(sa.text('SELECT id FROM parents WHERE id NOT IN '
+                                   '(SELECT parent_id FROM calendar_feeds WHERE parent_id IS NOT NULL)')).scalars()
+    for parent_id in list(missing):
+        nonce = secrets.token_urlsafe(32)
+        mac = hmac.new(key, f'ouderkamer-calendar:{nonce}'.encode(), hashlib.sha256).digest()
+        token = base64.urlsafe_b64encode(mac).rstrip(b'=').decode()
+        conn.execute(feeds.insert().values(parent_id=parent_id, nonce=nonce, issued_at=datetime.now(UTC),
+                                           token_hash=hashlib.sha256(token.encode()).hexdigest()))
 
 
 def downgrade():

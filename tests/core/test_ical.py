@@ -2,6 +2,7 @@
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,9 @@ from core.ical import (
     build_cancel,
     build_feed,
     build_invite,
+    google_calendar_url,
     make_uid,
+    outlook_calendar_url,
     parse,
     to_bytes,
     vtimezone,
@@ -482,3 +485,18 @@ def test_feed_is_accepted_by_radicale_and_expands_alike(caldav):
     stored = parse(caldav.get(collection))
     assert sorted(substance(e) for e in stored.walk("VEVENT")) == sorted(substance(e) for e in cal.walk("VEVENT"))
     assert radicale_starts(caldav, collection) == utc_starts(cal)
+
+
+def test_google_and_outlook_links_carry_title_utc_times_and_join_link_first():
+    spec = create_event_spec()
+
+    google = parse_qs(urlsplit(google_calendar_url(spec)).query)
+    outlook = parse_qs(urlsplit(outlook_calendar_url(spec)).query)
+
+    assert (google["text"], google["dates"], google["location"], google["ctz"]) == (
+        ["Ouderavond: slapen en eten"], ["20260310T090000Z/20260310T100000Z"], [JOIN_URL], ["Europe/Amsterdam"])
+    assert google["details"] == [f"{JOIN_URL}\n\nWelkom bij de ouderavond."]
+    assert (outlook["subject"], outlook["startdt"], outlook["enddt"], outlook["location"]) == (
+        ["Ouderavond: slapen en eten"], ["2026-03-10T09:00:00+00:00"], ["2026-03-10T10:00:00+00:00"], [JOIN_URL])
+    assert outlook["body"] == google["details"]
+

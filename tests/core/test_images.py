@@ -19,7 +19,7 @@ from PIL import Image
 from core.images import ImageError, reencode_photo
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What courses.activity_media passes with the default config (PHOTO_MAX_SIDE, PHOTO_MAX_BYTES).
+#: What activities.media passes with the default config (PHOTO_MAX_SIDE, PHOTO_MAX_BYTES).
 PHOTO = {"max_side": 2048, "max_bytes": 1024 * 1024, "max_pixels": 60_000_000}
 MB = 1024 * 1024
 

@@ -34,6 +34,7 @@ def test_existing_rows_go_into_one_default_organisation(tmp_path):
 
         with _db.engine.connect() as conn:
             organisations = conn.execute(text("SELECT id, name FROM organisations")).all()
+            feeds = conn.execute(text("SELECT count(*) FROM calendar_feeds WHERE parent_id = 1")).scalar()
             owners = conn.execute(text("SELECT organisation_id FROM users UNION ALL "
                                        "SELECT organisation_id FROM parents")).scalars().all()
         downgrade(revision="0011")
@@ -41,3 +42,4 @@ def test_existing_rows_go_into_one_default_organisation(tmp_path):
 
     assert [name for _id, name in organisations] == ["Ouderkamer"]
     assert owners == [organisations[0][0]] * 2
+    assert feeds == 1  # the parent got its calendar token

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import String, Text, select
 
 from core.storage import get_storage
-from courses import privacy
 from courses.models import Enrolment, Parent
+from parents import privacy
 
 pytestmark = pytest.mark.unit
 

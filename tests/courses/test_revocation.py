@@ -13,14 +13,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
+from activities import answers
+from activities import services as activities
+from activities.models import MediaKind
 from core.db import utcnow
 from core.extensions import db as _db
-from courses import activities, links
+from courses import links
 from courses import services as courses
-from courses.activity_models import MediaKind
 from sessions import rsvp
-from sessions import services as sessions
-from tests.courses.activity_helpers import make_activity, post_answer
+from sessions import scheduling as sessions
+from tests.activities.helpers import make_activity, post_answer
 
 #: endpoint -> (methods checked, which token the URL carries: "personal", "calendar" or None for the RSVP link)
 URLS = {
@@ -86,7 +88,7 @@ def world(app, client, db, course, create_workshop_session, local_storage, publi
     db.session.commit()
     answered = post_answer(client, personal, activity, data=_png(), filename="foto.png")
     assert answered.status_code in (200, 302, 303), answered.status_code
-    response_id = activities.responses_of(activity, parent)[0].id
+    response_id = answers.responses_of(activity, parent)[0].id
     recording = published(local_storage)
     rsvp_url = rsvp.rsvp_urls(parent, workshop_session)["yes"]
     feed_id, _session, code = rsvp_url.split("/r/", 1)[1].split("/")[:3]
@@ -161,13 +163,14 @@ def test_reissuing_replaces_the_calendar_token_too(app, client, db, world):
 
 
 def test_no_message_goes_out_with_a_dead_link_after_revoking(app, db, world):
-    from sessions import invites
+    from sessions.calendar import join_url
+    from sessions.services import invitees
 
     parent = _db.session.get(courses.Parent, world["parent_id"])
     links.revoke_access(parent)
     db.session.commit()
 
     workshop_session = _db.session.get(sessions.WorkshopSession, world["session_id"])
-    assert parent not in invites.invitees(workshop_session)
+    assert parent not in invitees(workshop_session)
     assert links.parent_feed_token(parent) is None
-    assert invites.join_url(parent, workshop_session) is None
+    assert join_url(parent, workshop_session) is None

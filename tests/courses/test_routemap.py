@@ -10,7 +10,7 @@ from flask_babel import force_locale
 
 from core.db import utcnow
 from courses import services as courses
-from courses.routemap import SessionItem, route_map_context
+from parents.routemap import SessionItem, route_map_context
 from sessions.models import SessionStatus, WorkshopSession
 
 UPCOMING_AT = datetime(2030, 3, 5, 18, 30, tzinfo=UTC)  # 19:30 in Amsterdam (CET)

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts import services as accounts
-from courses.activity_models import HomeActivity
+from activities.models import HomeActivity
 from courses.models import Course, Parent
 
 TITLE_MESSAGE = "Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."

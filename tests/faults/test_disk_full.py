@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 
 from accounts import services as accounts
+from core import queue
 from core.storage import file_sha256, get_storage
-from recordings import services, tasks
+from recordings import pipeline, services, tasks
+from recordings.errors import DiskFullError
+from recordings.files import DISK_HEADROOM, output_dir
 from recordings.models import Recording, RecordingSource, RecordingState
 
 pytestmark = pytest.mark.adapter
@@ -83,7 +86,7 @@ def queued(db, local_storage, workshop_session, clip_360p, small_disk, monkeypat
     copy.parent.mkdir()
     shutil.copyfile(clip_360p, copy)
     with monkeypatch.context() as m:
-        m.setattr(tasks, "transcode_recording", lambda recording_id: None)
+        m.setitem(queue.TASKS, "recordings.transcode", lambda recording_id: None)
         recording = services.receive_file(workshop_session, copy, "workshop.mp4", source=RecordingSource.upload)
         db.session.commit()
     return recording.id
@@ -97,7 +100,7 @@ def _fresh(db, recording_id: int) -> Recording:
 def test_transcode_filling_the_disk_fails_plainly_then_a_retry_with_space_back_publishes(
         db, queued, small_disk, clip_360p):
     recording = _fresh(db, queued)
-    out = services.output_dir(recording)
+    out = output_dir(recording)
     started, stop = threading.Event(), threading.Event()
 
     def fill_once_ffmpeg_writes():
@@ -124,7 +127,7 @@ def test_transcode_filling_the_disk_fails_plainly_then_a_retry_with_space_back_p
     assert small_disk.files(f"recordings/{failed.uuid}") == ["original"]  # no partial segments
     small_disk.release()
 
-    services.retry_recording(failed)
+    pipeline.retry_recording(failed)
     db.session.commit()  # immediate mode: transcode and publish run here
 
     recording = _fresh(db, queued)
@@ -135,7 +138,7 @@ def test_transcode_filling_the_disk_fails_plainly_then_a_retry_with_space_back_p
 
 def test_transcode_is_refused_before_starting_when_the_disk_is_too_full(db, queued, small_disk):
     recording = _fresh(db, queued)
-    small_disk.fill(leave=services.DISK_HEADROOM * recording.original_size - 4096)
+    small_disk.fill(leave=DISK_HEADROOM * recording.original_size - 4096)
 
     tasks.transcode_recording.call_local(queued)
 
@@ -168,7 +171,7 @@ def test_streamed_upload_that_fills_the_disk_midway_is_refused_and_its_partial_f
         db, workshop_session, small_disk, local_storage):
     small_disk.fill(leave=512 * 1024)
 
-    with pytest.raises(services.DiskFullError) as refused:
+    with pytest.raises(DiskFullError) as refused:
         services.receive_stream(workshop_session, io.BytesIO(os.urandom(1024 * 1024)), "workshop.mp4",
                                 source=RecordingSource.upload)
     db.session.rollback()
@@ -187,7 +190,7 @@ def logged_in(auth, trainer):
 
 def test_browser_upload_chunk_on_a_full_disk_gets_507_then_resumes_when_space_is_back(
         client, db, logged_in, workshop_session, small_disk, local_storage, monkeypatch):
-    monkeypatch.setattr(tasks, "probe_recording", lambda recording_id: None)
+    monkeypatch.setitem(queue.TASKS, "recordings.probe", lambda recording_id: None)
     data = os.urandom(1024 * 1024)
     started = client.post(f"/sessions/{workshop_session.id}/recordings/uploads",
                           json={"filename": "workshop.mp4", "size": len(data)}).get_json()

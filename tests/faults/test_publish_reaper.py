@@ -16,7 +16,8 @@ from sqlalchemy import create_engine, select
 from core.db import utcnow
 from core.extensions import db as _db
 from core.mail import get_mail_transport
-from recordings import publish_tasks, services, tasks
+from recordings import pipeline, publish, publish_tasks, tasks
+from recordings.files import work_dir
 from recordings.models import Recording, RecordingState
 
 
@@ -51,7 +52,7 @@ def test_reaper_finishes_a_publish_whose_worker_died(local_storage, create_trans
     assert recording.state is RecordingState.published
     assert len(local_storage.list(recording.published_prefix)) == len(recording.renditions)
     assert [str(m["To"]) for m in outbox] == ["sanne@example.org"]
-    assert not services.work_dir(recording).exists()
+    assert not work_dir(recording).exists()
 
 
 def test_reaper_leaves_a_publish_with_a_fresh_heartbeat_alone(local_storage, create_transcoded_recording):
@@ -61,13 +62,14 @@ def test_reaper_leaves_a_publish_with_a_fresh_heartbeat_alone(local_storage, cre
     tasks.reap_stale_steps.call_local()
 
     assert _fresh(recording.id).state is RecordingState.publishing
-    assert local_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/") == [recording.original_key]
+    assert local_storage.list(publish.recording_prefix(recording)) == []  # nothing published
+    assert local_storage.list() == [recording.original_key]  # the (legacy-keyed) original is all storage holds
 
 
 def test_reaper_republishes_a_transcoded_recording_whose_publish_message_was_lost(
         app, local_storage, create_transcoded_recording):
     recording = create_transcoded_recording(local_storage)
-    lost = utcnow() - services.WAITING_FACTOR * timedelta(seconds=app.config["RECORDING_STALE_HEARTBEAT_S"] + 1)
+    lost = utcnow() - pipeline.WAITING_FACTOR * timedelta(seconds=app.config["RECORDING_STALE_HEARTBEAT_S"] + 1)
     _db.session.execute(Recording.__table__.update().where(Recording.id == recording.id).values(updated_at=lost))
     _db.session.commit()
 
@@ -85,14 +87,15 @@ def test_publish_task_while_another_worker_holds_the_claim_does_nothing(local_st
     publish_tasks.publish_recording(recording.id)
 
     assert _fresh(recording.id).state is RecordingState.publishing
-    assert local_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/") == [recording.original_key]
+    assert local_storage.list(publish.recording_prefix(recording)) == []  # nothing published
+    assert local_storage.list() == [recording.original_key]  # the (legacy-keyed) original is all storage holds
     assert outbox == []
 
 
 def test_publish_refreshes_its_heartbeat_while_uploading(app, local_storage, create_transcoded_recording,
                                                          monkeypatch):
     recording = create_transcoded_recording(local_storage)
-    monkeypatch.setattr(services, "HEARTBEAT_EVERY_S", 0.05)
+    monkeypatch.setattr(pipeline, "HEARTBEAT_EVERY_S", 0.05)
     # Another connection, as the reaper would use: it sees only committed heartbeats.
     reaper_view = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
     heartbeats: list = []

@@ -19,6 +19,7 @@ from core import queue
 from core.db import utcnow
 from core.storage import S3Storage
 from recordings import services, tasks
+from recordings.files import output_dir, work_dir, work_root
 from recordings.models import Recording, RecordingSource, RecordingState
 from tests.faults.conftest import wait_for
 from tests.fixtures.s3 import S3_REGION, S3_TEST_KEY_ID, S3_TEST_SECRET
@@ -75,7 +76,7 @@ def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
     parent = create_parent(course=course)
     workshop_session = create_workshop_session(title="Voorlezen met peuters")
     with monkeypatch.context() as m:
-        m.setattr(tasks, "transcode_recording", lambda recording_id: None)  # the transcode belongs to the workers
+        m.setitem(queue.TASKS, "recordings.transcode", lambda recording_id: None)  # the transcode belongs to the workers
         copy = tmp_path / "upload.mp4"
         shutil.copyfile(clip_480p_long, copy)
         recording = services.receive_file(workshop_session, copy, "workshop.mp4", source=RecordingSource.upload)
@@ -91,7 +92,7 @@ def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
     def enqueue(task_call) -> None:
         worker_queue.storage.enqueue(queue.huey.serialize_task(task_call), task_call.priority)
 
-    work, out = services.work_dir(recording), services.output_dir(recording)
+    work, out = work_dir(recording), output_dir(recording)
 
     # 1. Killed mid-transcode: at the first segment, long before the MP4 and the master playlist.
     enqueue(tasks.transcode_recording.s(recording_id))
@@ -135,4 +136,4 @@ def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
     assert [m["Key"] for m in versions.get("DeleteMarkers", [])] == [original_key]
     assert [m.rcpt_tos for m in smtp_server.messages] == [[parent.email]]
     assert not work.exists()
-    assert not list(Path(services.work_root(), "incoming").glob("*"))
+    assert not list(Path(work_root(), "incoming").glob("*"))

@@ -28,7 +28,7 @@ from accounts import services as accounts
 from core.db import utcnow
 from courses import services as courses
 from recordings.models import Recording, RecordingSource, RecordingState
-from sessions import services as sessions
+from sessions import scheduling as sessions
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from sessions import invite_tasks, invites
-from sessions import services as sessions
+from sessions import scheduling as sessions
+from sessions.calendar import series_ics
+from sessions.outbox import connect_scheduling_signals, disconnect_scheduling_signals
 
 #: Zones whose rules are easy to get wrong: 30-minute DST, southern-hemisphere DST, a skipped day, DST
 #: suspended for Ramadan, odd offsets, and zones without DST.
@@ -82,9 +83,9 @@ def test_weekly_starts_at_the_ends_of_the_calendar_are_refused_not_crashed(first
 @pytest.fixture
 def quiet_scheduling():
     """No invitations while series are made and thrown away by the hundred."""
-    invite_tasks.disconnect_scheduling_signals()
+    disconnect_scheduling_signals()
     yield
-    invite_tasks.connect_scheduling_signals()
+    connect_scheduling_signals()
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
@@ -99,7 +100,7 @@ def test_stored_series_and_its_invitation_agree_on_every_date(db, course, create
         series = sessions.schedule_series(course, title="Reeks", first_local=first, timezone=tzid, count=count,
                                           invitees=None)
         stored = sorted(s.starts_at for s in series.sessions)
-        calendar = Calendar.from_ical(invites.series_ics(series, parent))
+        calendar = Calendar.from_ical(series_ics(series, parent))
         window = (stored[0] - timedelta(days=1), stored[-1] + timedelta(days=1))
         expanded = sorted(e.start.astimezone(UTC) for e in recurring_ical_events.of(calendar).between(*window))
     finally:

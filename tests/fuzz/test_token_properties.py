@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from accounts import services as accounts
 from core.tokens import hash_token, new_token, same_hash
 from courses import links
+from courses.links import find_feed, parent_feed_token
 from courses.links import resolve_parent as parent_for_token
-from sessions import invites
 
 #: Any text a URL or a header could carry, surrogates excepted (they cannot be encoded at all).
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=120)
@@ -43,7 +43,7 @@ def two_parents(db, course, create_parent):
     for name in ("Sanne", "Amal"):
         parent = create_parent(name, course=course, email=f"{name.lower()}@example.org")
         token = links.issue_personal_link(parent).rsplit("/", 1)[1]
-        family.append((parent, token, invites.parent_feed_token(parent)))
+        family.append((parent, token, parent_feed_token(parent)))
     db.session.commit()
     return family
 
@@ -68,14 +68,14 @@ def test_random_strings_and_near_misses_find_no_parent(two_parents, data):
     assume(guess not in (sanne_token, amal_token, sanne_feed, amal_feed))
 
     assert links.find_parent_by_token(guess) is None
-    assert invites.find_feed(guess) is None
+    assert find_feed(guess) is None
     assert parent_for_token(guess) is None
 
 
 def test_each_real_token_finds_exactly_its_own_parent(two_parents):
     for parent, token, feed_token in two_parents:
         assert links.find_parent_by_token(token) is parent
-        assert invites.find_feed(feed_token).parent is parent
+        assert find_feed(feed_token).parent is parent
         assert parent_for_token(feed_token) is parent
 
 

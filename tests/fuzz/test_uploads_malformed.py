@@ -18,10 +18,10 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from accounts import services as accounts
-from courses.activity_models import ActivityResponse
+from activities.models import ActivityResponse
 from recordings import services
 from recordings.models import Recording
-from tests.courses.activity_helpers import all_objects, make_activity, make_family
+from tests.activities.helpers import all_objects, make_activity, make_family
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
 ODD_NAMES = ["../../../etc/passwd", "..\\..\\boot.ini", "con.mp4", "a" * 70_000 + ".mp4", "naïve vidéo 📹.mp4",
@@ -124,7 +124,7 @@ def test_resumable_upload_with_an_odd_name_is_stored_under_a_safe_key(client, db
 
     assert done.status_code == 201
     recording = db.session.get(Recording, done.get_json()["recording_id"])
-    prefix = f"recordings/{recording.uuid}/original/"
+    prefix = f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/original/"
     assert recording.original_key.startswith(prefix)
     assert "/" not in recording.original_key.removeprefix(prefix) and ".." not in recording.original_key
     assert local_storage.list("") == [recording.original_key]
@@ -222,7 +222,7 @@ def test_api_upload_with_an_odd_name_is_stored_under_a_safe_key(client, db, bear
 
     assert response.status_code == 201
     recording = db.session.get(Recording, response.get_json()["id"])
-    prefix = f"recordings/{recording.uuid}/original/"
+    prefix = f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/original/"
     assert recording.original_key.startswith(prefix)
     assert "/" not in recording.original_key.removeprefix(prefix) and ".." not in recording.original_key
     assert len(recording.original_key) <= 512

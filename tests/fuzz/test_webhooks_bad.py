@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import queue
 from core.jitsi import jaas_signature
-from recordings import tasks
 from recordings.models import Recording
 
 SECRET = "whsec-fuzz-secret"
@@ -31,7 +31,7 @@ def jaas(app, monkeypatch):
 def downloads(monkeypatch):
     """Every download the webhook would start (none should)."""
     started = []
-    monkeypatch.setattr(tasks, "download_recording", started.append)
+    monkeypatch.setitem(queue.TASKS, "recordings.download", started.append)
     return started
 
 

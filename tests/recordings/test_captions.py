@@ -8,7 +8,7 @@ import pytest
 
 from core.extensions import db as _db
 from courses.links import issue_personal_link
-from recordings import publish_tasks, views
+from recordings import captions, publish_tasks
 from recordings.models import Recording
 
 TOKEN = "parent-link-token-" + "c" * 24
@@ -63,7 +63,7 @@ def test_captions_upload_adds_a_track_to_the_watch_page(client, auth, trainer, r
 def test_captions_upload_refuses_a_bad_file_and_stores_nothing(client, auth, trainer, recording, local_storage,
                                                                monkeypatch, data, filename, message):
     # A small limit keeps the request small: the test client spools a 1 MB body to a file it never closes.
-    monkeypatch.setattr(views, "MAX_CAPTION_BYTES", 64)
+    monkeypatch.setattr(captions, "MAX_CAPTION_BYTES", 64)
     auth.login(trainer.email)
 
     response = _upload(client, recording, data, filename)

@@ -11,7 +11,8 @@ import pytest
 
 from accounts import services as accounts
 from core.storage import get_storage
-from recordings import services
+from recordings import pipeline, services, uploads
+from recordings.files import work_root
 from recordings.models import Recording, RecordingSource, RecordingState
 
 DATA = os.urandom(3 * 1024 * 1024 + 123)
@@ -57,7 +58,7 @@ def put_chunk(client, url, start, end, total=len(DATA)):
 
 
 def uploads_left() -> list[str]:
-    folder = services.work_root() / "uploads"
+    folder = work_root() / "uploads"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
@@ -106,11 +107,11 @@ def test_upload_larger_than_limit_is_refused(app, client, db, logged_in, worksho
 
 def test_upload_chunk_of_someone_else_is_not_found(client, db, auth, workshop_session, create_user, probes):
     other = create_user("other@example.org")
-    upload_id = services.start_upload(workshop_session, user_id=other.id, filename="a.mp4", total=len(DATA))
+    upload_id = uploads.start_upload(workshop_session, user_id=other.id, filename="a.mp4", total=len(DATA))
     auth.login("trainer@example.org")
 
     response = put_chunk(client, f"/recordings/uploads/{upload_id}", 0, 10)
-    services.cancel_upload(upload_id)
+    uploads.cancel_upload(upload_id)
 
     assert response.status_code == 404
 
@@ -158,7 +159,7 @@ def test_api_recording_status_shows_state_progress_and_error(client, db, token, 
     recording_id = client.post(f"/api/v1/sessions/{workshop_session.id}/recordings", data=DATA,
                                headers={"Authorization": f"Bearer {token}"}).get_json()["id"]
     recording = db.session.get(Recording, recording_id)
-    services.record_failure(recording, "probing", "Dit bestand is geen video.")
+    pipeline.fail(recording, pipeline.PROBE, "Dit bestand is geen video.")
     db.session.commit()
 
     body = client.get(f"/api/v1/recordings/{recording_id}", headers={"Authorization": f"Bearer {token}"}).get_json()
@@ -278,7 +279,7 @@ def test_api_upload_to_another_trainers_session_is_not_found(client, db, worksho
 def test_status_retry_and_captions_of_another_trainers_recording_are_not_found(client, db, auth, workshop_session,
                                                                               other_trainer, probes):
     recording = services.create_recording(workshop_session, source=RecordingSource.upload)
-    services.record_failure(recording, "probing", "Dit bestand is geen video.")
+    pipeline.fail(recording, pipeline.PROBE, "Dit bestand is geen video.")
     db.session.commit()
     auth.login("other@example.org")
 
@@ -295,7 +296,7 @@ def test_status_retry_and_captions_of_another_trainers_recording_are_not_found(c
 def test_status_page_shows_plain_failure_and_retry_restarts_step(client, db, logged_in, workshop_session, probes):
     recording = services.create_recording(workshop_session, source=RecordingSource.upload)
     recording.original_key, recording.original_size = "recordings/x/original/a.mp4", 10
-    services.record_failure(recording, "probing", "Dit bestand is geen video.")
+    pipeline.fail(recording, pipeline.PROBE, "Dit bestand is geen video.")
     db.session.commit()
 
     page = client.get(f"/recordings/{recording.id}").get_data(as_text=True)

@@ -185,7 +185,7 @@ def test_jaas_https_link_on_allowed_host_downloads_from_the_checked_address(clie
 def test_jaas_link_with_wrong_scheme_or_host_fails_without_any_connection(client, db, jaas, workshop_session,
                                                                          tls_server, connections, probes, caplog,
                                                                          link):
-    caplog.set_level(logging.WARNING, logger="recordings.services")
+    caplog.set_level(logging.WARNING, logger="recordings.steps")
 
     response = deliver(client, workshop_session, link)
 

@@ -11,9 +11,9 @@ from core.extensions import db as _db
 from core.mail import get_mail_transport
 from core.sms import get_sms_transport, sms_segments
 from courses import services as courses
+from courses.links import parent_feed_token
 from recordings import publish_tasks
 from recordings.models import Recording, RecordingState
-from sessions.invites import parent_feed_token
 
 PHONE = "+31612345678"
 

@@ -7,16 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-import types
 import zlib
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from core import queue
 from core.db import utcnow
 from core.storage import file_sha256, get_storage
-from recordings import services, tasks
+from recordings import pipeline, services, tasks, uploads
+from recordings.files import output_dir, work_root
 from recordings.models import Recording, RecordingSource, RecordingState
 
 pytestmark = pytest.mark.adapter
@@ -26,8 +27,7 @@ pytestmark = pytest.mark.adapter
 def published(monkeypatch):
     """Stands in for the publish step (issue 7): records the ids it was asked to publish."""
     calls = []
-    monkeypatch.setitem(sys.modules, "recordings.publish_tasks",
-                        types.SimpleNamespace(publish_recording=calls.append))
+    monkeypatch.setitem(queue.TASKS, "recordings.publish", calls.append)
     return calls
 
 
@@ -50,7 +50,7 @@ def reload(db, recording_id: int) -> Recording:
 
 
 def output_files(recording: Recording) -> set[str]:
-    out = services.output_dir(recording)
+    out = output_dir(recording)
     return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
 
 
@@ -127,7 +127,7 @@ def test_retry_after_failed_probe_runs_the_probe_again(db, workshop_session, cli
     recording_id = receive(db, workshop_session, clip_not_media, tmp_path)
     recording = reload(db, recording_id)
 
-    services.retry_recording(recording)
+    pipeline.retry_recording(recording)
     db.session.commit()
 
     recording = reload(db, recording_id)
@@ -138,7 +138,7 @@ def test_retry_of_recording_that_did_not_fail_is_refused(db, workshop_session, c
     recording = reload(db, receive(db, workshop_session, clip_360p, tmp_path))
 
     with pytest.raises(services.RecordingError):
-        services.retry_recording(recording)
+        pipeline.retry_recording(recording)
 
 
 def test_probe_task_of_a_recording_past_probing_does_nothing(db, workshop_session, clip_360p, tmp_path, published):
@@ -157,14 +157,14 @@ def test_reaper_requeues_transcode_of_dead_worker_and_it_finishes_once(
         db, workshop_session, clip_360p, tmp_path, published, monkeypatch):
     with monkeypatch.context() as m:
         queued = []
-        m.setattr(tasks, "transcode_recording", queued.append)  # the worker "dies" before it reports back
+        m.setitem(queue.TASKS, "recordings.transcode", queued.append)  # the worker "dies" before it reports back
         recording_id = receive(db, workshop_session, clip_360p, tmp_path)
     recording = reload(db, recording_id)
     assert (recording.state, queued) == (RecordingState.queued, [recording_id])
     # The dead worker had claimed the step and left half-written output behind.
     recording.state, recording.heartbeat_at = RecordingState.transcoding, utcnow() - timedelta(hours=1)
     db.session.commit()
-    out = services.output_dir(recording)
+    out = output_dir(recording)
     (out / "v_360p").mkdir(parents=True)
     (out / "v_360p" / "seg_00009.m4s").write_bytes(b"half a segment")
 
@@ -180,7 +180,7 @@ def test_reaper_requeues_transcode_of_dead_worker_and_it_finishes_once(
 
 
 def test_reaper_leaves_running_step_with_fresh_heartbeat_alone(db, workshop_session, clip_360p, tmp_path, monkeypatch):
-    monkeypatch.setattr(tasks, "transcode_recording", lambda recording_id: None)
+    monkeypatch.setitem(queue.TASKS, "recordings.transcode", lambda recording_id: None)
     recording = reload(db, receive(db, workshop_session, clip_360p, tmp_path))
     recording.state, recording.heartbeat_at = RecordingState.transcoding, utcnow()
     db.session.commit()
@@ -191,13 +191,13 @@ def test_reaper_leaves_running_step_with_fresh_heartbeat_alone(db, workshop_sess
 
 
 def test_remove_stale_uploads_deletes_uploads_untouched_for_a_day(db, workshop_session, trainer):
-    upload_id = services.start_upload(workshop_session, user_id=trainer.id, filename="a.mp4", total=10)
+    upload_id = uploads.start_upload(workshop_session, user_id=trainer.id, filename="a.mp4", total=10)
 
-    folder = services.work_root() / "uploads" / upload_id
+    folder = work_root() / "uploads" / upload_id
 
-    services.remove_stale_uploads(now=utcnow())
+    uploads.remove_stale_uploads(now=utcnow())
     kept = folder.exists()
-    services.remove_stale_uploads(now=utcnow() + timedelta(days=2))
+    uploads.remove_stale_uploads(now=utcnow() + timedelta(days=2))
 
     assert (kept, folder.exists()) == (True, False)
 
@@ -224,7 +224,7 @@ def clip_480p_long(media_dir):
 def test_worker_killed_mid_transcode_is_requeued_and_ends_transcoded_once(
         app, db, workshop_session, clip_480p_long, tmp_path, published, monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(tasks, "transcode_recording", lambda recording_id: None)
+        m.setitem(queue.TASKS, "recordings.transcode", lambda recording_id: None)
         recording_id = receive(db, workshop_session, clip_480p_long, tmp_path)
     recording = reload(db, recording_id)
     keys = ("DATABASE_URL", "INSTANCE_PATH", "SECRET_KEY", "MEDIA_ROOT", "PUBLIC_BASE_URL", "MAIL_TRANSPORT",
@@ -232,7 +232,7 @@ def test_worker_killed_mid_transcode_is_requeued_and_ends_transcoded_once(
     overrides = {**{k: app.config[k] for k in keys}, "HUEY_IMMEDIATE": True, "TESTING": True}
     worker = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(overrides), str(recording_id)],
                               cwd=Path(__file__).resolve().parents[2], start_new_session=True)
-    out = services.output_dir(recording)
+    out = output_dir(recording)
     deadline = time.monotonic() + 60
     while not list(out.glob("v_*/seg_*.m4s")) and worker.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -197,7 +197,7 @@ def test_local_playlists_carry_signed_media_urls(client, local_storage, publishe
 
     first = _uris(playlist)[0]
     init = next(n for n in transcoded.files if n.startswith("v_audio/init"))
-    assert first.startswith(f"/media/recordings/{recording.uuid}/{init}?expires=")
+    assert first.startswith(f"/media/{publish.recording_prefix(recording)}{init}?expires=")
     with client.get(first) as media:
         assert media.data == (transcoded.out_dir / init).read_bytes()
 

@@ -17,8 +17,8 @@ from core.extensions import db as _db
 from core.queue import huey
 from core.storage import S3Storage
 from recordings import publish, publish_tasks
+from recordings.files import output_dir, work_dir
 from recordings.models import Recording, RecordingState
-from recordings.services import output_dir, work_dir
 from tests.fixtures.recordings import ORIGINAL
 from tests.fixtures.s3 import S3_REGION, S3_TEST_KEY_ID, S3_TEST_SECRET
 
@@ -103,14 +103,15 @@ def test_publish_uploads_every_rendition_with_type_cache_control_and_checksum(
     _db.session.expire_all()
     recording = _db.session.get(Recording, recording.id)
     expected = _expected_objects(recording, transcoded)
-    stored = {key: s3_storage.head(key) for key in s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/")}
+    prefix = f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/"
+    stored = {key: s3_storage.head(key) for key in s3_storage.list(prefix)}
     assert {k: (i.content_type, i.cache_control) for k, i in stored.items()} == expected
     for name in transcoded.files:
         local = (transcoded.out_dir / name).read_bytes()
-        info = stored[f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/{name}"]
+        info = stored[prefix + name]
         assert (info.size, info.sha256) == (len(local), hashlib.sha256(local).hexdigest())
     assert recording.state == RecordingState.published
-    assert recording.published_prefix == f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/"
+    assert recording.published_prefix == prefix
     assert recording.expires_at - recording.published_at == timedelta(days=recording.course.retention_days)
 
 
@@ -154,14 +155,15 @@ def test_publish_again_after_publishing_is_a_no_op(s3_storage, use_storage, crea
     recording = create_transcoded_recording(s3_storage)
     publish_tasks.publish_recording(recording.id)
     _db.session.expire_all()
-    before = {key: s3_storage.head(key).etag for key in s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/")}
+    prefix = publish.recording_prefix(_db.session.get(Recording, recording.id))
+    before = {key: s3_storage.head(key).etag for key in s3_storage.list(prefix)}
     published_at = _db.session.get(Recording, recording.id).published_at
 
     publish_tasks.publish_recording(recording.id)
 
     _db.session.expire_all()
-    after = {key: s3_storage.head(key).etag for key in s3_storage.list(f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/")}
-    assert after == before
+    after = {key: s3_storage.head(key).etag for key in s3_storage.list(prefix)}
+    assert before and after == before
     assert _db.session.get(Recording, recording.id).published_at == published_at
 
 
@@ -249,15 +251,17 @@ def test_publish_with_the_s3_server_stopped_retries_with_backoff_and_publishes_o
     recording = _db.session.get(Recording, recording.id)
     prefix = publish.recording_prefix(recording)
     versions = own_s3_server.client().list_object_versions(Bucket=own_s3_server.bucket, Prefix=prefix)
+    # The fixture's original keeps its legacy key (recordings/<uuid>/…), outside the organisation's prefix.
+    originals = own_s3_server.client().list_object_versions(Bucket=own_s3_server.bucket, Prefix=original_key)
     assert (first, second) == ((5, 30), (4, 60))  # (retries left, seconds until the retry)
     assert during_state == (RecordingState.transcoded, None, None, original_key)
     assert during_files == work_files
     assert retries == 1
     assert recording.state == RecordingState.published
     # One version per rendition key: nothing was uploaded twice (the original's version sits under a delete marker).
-    assert sorted(v["Key"] for v in versions["Versions"] if v["Key"] != original_key) == sorted(
-        _expected_objects(recording, transcoded))
-    assert [m["Key"] for m in versions["DeleteMarkers"]] == [original_key]
+    assert sorted(v["Key"] for v in versions["Versions"]) == sorted(_expected_objects(recording, transcoded))
+    assert "DeleteMarkers" not in versions
+    assert [m["Key"] for m in originals["DeleteMarkers"]] == [original_key]
     for name in transcoded.files:
         local = (transcoded.out_dir / name).read_bytes()
         info = storage.head(prefix + name)

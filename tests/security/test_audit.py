@@ -16,8 +16,8 @@ from accounts import audit
 from accounts import services as accounts
 from accounts.audit import AuditEntry
 from courses import links, services
-from courses.privacy import delete_parent
-from tests.courses.activity_helpers import make_activity
+from parents.privacy import delete_parent
+from tests.activities.helpers import make_activity
 
 pytestmark = pytest.mark.unit
 

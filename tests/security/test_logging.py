@@ -16,7 +16,7 @@ from accounts import services as accounts
 from core import jitsi, logs, tokens
 from core.db import utcnow
 from core.storage import LocalStorage, settings_from_config
-from sessions import invites
+from courses.links import parent_feed_token
 
 pytestmark = pytest.mark.unit
 
@@ -72,7 +72,7 @@ def test_a_day_of_work_logs_no_secret(app, client, auth, db, trainer, course, ca
     db.session.commit()
     client.get(f"/api/v1/courses/{course.id}/parents", headers={"Authorization": f"Bearer {api_token}"})
     parent = course.enrolments[0].parent
-    calendar = invites.parent_feed_token(parent)
+    calendar = parent_feed_token(parent)
     db.session.commit()
     personal = [t for t in issued if client.get(f"/p/{t}").status_code == 200]
     for _ in range(3):  # the third is refused, and Flask-Limiter logs the breach with its key

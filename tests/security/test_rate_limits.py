@@ -19,7 +19,7 @@ from core import queue, ratelimits
 from core.app import create_app
 from core.config import ConfigError, load_config, read_settings, validate
 from core.ratelimits import limit_key
-from sessions import invites
+from courses.links import parent_feed_token
 from tests.conftest import app_overrides
 from tests.fixtures.services import need
 
@@ -222,7 +222,7 @@ def test_thirty_parents_behind_one_address_all_get_in(client, db, create_parent,
     tokens = []
     for n in range(30):
         parent = create_parent(f"Ouder {n}", course=course, email=f"ouder{n}@example.org")
-        tokens.append(invites.parent_feed_token(parent))
+        tokens.append(parent_feed_token(parent))
     db.session.commit()
     rate_limits(RATELIMIT_FEED="2 per minute", RATELIMIT_LINK_MISSES="5 per minute")
 
@@ -247,8 +247,8 @@ def test_guessing_links_is_limited_per_address(client, linked_parent, rate_limit
 
 
 def test_calendar_feeds_are_limited_per_token(client, db, create_parent, course, rate_limits):
-    token = invites.parent_feed_token(create_parent(course=course))
-    other = invites.parent_feed_token(create_parent("Elif", course=course, email="elif@example.org"))
+    token = parent_feed_token(create_parent(course=course))
+    other = parent_feed_token(create_parent("Elif", course=course, email="elif@example.org"))
     db.session.commit()
     rate_limits(RATELIMIT_FEED="2 per minute")
 

@@ -15,7 +15,7 @@ from accounts.models import PasswordReset
 from core import tokens
 from core.db import utcnow
 from courses import links
-from sessions import invites
+from courses.links import course_feed_token, find_feed, parent_feed_token
 
 pytestmark = pytest.mark.unit
 
@@ -70,8 +70,8 @@ def test_using_one_reset_link_spends_every_open_one(client, db, trainer):
 def test_every_kind_of_token_is_stored_only_as_a_hash(db, trainer, course, create_parent):
     parent = create_parent(course=course)
     personal = links.issue_personal_link(parent).rsplit("/", 1)[1]
-    calendar = invites.parent_feed_token(parent)
-    course_calendar = invites.course_feed_token(course)
+    calendar = parent_feed_token(parent)
+    course_calendar = course_feed_token(course)
     _row, api = services.create_api_token(trainer)
     _user, reset = services.start_password_reset(trainer.email)
     db.session.commit()
@@ -102,11 +102,11 @@ def test_every_token_lookup_compares_in_constant_time_hits_and_misses(db, traine
                                                                        compared):
     parent = create_parent(course=course)
     personal = links.issue_personal_link(parent).rsplit("/", 1)[1]
-    calendar = invites.parent_feed_token(parent)
+    calendar = parent_feed_token(parent)
     _row, api = services.create_api_token(trainer)
     _user, reset = services.start_password_reset(trainer.email)
     db.session.commit()
-    lookups = [(links.find_parent_by_token, personal), (invites.find_feed, calendar),
+    lookups = [(links.find_parent_by_token, personal), (find_feed, calendar),
                (services.find_user_by_api_token, api), (services.find_password_reset, reset)]
 
     hits = [lookup(token) is not None for lookup, token in lookups]

@@ -12,9 +12,9 @@ import pytest
 
 from accounts import services as accounts
 from core.storage import check_key
-from recordings import services
+from recordings import publish, services
 from recordings.models import Recording, RecordingSource, RecordingState
-from tests.courses.activity_helpers import make_activity, make_family, photo_with_gps, post_answer
+from tests.activities.helpers import make_activity, make_family, photo_with_gps, post_answer
 
 pytestmark = pytest.mark.unit
 
@@ -46,10 +46,11 @@ def _assert_contained(app, storage) -> list[str]:
     return keys
 
 
-def _original_key(db) -> str:
+def _original_key(db) -> tuple[str, str]:
+    """The one recording's original key, and the organisation's prefix for that recording."""
     db.session.expire_all()
     (recording,) = db.session.query(Recording).all()
-    return recording.original_key, recording.uuid
+    return recording.original_key, f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/"
 
 
 def test_browser_upload_form(app, client, auth, db, trainer, workshop_session, local_storage, probes):
@@ -58,8 +59,8 @@ def test_browser_upload_form(app, client, auth, db, trainer, workshop_session, l
     client.post(f"/sessions/{workshop_session.id}/recordings/upload", content_type="multipart/form-data",
                 data={"file": (io.BytesIO(VIDEO), TRAVERSAL)})
 
-    key, uuid = _original_key(db)
-    assert key == f"recordings/{uuid}/original/etc_passwd"
+    key, prefix = _original_key(db)
+    assert key == f"{prefix}original/etc_passwd"
     assert _assert_contained(app, local_storage) == [key]
 
 
@@ -70,8 +71,8 @@ def test_resumable_browser_upload(app, client, auth, db, trainer, workshop_sessi
 
     client.put(started["url"], data=VIDEO, headers={"Content-Range": f"bytes 0-{len(VIDEO) - 1}/{len(VIDEO)}"})
 
-    key, uuid = _original_key(db)
-    assert key == f"recordings/{uuid}/original/etc_passwd"
+    key, prefix = _original_key(db)
+    assert key == f"{prefix}original/etc_passwd"
     assert _assert_contained(app, local_storage) == [key]
 
 
@@ -81,9 +82,9 @@ def test_api_raw_upload(app, client, db, workshop_session, api_token, local_stor
     response = client.post(f"/api/v1/sessions/{workshop_session.id}/recordings", data=VIDEO,
                            headers={"Authorization": f"Bearer {api_token}", **header})
 
-    key, uuid = _original_key(db)
+    key, prefix = _original_key(db)
     assert response.status_code == 201
-    assert key == f"recordings/{uuid}/original/etc_passwd"
+    assert key == f"{prefix}original/etc_passwd"
     assert _assert_contained(app, local_storage) == [key]
 
 
@@ -96,9 +97,9 @@ def test_jibri_handoff(app, client, db, workshop_session, api_token, local_stora
                                  "metadata": (io.BytesIO(metadata), TRAVERSAL),
                                  "file": (io.BytesIO(VIDEO), TRAVERSAL)})
 
-    key, uuid = _original_key(db)
+    key, prefix = _original_key(db)
     assert response.status_code == 201
-    assert key == f"recordings/{uuid}/original/etc_passwd"
+    assert key == f"{prefix}original/etc_passwd"
     assert _assert_contained(app, local_storage) == [key]
 
 
@@ -111,7 +112,7 @@ def test_captions_upload(app, client, auth, db, trainer, workshop_session, local
     client.post(f"/recordings/{recording.id}/captions", content_type="multipart/form-data",
                 data={"file": (io.BytesIO(b"WEBVTT\n\n"), TRAVERSAL + ".vtt"), "language": "nl"})
 
-    assert _assert_contained(app, local_storage) == [f"recordings/{recording.uuid}/captions/nl.vtt"]
+    assert _assert_contained(app, local_storage) == [f"{publish.recording_prefix(recording)}captions/nl.vtt"]
 
 
 def test_csv_import_stores_nothing(app, client, auth, db, trainer, course, local_storage):

@@ -6,7 +6,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from core.db import utcnow
-from sessions import invite_tasks, invites, reminders
+from sessions import reminders
+from sessions.calendar import local_when
+from sessions.outbox import connect_scheduling_signals, disconnect_scheduling_signals, scheduling_signals_connected
 from tests.sessions.test_invites import smtp_config
 
 
@@ -18,21 +20,21 @@ def _parts(message) -> dict[str, str]:
 def test_arabic_parent_receives_arabic_invite_and_reminder_over_smtp(app, db, course, create_parent,
                                                                       create_workshop_session, smtp_server):
     parent = create_parent("أمينة", course=course, language="ar", email="amina@example.net")
-    connected = invite_tasks.scheduling_signals_connected()
-    invite_tasks.connect_scheduling_signals()
+    connected = scheduling_signals_connected()
+    connect_scheduling_signals()
     try:
         with smtp_config(app, smtp_server.port):
             session = create_workshop_session(starts_at=utcnow().replace(microsecond=0) + timedelta(hours=23))
             reminders.queue_due_reminders.call_local()
     finally:
         if not connected:
-            invite_tasks.disconnect_scheduling_signals()
+            disconnect_scheduling_signals()
 
     invite, reminder = (m.message for m in smtp_server.messages)
     with app.test_request_context(), force_locale("ar"):
         greeting = _("Hallo %(name)s,", name=parent.name)
         reminder_line = _("Kom je? Tik op je antwoord:")
-    when = invites.local_when(session, "ar")
+    when = local_when(session, "ar")
     assert [m.rcpt_tos for m in smtp_server.messages] == [["amina@example.net"], ["amina@example.net"]]
     assert greeting != "Hallo أمينة,"  # the Arabic catalogue is used, not the Dutch source
     for message in (invite, reminder):

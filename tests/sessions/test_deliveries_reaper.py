@@ -11,7 +11,7 @@ from core.db import utcnow
 from core.mail import get_mail_transport
 from sessions import deliveries
 from sessions.calendar_models import DeliveryStatus, FailureReason, InviteDelivery, ReminderDelivery
-from sessions.invite_tasks import attempt
+from sessions.deliveries import attempt
 
 
 @pytest.fixture

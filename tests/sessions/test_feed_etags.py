@@ -9,8 +9,9 @@ from sqlalchemy import event
 
 from core.db import utcnow
 from courses import services as courses
-from sessions import feed_etags, invites
-from sessions.services import set_invitees
+from courses.links import parent_feed_token, reset_feed_token
+from sessions import feed_etags
+from sessions.scheduling import set_invitees
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def parent(course, create_parent):
 
 @pytest.fixture
 def token(db, parent):
-    value = invites.parent_feed_token(parent)
+    value = parent_feed_token(parent)
     db.session.commit()
     return value
 
@@ -122,7 +123,7 @@ def test_etag_changes_when_a_session_is_deleted(db, client, create_workshop_sess
 
 
 def test_unknown_or_reset_token_has_no_version(db, app, parent, token):
-    invites.reset_feed_token(parent=parent)
+    reset_feed_token(parent=parent)
     db.session.commit()
 
     assert feed_etags.feed_version(token) is None

@@ -7,9 +7,10 @@ import pytest
 
 from core import ical
 from core.db import utcnow
-from sessions import invites
+from courses.links import course_feed_token, parent_feed_token, reset_feed_token
+from sessions.calendar import series_dates, series_uid, session_uid
 from sessions.models import SessionStatus
-from sessions.services import cancel_series, cancel_session, reschedule_session, schedule_series
+from sessions.scheduling import cancel_series, cancel_session, reschedule_session, schedule_series
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -31,7 +32,7 @@ def parent(course, create_parent):
 
 @pytest.fixture
 def token(db, parent):
-    value = invites.parent_feed_token(parent)
+    value = parent_feed_token(parent)
     db.session.commit()
     return value
 
@@ -49,7 +50,7 @@ def test_feed_is_publish_with_invite_uids_names_and_refresh_hints(client, create
     assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H" in response.data
     assert b"X-PUBLISHED-TTL:PT1H" in response.data
     events = cal.walk("VEVENT")
-    assert [str(e["UID"]) for e in events] == [invites.session_uid(first), invites.session_uid(second)]
+    assert [str(e["UID"]) for e in events] == [session_uid(first), session_uid(second)]
     assert all("ATTENDEE" not in e for e in events)
     assert [e["DTSTAMP"].dt for e in events] == [first.updated_at.replace(microsecond=0),
                                                  second.updated_at.replace(microsecond=0)]
@@ -107,7 +108,7 @@ def test_feed_leaves_out_cancelled_sessions(db, client, create_workshop_session,
 
 
 def test_reset_token_gets_404_and_the_new_one_works(db, client, parent, token):
-    new = invites.reset_feed_token(parent=parent)
+    new = reset_feed_token(parent=parent)
     db.session.commit()
 
     assert client.get(f"/c/{token}.ics").status_code == 404
@@ -152,7 +153,7 @@ def test_download_is_a_publish_ics_of_one_session(client, create_workshop_sessio
     cal = ical.parse(response.data)
     assert response.headers["Content-Disposition"] == f'attachment; filename="ouderkamer-{session.id}.ics"'
     assert cal["METHOD"] == "PUBLISH"
-    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [invites.session_uid(session)]
+    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [session_uid(session)]
     assert "ATTENDEE" not in cal.walk("VEVENT")[0]
 
 
@@ -167,13 +168,13 @@ def test_course_feed_page_needs_a_trainer_of_the_course(client, auth, course, co
 
 def test_course_feed_lists_the_courses_sessions_without_join_links(db, client, course, create_workshop_session):
     session = create_workshop_session()
-    token = invites.course_feed_token(course)
+    token = course_feed_token(course)
     db.session.commit()
 
     cal = ical.parse(client.get(f"/c/{token}.ics").data)
 
     assert str(cal["NAME"]) == "Ouderkamer – Voorlezen"
-    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [invites.session_uid(session)]
+    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [session_uid(session)]
     assert "URL" not in cal.walk("VEVENT")[0]
 
 
@@ -184,7 +185,7 @@ def test_session_for_other_invitees_is_neither_in_the_feed_nor_joinable(client, 
 
     body = client.get(f"/c/{token}.ics").data
 
-    assert invites.session_uid(private).encode() not in body
+    assert session_uid(private).encode() not in body
     assert client.get(f"/c/{token}/join/{private.id}").status_code == 404
 
 
@@ -197,7 +198,7 @@ def series(db, course, parent):
 
 
 def test_feed_lists_a_series_once_with_its_override_and_exdate(db, client, caldav, series, token):
-    second, third = invites.series_dates(series)[1:]
+    second, third = series_dates(series)[1:]
     original = second.starts_at
     reschedule_session(second, starts_local=second.local_start + timedelta(hours=3))
     cancel_session(third)
@@ -207,7 +208,7 @@ def test_feed_lists_a_series_once_with_its_override_and_exdate(db, client, calda
 
     events = ical.parse(body).walk("VEVENT")
     assert [(str(e["UID"]), e.get("RECURRENCE-ID") and e["RECURRENCE-ID"].dt) for e in events] == [
-        (invites.series_uid(series), None), (invites.series_uid(series), original.astimezone(AMSTERDAM))]
+        (series_uid(series), None), (series_uid(series), original.astimezone(AMSTERDAM))]
     assert dict(events[0]["RRULE"])["COUNT"] == [3]
     assert [d.dt for d in events[0]["EXDATE"].dts] == [third.starts_at.astimezone(AMSTERDAM)]
     assert events[1].start == second.starts_at.astimezone(AMSTERDAM)
@@ -234,17 +235,17 @@ def test_feed_leaves_out_a_cancelled_series(db, client, series, token):
 
 
 def test_download_of_a_series_date_is_the_whole_series(client, series, token):
-    session = invites.series_dates(series)[1]
+    session = series_dates(series)[1]
 
     cal = ical.parse(client.get(f"/c/{token}/session/{session.id}.ics").data)
 
     assert cal["METHOD"] == "PUBLISH"
-    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [invites.series_uid(series)]
+    assert [str(e["UID"]) for e in cal.walk("VEVENT")] == [series_uid(series)]
     assert dict(cal.walk("VEVENT")[0]["RRULE"])["COUNT"] == [3]
 
 
 def test_series_join_link_leads_to_the_next_date(db, client, series, token):
-    first, second = invites.series_dates(series)[:2]
+    first, second = series_dates(series)[:2]
     cancel_session(first)
     db.session.commit()
 

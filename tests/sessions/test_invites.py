@@ -2,7 +2,6 @@
 
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,11 +10,18 @@ from icalendar import Calendar
 
 from core import ical, mail
 from core.db import utcnow
-from sessions import invite_tasks, invites
+from sessions.calendar import event_spec, invite_ics, local_when, series_dates, series_ics, series_uid, session_uid
 from sessions.calendar_models import DeliveryStatus, InviteDelivery
-from sessions.invite_tasks import MAX_ATTEMPTS, send_invite
+from sessions.deliveries import MAX_ATTEMPTS
+from sessions.invite_tasks import send_invite
 from sessions.models import SessionStatus
-from sessions.services import cancel_series, cancel_session, reschedule_session, schedule_series
+from sessions.outbox import (
+    connect_scheduling_signals,
+    disconnect_scheduling_signals,
+    notify_scheduled,
+    scheduling_signals_connected,
+)
+from sessions.scheduling import cancel_series, cancel_session, reschedule_session, schedule_series
 from tests.fixtures.smtp import free_port
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -43,11 +49,11 @@ def outbox():
 @pytest.fixture(autouse=True)
 def scheduling_signals():
     """Invites follow sessions.services' signals here, whether or not the app wires them already."""
-    connected = invite_tasks.scheduling_signals_connected()
-    invite_tasks.connect_scheduling_signals()
+    connected = scheduling_signals_connected()
+    connect_scheduling_signals()
     yield
     if not connected:
-        invite_tasks.disconnect_scheduling_signals()
+        disconnect_scheduling_signals()
 
 
 @pytest.fixture
@@ -71,7 +77,7 @@ def smtp_config(app, port: int):
 def test_notify_scheduled_sends_each_parent_a_request_naming_only_them(app, db, two_parents,
                                                                       create_workshop_session):
     session = create_workshop_session()
-    invites.notify_scheduled(session)  # a second notify for the same SEQUENCE sends nothing new
+    notify_scheduled(session)  # a second notify for the same SEQUENCE sends nothing new
     db.session.commit()
 
     sent = sorted(outbox(), key=lambda m: str(m["To"]))
@@ -118,7 +124,7 @@ def test_invite_through_real_smtp_has_the_rfc6047_tree_in_the_parents_language(
     assert attachment.get_payload(decode=True) == calendar_part.get_payload(decode=True)
     assert ical.parse(calendar_part.get_payload(decode=True))["METHOD"] == "REQUEST"
     assert message["Content-Language"] == "tr"
-    turkish_weekday = invites.local_when(session, "tr").split()[-3]  # e.g. "Pazartesi"
+    turkish_weekday = local_when(session, "tr").split()[-3]  # e.g. "Pazartesi"
     assert turkish_weekday in first.get_payload()[0].get_content()
 
 
@@ -127,7 +133,7 @@ def test_invite_ics_is_stored_by_radicale_unchanged(db, caldav, two_parents, cre
     session = create_workshop_session()
     if method == "CANCEL":
         session.status, session.sequence = SessionStatus.cancelled, 1
-    data = invites.invite_ics(session, two_parents[0], method)
+    data = invite_ics(session, two_parents[0], method)
 
     status, body = caldav.put_and_get(data)
 
@@ -163,7 +169,7 @@ def test_cancel_sends_method_cancel_with_the_same_uid_and_no_alarm(db, two_paren
         cal = calendar_of(message)
         event = cal.walk("VEVENT")[0]
         assert (cal["METHOD"], event["STATUS"], event["SEQUENCE"]) == ("CANCEL", "CANCELLED", 1)
-        assert str(event["UID"]) == invites.session_uid(session)
+        assert str(event["UID"]) == session_uid(session)
         assert cal.walk("VALARM") == []
         part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
         assert part.get_param("method") == "CANCEL"
@@ -224,7 +230,7 @@ def test_series_sends_each_parent_one_request_with_rrule_count_six(march_series)
         cal = calendar_of(message)
         events = cal.walk("VEVENT")
         assert cal["METHOD"] == "REQUEST"
-        assert [(str(e["UID"]), e["SEQUENCE"]) for e in events] == [(invites.series_uid(march_series), 0)]
+        assert [(str(e["UID"]), e["SEQUENCE"]) for e in events] == [(series_uid(march_series), 0)]
         assert dict(events[0]["RRULE"]) == {"FREQ": ["WEEKLY"], "BYDAY": ["TU"], "COUNT": [6]}
         assert events[0].start == march_tuesday()
         assert [str(events[0]["ATTENDEE"])] == [f"mailto:{address}"]
@@ -246,14 +252,14 @@ def test_series_invite_is_accepted_and_expanded_by_radicale_to_six_local_ten_ocl
 
 
 def test_second_notify_of_a_series_sends_nothing_new(db, march_series):
-    invites.notify_scheduled(march_series)
+    notify_scheduled(march_series)
     db.session.commit()
 
     assert len(outbox()) == 2
 
 
 def test_moving_one_date_sends_the_override_alone_with_a_higher_sequence(db, caldav, march_series):
-    fourth = invites.series_dates(march_series)[3]
+    fourth = series_dates(march_series)[3]
     original = fourth.starts_at
     moved = fourth.local_start + timedelta(days=1, hours=4)  # Wednesday 14:00, after the switch
     outbox().clear()
@@ -267,7 +273,7 @@ def test_moving_one_date_sends_the_override_alone_with_a_higher_sequence(db, cal
         cal = calendar_of(message)
         events = cal.walk("VEVENT")
         assert cal["METHOD"] == "REQUEST"
-        assert [(str(e["UID"]), e["SEQUENCE"]) for e in events] == [(invites.series_uid(march_series), 1)]
+        assert [(str(e["UID"]), e["SEQUENCE"]) for e in events] == [(series_uid(march_series), 1)]
         assert events[0]["RECURRENCE-ID"].dt == original.astimezone(AMSTERDAM)
         assert events[0]["RECURRENCE-ID"].params["TZID"] == "Europe/Amsterdam"
         assert (events[0].start, "RRULE" in events[0]) == (moved, False)
@@ -277,11 +283,11 @@ def test_moving_one_date_sends_the_override_alone_with_a_higher_sequence(db, cal
 
 
 def test_series_with_a_moved_date_is_accepted_and_expanded_by_radicale(db, caldav, march_series, two_parents):
-    fourth = invites.series_dates(march_series)[3]
+    fourth = series_dates(march_series)[3]
     moved = fourth.local_start + timedelta(days=1, hours=4)
     reschedule_session(fourth, starts_local=moved)
     db.session.commit()
-    data = invites.series_ics(march_series, two_parents[0])
+    data = series_ics(march_series, two_parents[0])
     collection = caldav.new_calendar()
 
     status = caldav.put(collection + "series.ics", data).status_code
@@ -296,7 +302,7 @@ def test_series_with_a_moved_date_is_accepted_and_expanded_by_radicale(db, calda
 
 
 def test_cancelling_one_date_sends_a_cancel_with_its_recurrence_id(db, caldav, march_series, two_parents):
-    second = invites.series_dates(march_series)[1]
+    second = series_dates(march_series)[1]
     outbox().clear()
 
     cancel_session(second)
@@ -308,9 +314,9 @@ def test_cancelling_one_date_sends_a_cancel_with_its_recurrence_id(db, caldav, m
         events = cal.walk("VEVENT")
         assert (cal["METHOD"], cal.walk("VALARM")) == ("CANCEL", [])
         assert [(str(e["UID"]), e["SEQUENCE"], e["STATUS"]) for e in events] == [
-            (invites.series_uid(march_series), 1, "CANCELLED")]
+            (series_uid(march_series), 1, "CANCELLED")]
         assert events[0]["RECURRENCE-ID"].dt == second.starts_at.astimezone(AMSTERDAM)
-    full = invites.series_ics(march_series, two_parents[0])
+    full = series_ics(march_series, two_parents[0])
     collection = caldav.new_calendar()
     assert caldav.put(collection + "series.ics", full).status_code == 201
     expected = [d for d in local_tens(march_tuesday()) if d != second.starts_at]
@@ -330,7 +336,7 @@ def test_cancelling_the_series_sends_one_cancel_of_the_uid(db, caldav, march_ser
         events = cal.walk("VEVENT")
         assert cal["METHOD"] == "CANCEL"
         assert [(str(e["UID"]), e["SEQUENCE"], e["STATUS"], "RECURRENCE-ID" in e) for e in events] == [
-            (invites.series_uid(march_series), march_series.sequence, "CANCELLED", False)]
+            (series_uid(march_series), march_series.sequence, "CANCELLED", False)]
         assert march_series.sequence > 0
         assert part_method(message) == "CANCEL"
     status, _body = caldav.put_and_get(calendar_bytes(outbox()[0]))
@@ -342,7 +348,7 @@ def part_method(message) -> str:
 
 
 def test_series_deliveries_are_recorded_once_per_message(db, march_series):
-    cancel_session(invites.series_dates(march_series)[1])
+    cancel_session(series_dates(march_series)[1])
     db.session.commit()
 
     rows = db.session.scalars(db.select(InviteDelivery).order_by(InviteDelivery.method)).all()
@@ -410,14 +416,11 @@ def test_smtp_down_on_the_last_attempt_marks_the_delivery_failed(app, db, late_p
     assert delivery.error.startswith("SMTP connection failed")
 
 
-def test_google_and_outlook_links_carry_title_times_and_join_link(db, two_parents, create_workshop_session):
-    session = create_workshop_session(title="Voorlezen thuis")
-    spec = invites.event_spec(session, link="https://ouderkamer.test/c/x/join/1")
+def test_event_spec_carries_the_sessions_title_times_zone_and_the_given_join_link(db, create_workshop_session):
+    workshop_session = create_workshop_session(title="Voorlezen thuis")
 
-    google = parse_qs(urlsplit(invites.google_calendar_url(spec)).query)
-    outlook = parse_qs(urlsplit(invites.outlook_calendar_url(spec)).query)
+    spec = event_spec(workshop_session, link="https://ouderkamer.test/c/x/join/1")
 
-    start, end = session.starts_at.strftime("%Y%m%dT%H%M%SZ"), session.ends_at.strftime("%Y%m%dT%H%M%SZ")
-    assert (google["text"], google["dates"], google["location"]) == (
-        ["Voorlezen thuis"], [f"{start}/{end}"], ["https://ouderkamer.test/c/x/join/1"])
-    assert (outlook["subject"], outlook["startdt"]) == (["Voorlezen thuis"], [session.starts_at.isoformat()])
+    assert (spec.uid, spec.summary, spec.starts_at, spec.ends_at, spec.tzid, spec.join_url, spec.attendee) == (
+        session_uid(workshop_session), "Voorlezen thuis", workshop_session.starts_at, workshop_session.ends_at,
+        workshop_session.timezone, "https://ouderkamer.test/c/x/join/1", None)

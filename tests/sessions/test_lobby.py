@@ -14,8 +14,8 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.mail import get_mail_transport
 from courses import links
-from sessions import services
-from sessions.models import AttendanceEvent, AttendanceKind, RecordingConsent, RoomSample
+from sessions import rooms, scheduling, services
+from sessions.models import AttendanceEvent, AttendanceKind, RecordingConsent, RoomSample, SessionKind
 
 SECRET = "s" * 40
 TENANT = "vpaas-magic-cookie-0123abcd"
@@ -171,8 +171,8 @@ def test_lobby_join_json_when_open_mints_a_token_and_logs_the_join_click(db, cli
 def test_lobby_of_a_session_the_parent_is_not_invited_to_is_404(db, client, course, create_parent, parent_link):
     jan = create_parent("Jan", course=course, email="jan@example.org")
     start = (utcnow() + timedelta(days=1)).astimezone(ZoneInfo("Europe/Amsterdam")).replace(tzinfo=None)
-    one_to_one = services.schedule_session(course, title="Gesprek", starts_local=start, timezone="Europe/Amsterdam",
-                                           kind=services.SessionKind.one_to_one, invitees=[jan])
+    one_to_one = scheduling.schedule_session(course, title="Gesprek", starts_local=start, timezone="Europe/Amsterdam",
+                                             kind=SessionKind.one_to_one, invitees=[jan])
     db.session.commit()
     _parent, url = parent_link
 
@@ -264,7 +264,7 @@ def test_poll_room_records_prosody_participant_count(db, jitsi, prosody_stub, op
         {"jid": f"{open_session.room_name}@conference.meet.example.org/{name}", "email": "", "display_name": name}
         for name in ("focus", "a1", "b2", "c3")]
 
-    sample = services.poll_room(open_session)
+    sample = rooms.poll_room(open_session)
     db.session.commit()
 
     assert [(s.session_id, s.participants) for s in db.session.scalars(select(RoomSample))] == [(open_session.id, 3)]

@@ -14,11 +14,12 @@ from huey import RedisHuey
 from core import mail, sms
 from core.db import utcnow
 from courses import services as courses
-from sessions import invites, reminder_messages, reminders
+from sessions import reminder_messages, reminders
+from sessions.calendar import join_url, local_when
 from sessions.calendar_models import DeliveryStatus, FailureReason, ReminderDelivery
 from sessions.models import SessionStatus
 from sessions.rsvp import rsvp_urls
-from sessions.services import reschedule_session
+from sessions.scheduling import reschedule_session
 from tests.fixtures.services import need
 
 
@@ -234,7 +235,7 @@ def test_reminder_mail_is_in_the_parents_language_with_join_and_answer_links(db,
     with force_locale("tr"):
         coming, cannot = _("Ik kom"), _("Ik kan niet")
     assert message["Content-Language"] == "tr"
-    assert invites.local_when(session, "tr") in body
+    assert local_when(session, "tr") in body
     assert f"/join/{session.id}" in body
     assert f"{coming}: {links['yes']}\n{cannot}: {links['no']}" in body
     assert f'href="{links["yes"]}"' in html and f'href="{links["no"]}"' in html
@@ -251,7 +252,7 @@ def test_reminder_sms_carries_three_links_within_its_segments(db, parent, create
     links = rsvp_urls(parent, session)
     assert sms.sms_segments(text) <= segments
     assert [line.rsplit(" ", 1)[-1] for line in text.splitlines()] == [
-        invites.join_url(parent, session), links["yes"], links["no"]]
+        join_url(parent, session), links["yes"], links["no"]]
 
 
 def test_short_title_stays_in_the_dutch_sms(db, parent, create_workshop_session):
@@ -302,8 +303,8 @@ def test_whatsapp_reminder_is_the_template_of_the_parents_language(db, whatsapp_
 
     links = rsvp_urls(whatsapp_parent, session)
     assert texts() == [sms.WhatsAppMessage("+31687654321", "HX-ar", {
-        "1": "Amina", "2": session.title, "3": invites.local_when(session, "ar"),
-        "4": invites.join_url(whatsapp_parent, session), "5": links["yes"], "6": links["no"]})]
+        "1": "Amina", "2": session.title, "3": local_when(session, "ar"),
+        "4": join_url(whatsapp_parent, session), "5": links["yes"], "6": links["no"]})]
     assert mails() == []
 
 

@@ -12,7 +12,8 @@ from core.db import utcnow
 from courses import services as courses
 from sessions import deliveries, reminders
 from sessions.calendar_models import DeliveryStatus, FailureReason, InviteDelivery, ReminderDelivery
-from sessions.invite_tasks import MAX_ATTEMPTS, send_invite
+from sessions.deliveries import MAX_ATTEMPTS
+from sessions.invite_tasks import send_invite
 from sessions.models import SessionStatus
 from sessions.rsvp import rsvp_urls
 from tests.core.test_sms_twilio import BAD_NUMBER, TOO_MANY, twilio, twilio_config  # noqa: F401 - fixture

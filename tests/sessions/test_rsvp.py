@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 
 from accounts import services as accounts
 from core.db import utcnow
-from sessions import invites
+from courses.links import parent_feed_token, reset_feed_token
+from sessions.calendar import local_when
 from sessions.calendar_models import Rsvp, RsvpAnswer
 from sessions.models import SessionStatus
 from sessions.rsvp import rsvp_counts, rsvp_overview, rsvp_urls
@@ -72,7 +73,7 @@ def test_post_records_the_answer_and_shows_it(client, db, links, parent, session
     assert answers(db) == [(session.id, parent.id, RsvpAnswer.coming)]
     assert "Je hebt gezegd: ik kom. Tot dan!" in page
     assert "data-auto-submit" not in page  # nothing left to send: no loop on reload
-    assert f"/c/{invites.parent_feed_token(parent)}/join/{session.id}" in page
+    assert f"/c/{parent_feed_token(parent)}/join/{session.id}" in page
 
 
 def test_parent_can_change_the_answer(client, db, links, parent, session):
@@ -100,7 +101,7 @@ def test_a_wrong_link_is_404_for_get_and_post(client, db, links, change):
 
 
 def test_a_reset_calendar_token_revokes_the_links(client, db, links, parent):
-    invites.reset_feed_token(parent=parent)
+    reset_feed_token(parent=parent)
     db.session.commit()
 
     assert (client.get(links["yes"]).status_code, client.post(links["yes"]).status_code) == (404, 404)
@@ -152,7 +153,7 @@ def test_page_is_in_the_parents_language_and_rtl_for_arabic(app, client, db, par
         coming, cannot = _("Ik kom"), _("Ik kan niet")
     assert '<html lang="ar" dir="rtl">' in html
     assert coming in html and cannot in html and coming != "Ik kom"
-    assert invites.local_when(session, "ar") in html
+    assert local_when(session, "ar") in html
 
 
 # --- what the trainer sees ------------------------------------------------------------------------------------

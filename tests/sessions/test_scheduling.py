@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import utcnow
-from sessions import services
+from sessions import scheduling
 from sessions.models import SessionKind, SessionStatus, WorkshopSeries, WorkshopSession
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -31,7 +31,7 @@ def _form(**overrides) -> dict:
     (datetime(2027, 10, 21, 19, 30), [17, 17, 18]),  # the last Sunday of October 2027 is the 31st
 ])
 def test_schedule_series_across_dst_keeps_the_local_start(db, course, first, utc_hours):
-    series = services.schedule_series(course, title="Reeks", first_local=first, timezone="Europe/Amsterdam",
+    series = scheduling.schedule_series(course, title="Reeks", first_local=first, timezone="Europe/Amsterdam",
                                       count=3)
     db.session.commit()
 
@@ -41,7 +41,7 @@ def test_schedule_series_across_dst_keeps_the_local_start(db, course, first, utc
 
 
 def test_schedule_series_until_counts_the_weeks_including_the_last_date(db, course):
-    series = services.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
+    series = scheduling.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
                                       timezone="Europe/Amsterdam", until=datetime(2027, 1, 28).date())
 
     assert series.count == 4
@@ -98,7 +98,7 @@ def test_create_view_one_to_one_needs_exactly_one_parent(db, client, auth, train
 def test_create_view_double_booking_warns_and_still_schedules(db, client, auth, trainer, course, create_course):
     other = create_course("Spelen")
     start = (utcnow() + timedelta(days=3)).astimezone(AMS).replace(hour=19, minute=0, second=0, microsecond=0)
-    services.schedule_session(other, title="Al gepland", starts_local=start.replace(tzinfo=None),
+    scheduling.schedule_session(other, title="Al gepland", starts_local=start.replace(tzinfo=None),
                               timezone="Europe/Amsterdam")
     db.session.commit()
     auth.login(trainer.email)
@@ -113,7 +113,7 @@ def test_create_view_double_booking_warns_and_still_schedules(db, client, auth, 
 
 
 def test_edit_view_moves_one_date_and_leaves_the_rest_of_the_series(db, client, auth, trainer, course):
-    series = services.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
+    series = scheduling.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
                                       timezone="Europe/Amsterdam", count=3)
     db.session.commit()
     first, second, third = series.sessions
@@ -129,7 +129,7 @@ def test_edit_view_moves_one_date_and_leaves_the_rest_of_the_series(db, client, 
 
 
 def test_cancel_view_cancels_one_date_only(db, client, auth, trainer, course):
-    series = services.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
+    series = scheduling.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
                                       timezone="Europe/Amsterdam", count=2)
     db.session.commit()
     auth.login(trainer.email)
@@ -141,7 +141,7 @@ def test_cancel_view_cancels_one_date_only(db, client, auth, trainer, course):
 
 
 def test_cancel_series_view_cancels_every_remaining_date(db, client, auth, trainer, course):
-    series = services.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
+    series = scheduling.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
                                       timezone="Europe/Amsterdam", count=3)
     db.session.commit()
     auth.login(trainer.email)

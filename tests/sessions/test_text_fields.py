@@ -9,10 +9,10 @@ from sqlalchemy import func, select, update
 from accounts import services as accounts
 from core import ical, mail
 from core.text import has_control_chars
+from courses.links import course_feed_token, parent_feed_token
 from courses.models import Course, Parent
-from sessions import invites
 from sessions.models import WorkshopSeries, WorkshopSession
-from sessions.services import reschedule_session
+from sessions.scheduling import reschedule_session
 
 TITLE_MESSAGE = "Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."
 TEXT_MESSAGE = "Deze tekst bevat een teken dat niet kan."
@@ -86,8 +86,8 @@ def stored(db, course, create_parent, create_workshop_session):
 
 def test_feed_and_download_of_stored_control_characters_are_valid(client, db, stored):
     session, parent = stored
-    token = invites.parent_feed_token(parent)
-    course_token = invites.course_feed_token(session.course)
+    token = parent_feed_token(parent)
+    course_token = course_feed_token(session.course)
     db.session.commit()
 
     feed = client.get(f"/c/{token}.ics")

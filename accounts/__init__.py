@@ -1,0 +1,1 @@
+"""Trainers, coordinators and the organisations they belong to; API tokens and the audit log."""

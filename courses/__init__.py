@@ -1,0 +1,1 @@
+"""Courses, parents, enrolments and both parent credentials (personal link and calendar token)."""

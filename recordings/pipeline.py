@@ -1,0 +1,263 @@
+"""The recording state machine (architecture.md): one transition table, and the only code that writes the state.
+
+PeerTube's video-state shape. A step waits in one state, holds its own state (with a heartbeat) while it runs,
+and ends in the next waiting state or `failed`. `TABLE` says where each state may go and which step runs from
+it; `STEPS` names each step's task and states. claim, finish, fail, release, retry, requeue and expire are the
+only moves, and `advance_recording` enqueues the next step by its task name, so this module imports no task.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.db import utcnow
+from core.extensions import db
+from core.queue import enqueue_by_name
+from recordings.errors import RecordingError
+from recordings.models import Recording, RecordingState
+
+log = logging.getLogger(__name__)
+
+S = RecordingState
+DEFAULT_STALE_HEARTBEAT_S = 300
+HEARTBEAT_EVERY_S = 2.0
+#: A waiting step is re-queued after this many heartbeat periods without change (duplicates are no-ops).
+WAITING_FACTOR = 12
+
+DOWNLOAD, PROBE, TRANSCODE, PUBLISH = "downloading", "probing", "transcoding", "publishing"
+
+
+class Step(NamedTuple):
+    """One step: the task that runs it, the state it waits in, runs in and ends in, and where Retry restarts it."""
+
+    task: str
+    start: RecordingState
+    running: RecordingState
+    done: RecordingState
+    retry_from: RecordingState
+
+
+#: The steps, by the name recorded in `failed_step`.
+STEPS = {
+    # The download has no state of its own: it runs in `received`, marked by a fresh heartbeat.
+    DOWNLOAD: Step("recordings.download", S.received, S.received, S.received, S.received),
+    PROBE: Step("recordings.probe", S.received, S.probing, S.queued, S.received),
+    TRANSCODE: Step("recordings.transcode", S.queued, S.transcoding, S.transcoded, S.queued),
+    # Retry re-runs a failed publish from the original: after a storage repair the work copy is gone.
+    PUBLISH: Step("recordings.publish", S.transcoded, S.publishing, S.published, S.received),
+}
+
+
+class Row(NamedTuple):
+    next: frozenset[RecordingState]
+    step: str | None  # the step that runs from this state (`advance_recording` enqueues its task)
+
+
+def _row(step: str | None, *states: RecordingState) -> Row:
+    return Row(frozenset(states), step)
+
+
+#: The transition table: each state, the states it may move to, and the step that runs from it.
+#: Retention may end any state once a recording was published, hence `expired` in every row.
+TABLE = {
+    S.received: _row(PROBE, S.received, S.probing, S.failed, S.expired),  # DOWNLOAD while only a link is known
+    S.probing: _row(None, S.queued, S.received, S.failed, S.expired),
+    S.queued: _row(TRANSCODE, S.transcoding, S.expired),
+    S.transcoding: _row(None, S.transcoded, S.queued, S.failed, S.expired),
+    S.transcoded: _row(PUBLISH, S.publishing, S.expired),
+    S.publishing: _row(None, S.published, S.transcoded, S.failed, S.expired),
+    S.published: _row(None, S.failed, S.expired),  # failed: the storage audit found objects missing
+    S.failed: _row(None, S.received, S.queued, S.expired),  # Retry, from the failed step's `retry_from`
+    S.expired: _row(None),
+}
+#: The step running in each running state: the reaper puts a dead one back to where it starts.
+RUNNING = {step.running: name for name, step in STEPS.items() if step.running is not step.start}
+
+STATE_LABELS = {
+    S.received: _l("Ontvangen"),
+    S.probing: _l("Wordt gecontroleerd"),
+    S.queued: _l("Wacht op omzetten"),
+    S.transcoding: _l("Wordt omgezet"),
+    S.transcoded: _l("Omgezet"),
+    S.publishing: _l("Wordt klaargezet"),
+    S.published: _l("Klaar om te bekijken"),
+    S.expired: _l("Verlopen"),
+    S.failed: _l("Mislukt"),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A move the transition table does not allow: a bug, never the trainer's doing."""
+
+
+def check(old: RecordingState, new: RecordingState) -> None:
+    """IllegalTransition unless the table lets `old` move to `new`."""
+    if new not in TABLE[old].next:
+        raise IllegalTransition(f"a recording cannot go from {old.value} to {new.value}")
+
+
+def _move(recording: Recording, new: RecordingState) -> None:
+    check(recording.state, new)
+    recording.state = new
+
+
+# --- the next step --------------------------------------------------------------------------------------------
+
+
+def next_step(recording: Recording) -> str | None:
+    """The step that runs from the recording's state, if any: the table's, or the download of a JaaS link."""
+    step = TABLE[recording.state].step
+    if step == PROBE and not recording.original_key:
+        return DOWNLOAD if recording.source_url else None
+    return step
+
+
+def advance_recording(recording: Recording) -> None:
+    """Enqueue the task of the recording's next step (by name), to run after the commit."""
+    step = next_step(recording)
+    if step is not None:
+        enqueue_by_name(db.session, STEPS[step].task, recording.id)
+
+
+# --- a running step -------------------------------------------------------------------------------------------
+
+
+def claim(recording: Recording, step: str) -> bool:
+    """Atomically move the recording into `step`; commits. False when another run has it or it is already done."""
+    spec = STEPS[step]
+    check(spec.start, spec.running)
+    condition = Recording.state == spec.start
+    if step == DOWNLOAD:
+        # The state does not change while downloading, so a fresh heartbeat marks the running download.
+        condition &= Recording.original_key.is_(None) & or_(
+            Recording.heartbeat_at.is_(None), Recording.heartbeat_at < _stale_cutoff())
+    now = utcnow()
+    done = db.session.execute(
+        update(Recording).where(Recording.id == recording.id, condition)
+        .values(state=spec.running, heartbeat_at=now, progress=0.0, attempts=Recording.attempts + 1,
+                failed_step=None, error_message=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(recording)
+    return done.rowcount == 1
+
+
+def heartbeat(recording: Recording, progress: float | None = None) -> None:
+    """Record that the step is alive (and how far it is); commits, so the reaper and the trainer see it."""
+    recording.heartbeat_at = utcnow()
+    if progress is not None:
+        recording.progress = round(min(max(progress, 0.0), 1.0), 4)
+    db.session.commit()
+
+
+@contextmanager
+def heartbeats(recording_id: int, step: str) -> Iterator[None]:
+    """Refresh the running step's heartbeat from a side thread (own connection) while the block runs."""
+    engine, stop = db.engine, threading.Event()
+    running = (Recording.id == recording_id) & (Recording.state == STEPS[step].running)
+
+    def run() -> None:
+        while not stop.wait(HEARTBEAT_EVERY_S):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(Recording).where(running).values(heartbeat_at=utcnow()))
+            except SQLAlchemyError as exc:  # a missed beat is harmless; the next one may get through
+                log.warning("recording %s: %s heartbeat failed: %s", recording_id, step, exc)
+
+    thread = threading.Thread(target=run, name=f"{step}-heartbeat-{recording_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def finish(recording: Recording, step: str) -> None:
+    """The step is done: move to the state it ends in and enqueue the next step after commit; flushes."""
+    _move(recording, STEPS[step].done)
+    recording.progress, recording.heartbeat_at = 1.0, None
+    db.session.flush()
+    advance_recording(recording)
+
+
+def fail(recording: Recording, step: str, message: str) -> None:
+    """Mark the recording failed at `step` with a plain message for the trainer; flushes (the original stays)."""
+    _move(recording, S.failed)
+    recording.failed_step, recording.error_message = step, str(message)
+    recording.heartbeat_at = None
+    db.session.flush()
+
+
+def release(recording: Recording, step: str, *, message: str | None = None) -> None:
+    """After a transient error: back to the step's start for a retry, or failed with `message` on the last try."""
+    if message is not None:
+        fail(recording, step, message)
+        return
+    _move(recording, STEPS[step].start)
+    recording.heartbeat_at = None
+    db.session.flush()
+
+
+# --- the trainer's Retry, the reaper, retention ---------------------------------------------------------------
+
+
+def retry_recording(recording: Recording) -> None:
+    """Start a failed step again from the state the table gives it (the trainer's Retry button); flushes."""
+    if recording.state is not S.failed:
+        raise RecordingError(str(_l("Deze opname is niet mislukt; opnieuw proberen is niet nodig.")))
+    step = STEPS.get(recording.failed_step or "")
+    target = step.retry_from if step else S.received
+    if target is S.received and not (recording.original_key or recording.source_url):
+        raise RecordingError(str(_l("Van deze opname is geen origineel bewaard. Upload hem opnieuw.")))
+    _move(recording, target)
+    recording.failed_step = recording.error_message = None
+    recording.progress, recording.heartbeat_at = 0.0, None
+    db.session.flush()
+    advance_recording(recording)
+
+
+def _stale_cutoff(now: datetime | None = None) -> datetime:
+    seconds = int(current_app.config.get("RECORDING_STALE_HEARTBEAT_S") or DEFAULT_STALE_HEARTBEAT_S)
+    return (now or utcnow()) - timedelta(seconds=seconds)
+
+
+def stale_recordings(*, now: datetime | None = None) -> list[Recording]:
+    """Recordings whose running step stopped sending heartbeats, or whose next step was never picked up."""
+    cutoff = _stale_cutoff(now)
+    # A waiting step may sit behind a long transcode backlog; only a much older one means its message was lost.
+    lost = (now or utcnow()) - WAITING_FACTOR * (utcnow() - _stale_cutoff(utcnow()))
+    running = Recording.state.in_(list(RUNNING))
+    waiting = Recording.state.in_([STEPS[name].start for name in RUNNING.values()])
+    query = select(Recording).where(or_(
+        running & or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < cutoff),
+        waiting & (Recording.updated_at < lost),
+    ))
+    return list(db.session.scalars(query))
+
+
+def requeue_stale(recording: Recording) -> None:
+    """Put a dead step back to where it starts and enqueue it again (re-running a step is safe); flushes."""
+    if recording.state in RUNNING:
+        _move(recording, STEPS[RUNNING[recording.state]].start)
+    recording.heartbeat_at, recording.progress = None, 0.0
+    recording.updated_at = utcnow()
+    db.session.flush()
+    advance_recording(recording)
+
+
+def expire(recording: Recording) -> None:
+    """Mark the recording expired (its retention ended); flushes. Deleting its objects is the caller's part."""
+    _move(recording, S.expired)
+    db.session.flush()
