@@ -9,13 +9,15 @@ accounts sits below courses, so parents and courses are taken as plain objects (
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import JSON, ForeignKey, String, inspect, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, inspect, literal, select, tuple_, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.models import User
@@ -44,22 +46,25 @@ MAX_DETAIL_LENGTH = 40
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
+    # The page reads newest first, (created_at, id) being the keyset: one index per way in, each ending in the key.
+    __table_args__ = tuple(Index(f"ix_audit_entries_{column}_created_at", column, "created_at", "id")
+                           for column in ("organisation_id", "parent_id", "course_id", "actor_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: No foreign key, like parent and course: the fact outlives them. None only for rows older than organisations.
-    organisation_id: Mapped[int | None] = mapped_column(index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    organisation_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: One of ACTIONS.
     action: Mapped[str] = mapped_column(String(40))
     #: staff (logged in), api (bearer token), parent (their own link) or system (CLI, worker).
     actor_kind: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_name: Mapped[str] = mapped_column(String(200), default="")
     #: No foreign key: the fact outlives the parent (and the course).
-    parent_id: Mapped[int | None] = mapped_column(index=True)
+    parent_id: Mapped[int | None]
     #: The parent's name when it happened; emptied when the parent is deleted.
     parent_name: Mapped[str | None] = mapped_column(String(200))
-    course_id: Mapped[int | None] = mapped_column(index=True)
+    course_id: Mapped[int | None]
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
     def __repr__(self) -> str:
@@ -131,14 +136,90 @@ def forget_parent(parent: Any) -> AuditEntry:
     return entry
 
 
-def entries_query(*, parent_id: int | None = None, course_id: int | None = None, actor_id: int | None = None):
-    """The audit rows matching the filters, newest first (a select for db.paginate)."""
-    query = select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-    for column, value in ((AuditEntry.parent_id, parent_id), (AuditEntry.course_id, course_id),
-                          (AuditEntry.actor_id, actor_id)):
-        if value is not None:
-            query = query.where(column == value)
-    return query
+#: Entries on one page of the coordinator's log.
+PER_PAGE = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"(\d{1,20})\.(\d{1,18})")
+_NUMBER = re.compile(r"#?(\d{1,18})")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the log, newest first, and the cursors of the pages next to it (None: nothing there)."""
+
+    entries: list[AuditEntry]
+    newer: str | None
+    older: str | None
+
+
+def cursor_of(entry: AuditEntry) -> str:
+    """The keyset position of an entry for a link: microseconds since 1970 and the id ("1767225600000000.42")."""
+    return f"{(entry.created_at - _EPOCH) // timedelta(microseconds=1)}.{entry.id}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, int]:
+    """(created_at, id) of a cursor made by cursor_of; ValueError for anything else."""
+    match = _CURSOR.fullmatch(value or "")
+    if match is None:
+        raise ValueError(f"not an audit cursor: {value!r}")
+    return _EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
+
+
+def _table(name: str):
+    # accounts sits below courses: their tables by name, always with the organisation named (Core is not scoped).
+    return db.metadata.tables[name]
+
+
+def _search(column, term: str | None, ids_named):
+    """A condition on an id column for a search box: a number ("12" or "#12") is that id, other text a name (any
+    part, any case) among the organisation's ids that `ids_named(term)` selects; None for an empty box."""
+    term = " ".join((term or "").split())
+    if not term:
+        return None
+    number = _NUMBER.fullmatch(term)
+    return column == int(number[1]) if number else column.in_(ids_named(term))
+
+
+def search_filters(organisation_id: int, *, parent: str | None = None, course: str | None = None,
+                   actor: str | None = None) -> list:
+    """WHERE clauses for the page's search boxes: parent name or number, course title or number, actor name or
+    number, each matched within the organisation only."""
+    parents, courses = _table("parents"), _table("courses")
+    found = [
+        _search(AuditEntry.parent_id, parent, lambda term: select(parents.c.id).where(
+            parents.c.organisation_id == organisation_id, parents.c.name.icontains(term, autoescape=True))),
+        _search(AuditEntry.course_id, course, lambda term: select(courses.c.id).where(
+            courses.c.organisation_id == organisation_id, courses.c.title.icontains(term, autoescape=True))),
+        _search(AuditEntry.actor_id, actor, lambda term: select(User.id).where(
+            User.organisation_id == organisation_id, User.name.icontains(term, autoescape=True))),
+    ]
+    return [condition for condition in found if condition is not None]
+
+
+def entries_page(organisation_id: int, filters: list, *, before: tuple[datetime, int] | None = None,
+                 after: tuple[datetime, int] | None = None, per_page: int = PER_PAGE) -> Page:
+    """One page of the organisation's log matching `filters`: the newest entries, or those just older than
+    `before` or just newer than `after` (keyset on (created_at, id): no count, no offset; one statement)."""
+    query = select(AuditEntry).where(AuditEntry.organisation_id == organisation_id, *filters)
+    key, newest_first = tuple_(AuditEntry.created_at, AuditEntry.id), (AuditEntry.created_at.desc(),
+                                                                       AuditEntry.id.desc())
+    if after is not None:
+        rows = list(db.session.scalars(query.where(key > tuple_(*_typed(after)))
+                                       .order_by(AuditEntry.created_at, AuditEntry.id).limit(per_page + 1)))
+        entries = rows[:per_page][::-1]
+        return Page(entries, cursor_of(entries[0]) if len(rows) > per_page else None,
+                    cursor_of(entries[-1]) if entries else None)
+    if before is not None:
+        query = query.where(key < tuple_(*_typed(before)))
+    rows = list(db.session.scalars(query.order_by(*newest_first).limit(per_page + 1)))
+    entries = rows[:per_page]
+    return Page(entries, cursor_of(entries[0]) if before is not None and entries else None,
+                cursor_of(entries[-1]) if len(rows) > per_page else None)
+
+
+def _typed(position: tuple[datetime, int]):
+    created_at, entry_id = position
+    return literal(created_at, UTCDateTime()), literal(entry_id)
 
 
 def course_titles(organisation_id: int, ids: set[int] | None = None) -> dict[int, str]:

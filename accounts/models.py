@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String, select
+from sqlalchemy import Enum, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import tenancy
@@ -46,9 +46,11 @@ class Organisation(db.Model):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    #: The organisation's users by name (lists, the audit page's search); also the foreign key's index.
+    __table_args__ = (Index("ix_users_organisation_id_name", "organisation_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     #: Stored lower-cased, so look-ups are case-insensitive on every database.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -7,8 +7,9 @@ import re
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from accounts.models import User
 from activities import media, tasks
@@ -144,6 +145,23 @@ def thread(activity: HomeActivity, parent: Parent) -> list[ActivityResponse | Ac
     return sorted(items, key=lambda item: (item.created_at, isinstance(item, ActivityReply), item.id))
 
 
+def threads(activity: HomeActivity, parent_ids: list[int]) -> dict[int, list[ActivityResponse | ActivityReply]]:
+    """Per parent id (of those given, each present): their thread about the activity, as `thread` gives it; two
+    queries, whatever the number of parents."""
+    found: dict[int, list] = {parent_id: [] for parent_id in parent_ids}
+    if not parent_ids:
+        return found
+    responses = select(ActivityResponse).where(ActivityResponse.activity_id == activity.id,
+                                               ActivityResponse.parent_id.in_(parent_ids))
+    replies = (select(ActivityReply).options(joinedload(ActivityReply.author))
+               .where(ActivityReply.activity_id == activity.id, ActivityReply.parent_id.in_(parent_ids)))
+    for item in [*db.session.scalars(responses), *db.session.scalars(replies)]:
+        found[item.parent_id].append(item)
+    for items in found.values():
+        items.sort(key=lambda item: (item.created_at, isinstance(item, ActivityReply), item.id))
+    return found
+
+
 def add_reply(activity: HomeActivity, parent: Parent, *, author: User, text: str) -> ActivityReply:
     """A trainer's message to one parent in the activity's thread; flushes."""
     text = _clean_text(text)
@@ -174,13 +192,13 @@ def nudge_channel(parent: Parent) -> str | None:
     return next((c for c in ("whatsapp", "sms", "email") if c in parent.channels), None)
 
 
-def last_nudges(activity: HomeActivity) -> dict[int, datetime]:
-    """Per parent id: when they were last nudged about the activity."""
-    query = select(ActivityNudge).where(ActivityNudge.activity_id == activity.id)
-    latest: dict[int, datetime] = {}
-    for nudge in db.session.scalars(query):
-        latest[nudge.parent_id] = max(latest.get(nudge.parent_id, nudge.created_at), nudge.created_at)
-    return latest
+def last_nudges(activity: HomeActivity, parent_ids: list[int] | None = None) -> dict[int, datetime]:
+    """Per parent id (of those given, if any): when they were last nudged about the activity; one query."""
+    query = (select(ActivityNudge.parent_id, func.max(ActivityNudge.created_at))
+             .where(ActivityNudge.activity_id == activity.id).group_by(ActivityNudge.parent_id))
+    if parent_ids is not None:
+        query = query.where(ActivityNudge.parent_id.in_(parent_ids))
+    return {parent_id: at for parent_id, at in db.session.execute(query)}
 
 
 def nudge(activity: HomeActivity, *, now: datetime | None = None) -> list[ActivityNudge]:

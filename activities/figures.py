@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, exists, func, select
 
-from activities.answers import counts_as_answer, last_nudges, nudge_channel, thread
-from activities.models import ActivityReply, ActivityResponse, HomeActivity
-from activities.services import addressees, course_activities
+from activities.answers import counts_as_answer, last_nudges, nudge_channel, threads
+from activities.models import ActivityReply, ActivityResponse, HomeActivity, MediaState
+from activities.services import addressed_pairs
 from core.extensions import db
 from courses.models import Course, Parent
+from courses.services import PARENTS_PER_PAGE, name_filter
 
 
 @dataclass(frozen=True)
@@ -44,68 +45,105 @@ class ActivityCard:
     replies: int
 
 
-def inbox(activity: HomeActivity) -> tuple[list[InboxRow], list[InboxRow]]:
-    """(answered, waiting): every addressee of the activity with their thread, answered ones first."""
-    nudged = last_nudges(activity)
+@dataclass(frozen=True)
+class Inbox:
+    """One page of an activity's addressees, split into (answered, waiting), with the totals over all of them."""
+
+    answered: list[InboxRow]
+    waiting: list[InboxRow]
+    answered_total: int
+    waiting_total: int
+    #: Flask-SQLAlchemy Pagination of the page's parents (page, pages, has_prev, has_next, total).
+    page: object
+
+
+def _counted():
+    return ActivityResponse.state != MediaState.failed
+
+
+def _has_answered(pairs):
+    return exists().where(ActivityResponse.activity_id == pairs.c.activity_id,
+                          ActivityResponse.parent_id == pairs.c.parent_id, _counted())
+
+
+def inbox(activity: HomeActivity, *, search: str = "", page: int = 1, per_page: int = PARENTS_PER_PAGE) -> Inbox:
+    """One page of the activity's addressees (by name; those whose name contains `search`) with their threads,
+    answered ones first, and the totals; the same few queries whatever the number of parents."""
+    pairs = addressed_pairs(HomeActivity.id == activity.id).subquery()
+    answered_sum = func.sum(case((_has_answered(pairs), 1), else_=0))
+    everyone, answered_total = db.session.execute(select(func.count(), answered_sum).select_from(pairs)).one()
+    query = select(Parent).join(pairs, pairs.c.parent_id == Parent.id)
+    if search:
+        query = query.where(name_filter(Parent.name, search))
+    shown = db.paginate(query.order_by(Parent.name, Parent.id), page=page, per_page=per_page, error_out=False)
+    ids = [p.id for p in shown.items]
+    items, nudged = threads(activity, ids), last_nudges(activity, ids)
     answered, waiting = [], []
-    for parent in addressees(activity):
-        items = thread(activity, parent)
-        done = any(isinstance(i, ActivityResponse) and counts_as_answer(i) for i in items)
-        row = InboxRow(parent, items, done, nudged.get(parent.id), nudge_channel(parent))
+    for parent in shown.items:
+        done = any(isinstance(i, ActivityResponse) and counts_as_answer(i) for i in items[parent.id])
+        row = InboxRow(parent, items[parent.id], done, nudged.get(parent.id), nudge_channel(parent))
         (answered if done else waiting).append(row)
-    return answered, waiting
+    answered_total = int(answered_total or 0)
+    return Inbox(answered, waiting, answered_total, everyone - answered_total, shown)
 
 
-def _answers(activities: list[HomeActivity]) -> dict[int, set[int]]:
-    """Per activity id: the ids of parents with a counted answer."""
-    result: dict[int, set[int]] = {a.id: set() for a in activities}
-    if activities:
-        query = select(ActivityResponse).where(ActivityResponse.activity_id.in_(result))
-        for response in db.session.scalars(query):
-            if counts_as_answer(response):
-                result[response.activity_id].add(response.parent_id)
-    return result
+def _answered_counts(activity_ids: list[int]) -> dict[int, int]:
+    """Per activity id: how many parents have a counted answer; one query."""
+    query = (select(ActivityResponse.activity_id, func.count(ActivityResponse.parent_id.distinct()))
+             .where(ActivityResponse.activity_id.in_(activity_ids), _counted())
+             .group_by(ActivityResponse.activity_id))
+    return dict(db.session.execute(query).tuples().all()) if activity_ids else {}
 
 
 def activity_counts(activities: list[HomeActivity]) -> dict[int, Answered]:
-    """Per activity id: parents who answered out of the parents asked (activities without a request: 0 asked)."""
-    answers = _answers(activities)
-    return {a.id: Answered(len(answers[a.id]), len(addressees(a)) if a.requested else 0) for a in activities}
+    """Per activity id: parents who answered out of the parents asked (activities without a request: 0 asked);
+    two queries."""
+    answered = _answered_counts([a.id for a in activities])
+    requested = [a.id for a in activities if a.requested]
+    asked: dict[int, int] = {}
+    if requested:
+        pairs = addressed_pairs(HomeActivity.id.in_(requested)).subquery()
+        query = select(pairs.c.activity_id, func.count()).group_by(pairs.c.activity_id)
+        asked = dict(db.session.execute(query).tuples().all())
+    return {a.id: Answered(answered.get(a.id, 0), asked.get(a.id, 0) if a.requested else 0) for a in activities}
 
 
-def parent_figures(course: Course) -> dict[int, Answered]:
-    """Per parent id: how many of the course's requests for them they answered (only parents who were asked)."""
-    asked = [a for a in course_activities(course) if a.requested]
-    answers = _answers(asked)
-    figures: dict[int, Answered] = {}
-    for activity in asked:
-        for parent in addressees(activity):
-            before = figures.get(parent.id, Answered(0, 0))
-            figures[parent.id] = Answered(before.answered + (parent.id in answers[activity.id]), before.asked + 1)
-    return figures
+def parent_figures(course: Course, parent_ids: list[int]) -> dict[int, Answered]:
+    """Per parent id (of those given) who was asked anything: how many of the course's requests for them they
+    answered; one query."""
+    if not parent_ids:
+        return {}
+    pairs = addressed_pairs(HomeActivity.course_id == course.id, HomeActivity.request_kinds != "").subquery()
+    query = (select(pairs.c.parent_id, func.sum(case((_has_answered(pairs), 1), else_=0)), func.count())
+             .where(pairs.c.parent_id.in_(parent_ids)).group_by(pairs.c.parent_id))
+    return {parent_id: Answered(int(done or 0), asked) for parent_id, done, asked in db.session.execute(query)}
 
 
 def session_figures(course: Course) -> dict[int, int]:
-    """Per session id with a request attached: how many of its addressees answered at least one of them."""
-    asked = [a for a in course_activities(course) if a.requested and a.session_id]
-    answers = _answers(asked)
-    by_session: dict[int, set[int]] = {}
-    for activity in asked:
-        by_session.setdefault(activity.session_id, set()).update(answers[activity.id])
-    return {session_id: len(parents) for session_id, parents in by_session.items()}
+    """Per session id with a request attached: how many parents answered at least one of them; one query."""
+    query = (select(HomeActivity.session_id, func.count(ActivityResponse.parent_id.distinct()))
+             .outerjoin(ActivityResponse, (ActivityResponse.activity_id == HomeActivity.id) & _counted())
+             .where(HomeActivity.course_id == course.id, HomeActivity.request_kinds != "",
+                    HomeActivity.session_id.is_not(None))
+             .group_by(HomeActivity.session_id))
+    return dict(db.session.execute(query).tuples().all())
 
 
 def parent_cards(parent: Parent, activities: list[HomeActivity], language: str) -> list[ActivityCard]:
     """The route map's cards for activities that are for the parent: open requests first (soonest due first),
     then the rest in the given order."""
-    answers = _answers(activities)
+    ids = [a.id for a in activities]
+    answered: set[int] = set()
     replies: dict[int, int] = {}
-    if activities:
-        query = select(ActivityReply).where(ActivityReply.parent_id == parent.id,
-                                            ActivityReply.activity_id.in_([a.id for a in activities]))
-        for reply in db.session.scalars(query):
-            replies[reply.activity_id] = replies.get(reply.activity_id, 0) + 1
-    cards = [ActivityCard(a, a.text_in(language, "title"), a.course.title, parent.id in answers[a.id],
+    if ids:
+        mine = (select(ActivityResponse.activity_id).distinct()
+                .where(ActivityResponse.parent_id == parent.id, ActivityResponse.activity_id.in_(ids), _counted()))
+        answered = set(db.session.scalars(mine))
+        query = (select(ActivityReply.activity_id, func.count())
+                 .where(ActivityReply.parent_id == parent.id, ActivityReply.activity_id.in_(ids))
+                 .group_by(ActivityReply.activity_id))
+        replies = dict(db.session.execute(query).tuples().all())
+    cards = [ActivityCard(a, a.text_in(language, "title"), a.course.title, a.id in answered,
                           replies.get(a.id, 0)) for a in activities]
     open_ = sorted((c for c in cards if c.activity.requested and not c.answered),
                    key=lambda c: (c.activity.due_on is None, c.activity.due_on or c.activity.created_at.date()))

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, select, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from accounts.models import User
@@ -39,6 +39,12 @@ def new_uuid() -> str:
     return uuid.uuid4().hex
 
 
+def processing_index(table: str) -> Index:
+    """A partial index of the few clips still processing, by age (the stuck-clip sweep)."""
+    processing = text("state = 'processing'")
+    return Index(f"ix_{table}_processing", "updated_at", postgresql_where=processing, sqlite_where=processing)
+
+
 class StoredMediaMixin:
     """The stored file of an activity picture/clip or a response: where it is and whether it is ready."""
 
@@ -68,10 +74,12 @@ class HomeActivity(db.Model):
     """Something to do at home, attached to the course or to one of its sessions, with an optional request."""
 
     __tablename__ = "home_activities"
+    #: A course's activities, newest first; also the foreign key's index.
+    __table_args__ = (Index("ix_home_activities_course_id_created_at", "course_id", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uuid)
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     #: The live session it belongs to; None: the course.
     session_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_session.id", ondelete="SET NULL"),
                                                    index=True)
@@ -109,6 +117,7 @@ class ActivityMedia(StoredMediaMixin, db.Model):
     """A picture or short clip that belongs to a home activity."""
 
     __tablename__ = "activity_media"
+    __table_args__ = (processing_index(__tablename__),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("home_activities.id", ondelete="CASCADE"), index=True)
@@ -121,10 +130,12 @@ class ActivityResponse(StoredMediaMixin, db.Model):
     """One answer of a parent to a home activity: a photo, clip, voice message or text (media may carry text)."""
 
     __tablename__ = "activity_responses"
-    __table_args__ = (UniqueConstraint("parent_id", "client_key"),)
+    #: An activity's responses in order (the inbox, the API); also the foreign key's index.
+    __table_args__ = (UniqueConstraint("parent_id", "client_key"), processing_index(__tablename__),
+                      Index("ix_activity_responses_activity_id_created_at", "activity_id", "created_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("home_activities.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("home_activities.id", ondelete="CASCADE"))
     parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
     kind: Mapped[ResponseKind] = mapped_column(Enum(ResponseKind, name="response_kind"))
     text: Mapped[str] = mapped_column(Text, default="")

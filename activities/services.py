@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, exists, or_, select
 
 from accounts.models import User
 from activities import media, tasks
@@ -17,8 +17,8 @@ from core.queue import enqueue_after_commit
 from core.storage import get_storage
 from core.text import has_control_chars
 from courses.models import Course, Enrolment, Parent
-from sessions.models import WorkshopSession
-from sessions.services import is_invited
+from sessions.models import WorkshopSession, session_invitees
+from sessions.services import invited_clause, is_invited
 
 TEXT_FIELDS = ("title", "body", "request_text")
 
@@ -159,12 +159,23 @@ def _session_of(activity: HomeActivity) -> WorkshopSession | None:
     return db.session.get(WorkshopSession, activity.session_id) if activity.session_id else None
 
 
+def addressed_pairs(*where) -> Select:
+    """SELECT (activity_id, parent_id) of every parent an activity is for: enrolled in its course and, for a
+    session's activity, invited to that session (the whole course, or chosen); `where` filters on HomeActivity."""
+    chosen = exists().where(session_invitees.c.session_id == HomeActivity.session_id,
+                            session_invitees.c.parent_id == Enrolment.parent_id)
+    return (select(HomeActivity.id.label("activity_id"), Enrolment.parent_id.label("parent_id"))
+            .join(Enrolment, Enrolment.course_id == HomeActivity.course_id)
+            .outerjoin(WorkshopSession, WorkshopSession.id == HomeActivity.session_id)
+            .where(*where, or_(WorkshopSession.id.is_(None), WorkshopSession.invite_whole_course.is_(True), chosen)))
+
+
 def addressees(activity: HomeActivity) -> list[Parent]:
-    """The parents the activity is for: enrolled in its course and, for a session's activity, invited to it."""
-    query = select(Parent).join(Enrolment).where(Enrolment.course_id == activity.course_id).order_by(Parent.name)
-    parents = list(db.session.scalars(query))
-    session = _session_of(activity)
-    return [p for p in parents if session is None or is_invited(session, p)]
+    """The parents the activity is for: enrolled in its course and, for a session's activity, invited to it; one
+    query."""
+    pairs = addressed_pairs(HomeActivity.id == activity.id).subquery()
+    query = select(Parent).join(pairs, pairs.c.parent_id == Parent.id).order_by(Parent.name, Parent.id)
+    return list(db.session.scalars(query))
 
 
 def is_for(activity: HomeActivity, parent: Parent) -> bool:
@@ -176,10 +187,13 @@ def is_for(activity: HomeActivity, parent: Parent) -> bool:
 
 
 def parent_activities(parent: Parent, courses: list[Course]) -> list[HomeActivity]:
-    """The activities of these (unarchived) courses that are for the parent, newest first."""
+    """The activities of these (unarchived) courses that are for the parent, newest first; one query."""
     course_ids = [c.id for c in courses]
     if not course_ids:
         return []
-    query = select(HomeActivity).where(HomeActivity.course_id.in_(course_ids))
-    activities = db.session.scalars(query.order_by(HomeActivity.created_at.desc(), HomeActivity.id.desc()))
-    return [a for a in activities if is_for(a, parent)]
+    enrolled = exists().where(Enrolment.course_id == HomeActivity.course_id, Enrolment.parent_id == parent.id)
+    invited = select(WorkshopSession.id).where(WorkshopSession.id == HomeActivity.session_id,
+                                               invited_clause(parent)).exists()
+    query = select(HomeActivity).where(HomeActivity.course_id.in_(course_ids), enrolled,
+                                       or_(HomeActivity.session_id.is_(None), invited))
+    return list(db.session.scalars(query.order_by(HomeActivity.created_at.desc(), HomeActivity.id.desc())))

@@ -8,13 +8,14 @@ from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from huey import crontab
+from sqlalchemy import literal, select, update
 
 from activities import clips
-from activities.models import ActivityMedia, ActivityNudge, ActivityResponse, HomeActivity
+from activities.models import ActivityMedia, ActivityNudge, ActivityResponse, HomeActivity, MediaState
 from core import mail, sms
 from core.db import utcnow
 from core.extensions import db
-from core.queue import periodic_task, task
+from core.queue import enqueue_after_commit, periodic_task, task
 from core.storage import StorageError
 from core.urls import external_url
 from courses.links import parent_feed_token
@@ -25,6 +26,9 @@ log = logging.getLogger("ouderkamer.activities")
 #: The nudge SMS may cost at most this many parts; a longer text drops the title, then falls back to the link.
 MAX_SMS_SEGMENTS = 2
 EMAIL, SMS = "email", "sms"
+#: Stuck clips claimed and committed at a time, and the most batches per kind in one sweep (the next goes on).
+STUCK_BATCH = 100
+STUCK_MAX_BATCHES = 20
 
 
 def _process(model, row_id: int, task) -> None:
@@ -54,13 +58,34 @@ def process_activity_clip(media_id: int, task=None) -> None:
     _process(ActivityMedia, media_id, task)
 
 
+def _claim_stuck(model: type[ActivityMedia] | type[ActivityResponse], cutoff) -> list[int]:
+    """Mark the oldest batch of clips `processing` since before `cutoff` as just queued, so no other sweep takes
+    them, and return their ids; flushes. Read through the partial index of processing clips."""
+    # The state as a literal, not a parameter: a prepared (generic) plan could not use the partial index otherwise.
+    processing = model.state == literal(MediaState.processing, model.state.type, literal_execute=True)
+    due = select(model.id).where(processing, model.updated_at < cutoff).order_by(model.updated_at).limit(STUCK_BATCH)
+    ids = list(db.session.scalars(due))
+    if not ids:
+        return []
+    claimed = db.session.execute(update(model).where(model.id.in_(ids), processing, model.updated_at < cutoff)
+                                 .values(updated_at=utcnow()).returning(model.id)
+                                 .execution_options(synchronize_session=False))
+    return list(claimed.scalars())
+
+
 @periodic_task(crontab(minute="*/10"), name="activities.requeue_stuck_clips")
 def requeue_stuck_clips() -> None:
-    """Queue again every clip whose transcode task was lost (a worker died mid-way); commits."""
-    for row in clips.stuck_clips():
-        row.updated_at = utcnow()
-        db.session.commit()
-        (process_response_clip if isinstance(row, ActivityResponse) else process_activity_clip)(row.id)
+    """Queue again every clip whose transcode task was lost (a worker died mid-way), a batch at a time; commits
+    each batch (its transcodes are enqueued then)."""
+    cutoff = utcnow() - clips.STUCK_AFTER
+    for model, process in ((ActivityResponse, process_response_clip), (ActivityMedia, process_activity_clip)):
+        for _batch in range(STUCK_MAX_BATCHES):
+            ids = _claim_stuck(model, cutoff)
+            for row_id in ids:
+                enqueue_after_commit(db.session, process, row_id)
+            db.session.commit()
+            if len(ids) < STUCK_BATCH:
+                break
 
 
 @task(name="activities.send_nudge", retries=3, retry_delay=60)

@@ -181,12 +181,15 @@ def delete_media(course_id: int, activity_id: int, media_id: int):
 def inbox(course_id: int, activity_id: int):
     course = course_or_403(course_id)
     activity = _activity_or_404(course, activity_id)
-    answered, waiting = figures.inbox(activity)
-    audit.record("responses.viewed", activity=activity.id, count=len(answered))
+    search = request.args.get("q", "").strip()[:100]
+    found = figures.inbox(activity, search=search, page=request.args.get("page", 1, type=int))
+    page = render_template("activities/inbox.html", course=course, activity=activity, inbox=found, search=search,
+                           answered=found.answered, waiting=found.waiting, reply_form=ReplyForm(formdata=None),
+                           empty=EmptyForm(), kind_labels=KIND_LABELS)
+    # Rendered before the commit: a commit expires every row, which the template would otherwise load again.
+    audit.record("responses.viewed", activity=activity.id, count=found.answered_total)
     db.session.commit()
-    return render_template("activities/inbox.html", course=course, activity=activity, answered=answered,
-                           waiting=waiting, reply_form=ReplyForm(formdata=None), empty=EmptyForm(),
-                           kind_labels=KIND_LABELS)
+    return page
 
 
 @bp.route("/<int:activity_id>/parents/<int:parent_id>/reply", methods=["POST"])

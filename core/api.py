@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import Select, TypeDecorator, literal, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import DomainError, api_error
@@ -163,14 +163,16 @@ def _dump(value):
 def _load(value, kind: type | None):
     if isinstance(value, dict) and kind in (datetime, date):
         value = kind.fromisoformat(value["dt" if kind is datetime else "d"])
-    if kind is not None and type(value) is not kind:  # a cursor made before the list's sort keys changed
-        raise ValueError(f"cursor value {value!r} is not a {kind.__name__}")
+    # A key of another type: a cursor made before the list's sort keys changed.
+    if type(value) is not kind and (kind is not None or not isinstance(value, str | int)):
+        raise ValueError(f"cursor value {value!r} does not fit its sort key")
     return value
 
 
 def _python_type(key: ColumnElement) -> type | None:
+    type_ = key.type.impl_instance if isinstance(key.type, TypeDecorator) else key.type
     try:
-        return key.type.python_type
+        return type_.python_type
     except NotImplementedError:
         return None
 
@@ -206,9 +208,9 @@ def paginate(query: Select, *keys: ColumnElement, descending: bool = False) -> P
     if len(rows) <= limit:
         return Page([row[0] for row in rows], None)
     cursor = _cursor_serializer().dumps([_dump(value) for value in rows[limit - 1][1:]])
-    args = {name: value for name, value in request.args.items() if name not in ("limit", "cursor")}
+    # Only limit and cursor go on: a list with filters must add them here (and sign them into the cursor).
     return Page([row[0] for row in rows[:limit]],
-                external_url(request.endpoint, **request.view_args, **args, limit=limit, cursor=cursor))
+                external_url(request.endpoint, **request.view_args, limit=limit, cursor=cursor))
 
 
 def _domain_error(exc: DomainError):

@@ -44,9 +44,10 @@ from parents.lobby import bp as lobby_bp
 from parents.responses import bp as responses_bp
 from parents.routemap import bp as parents_bp
 from parents.rsvp import bp as rsvp_bp
+from parents.watch import bp as watch_bp
 from recordings.audit import storage_cli
-from recordings.playback import bp as playback_bp
 from recordings.views import bp as recordings_bp
+from recordings.watch import bp as playback_bp
 from sessions.views import bp as sessions_bp
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
@@ -178,7 +179,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     api = api_blueprint()
     csrf.exempt(api)  # the API authenticates with bearer tokens, not cookies
     for blueprint in (core_bp, accounts_bp, audit_bp, courses_bp, activities_bp, parents_bp, responses_bp, sessions_bp,
-                      lobby_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, dashboard_bp, api):
+                      lobby_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, watch_bp, dashboard_bp, api):
         app.register_blueprint(blueprint)
     for command in (worker_command, orgs_cli, trainers_cli, tokens_cli, demo.demo_command, storage_cli):
         app.cli.add_command(command)

@@ -54,6 +54,8 @@ class CourseForm(FlaskForm):
                                   validators=[InputRequired(), NumberRange(min=1, max=365)])
     reminder_offsets = CheckboxesField(_l("Herinneringen voor elke bijeenkomst"), coerce=int, choices=REMINDER_CHOICES,
                                        default=list(DEFAULT_REMINDERS), validators=[_not_too_many])
+    publish_automatically = BooleanField(_l("Nieuwe opnames meteen publiceren voor ouders, zonder ze eerst te bekijken"),
+                                         default=False)
 
     def __init__(self, *args, trainer_choices=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     String,
     Table,
     Text,
@@ -32,14 +33,17 @@ course_trainers = Table(
     db.metadata,
     Column("course_id", ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_course_trainers_user_id", "user_id"),  # a trainer's courses; the key starts with course_id
 )
 
 
 class Course(db.Model):
     __tablename__ = "courses"
+    #: The organisation's courses by title (the course list); also the foreign key's index.
+    __table_args__ = (Index("ix_courses_organisation_id_title", "organisation_id", "title"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="nl")
@@ -48,6 +52,8 @@ class Course(db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
     #: Days a recording stays watchable before it expires.
     retention_days: Mapped[int] = mapped_column(default=60)
+    #: A new recording goes to parents as soon as it is processed; off: it waits for a trainer's review first.
+    publish_automatically: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: Minutes before each session that reminders go out (at most 3; empty = no reminders).
     reminder_offsets: Mapped[list[int]] = mapped_column(JSON, default=lambda: [1440, 60],
                                                         server_default=text("'[1440, 60]'"))
@@ -64,10 +70,12 @@ class Course(db.Model):
 
 class Parent(db.Model):
     __tablename__ = "parents"
+    #: The organisation's parents by name (the audit page's search); also the foreign key's index.
+    __table_args__ = (Index("ix_parents_organisation_id_name", "organisation_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: A parent belongs to one organisation; the same e-mail in another organisation is another parent.
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     #: E.164, e.g. +31612345678.

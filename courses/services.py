@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import available_timezones
@@ -27,10 +25,7 @@ from courses.models import Course, Enrolment, Parent
 
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 PHONE_REGION = "NL"
-MAX_IMPORT_ROWS = 2000
 MAX_NAME = 200  # Parent.name
-CSV_HEADERS = {"name": "name", "naam": "name", "email": "email", "e-mail": "email", "e-mailadres": "email",
-               "phone": "phone", "telefoon": "phone", "mobiel": "phone", "language": "language", "taal": "language"}
 
 
 #: Minutes before a session that a course may send reminders (1 week ... 15 minutes), how many at most, default.
@@ -85,7 +80,8 @@ def clean_reminder_offsets(offsets) -> list[int]:
 
 def create_course(*, title: str, trainers: list[User], description: str = "", language: str = "nl",
                   timezone: str = DEFAULT_TIMEZONE, starts_on: date | None = None, ends_on: date | None = None,
-                  retention_days: int = 60, reminder_offsets=DEFAULT_REMINDERS) -> Course:
+                  retention_days: int = 60, reminder_offsets=DEFAULT_REMINDERS,
+                  publish_automatically: bool = False) -> Course:
     """Create a course run by the given trainers, in their organisation; flushes."""
     organisation_id = trainers[0].organisation_id if trainers else None
     _check_course(title=title, language=language, timezone=timezone, starts_on=starts_on, ends_on=ends_on,
@@ -93,14 +89,15 @@ def create_course(*, title: str, trainers: list[User], description: str = "", la
                   organisation_id=organisation_id)
     course = Course(organisation_id=organisation_id, title=title.strip(), description=description or "", language=language, timezone=timezone,
                     starts_on=starts_on, ends_on=ends_on, retention_days=retention_days, trainers=list(trainers),
-                    reminder_offsets=clean_reminder_offsets(reminder_offsets))
+                    reminder_offsets=clean_reminder_offsets(reminder_offsets),
+                    publish_automatically=bool(publish_automatically))
     db.session.add(course)
     db.session.flush()
     return course
 
 
 COURSE_FIELDS = ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days", "trainers",
-                 "reminder_offsets")
+                 "reminder_offsets", "publish_automatically")
 
 
 def update_course(course: Course, **changes) -> Course:
@@ -321,91 +318,20 @@ def course_parents(course: Course) -> list[Parent]:
     return list(db.session.scalars(query))
 
 
-# --- CSV import ----------------------------------------------------------------------------------------------
+#: Rows of a trainer's parent table per page.
+PARENTS_PER_PAGE = 50
 
 
-@dataclass
-class ImportRow:
-    """One data row of an uploaded file: its line number, the raw values and the outcome of the checks."""
-
-    line: int
-    values: dict
-    data: ParentData | None = None
-    error: str | None = None
-    #: "new", "existing" (already known: only enrolled) or "repeat" (same parent earlier in the file).
-    status: str = "new"
+def name_filter(column, search: str):
+    """SQL condition: `column` contains `search`, case-insensitive, with % and _ taken literally."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
 
 
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CourseError(_l("Sla het bestand op als CSV UTF-8."), field="file") from None
-
-
-def _header(fields: list[str]) -> list[str]:
-    keys = [CSV_HEADERS.get(f.strip().lower(), "") for f in fields]
-    if "name" not in keys or not {"email", "phone"} & set(keys):
-        raise CourseError(_l("De eerste regel moet de kolommen naam, e-mail, telefoon en taal noemen."),
-                          field="file")
-    return keys
-
-
-def read_csv(raw: bytes) -> list[dict]:
-    """The data rows of a UTF-8 CSV (comma or semicolon, BOM allowed) as dicts with line numbers."""
-    text = _decode(raw)
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        keys = _header(next(reader, []))
-        rows = []
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            values = {k: (cells[i].strip() if i < len(cells) else "") for i, k in enumerate(keys) if k}
-            rows.append({"line": reader.line_num, **values})
-    except csv.Error:  # e.g. a field longer than the csv module allows: not a parents list
-        raise CourseError(_l("Sla het bestand op als CSV UTF-8."), field="file") from None
-    if len(rows) > MAX_IMPORT_ROWS:
-        raise CourseError(_l("Een bestand mag hoogstens %(n)d regels hebben.", n=MAX_IMPORT_ROWS), field="file")
-    return rows
-
-
-def _check_row(row: ImportRow, default_language: str, seen: dict, organisation_id: int) -> None:
-    values = row.values
-    try:
-        row.data = clean_parent(name=values.get("name", ""), email=values.get("email"), phone=values.get("phone"),
-                                language=(values.get("language") or default_language).lower())
-    except CourseError as exc:
-        row.error = str(exc.message)
-        return
-    keys = [k for k in (row.data.email, row.data.phone) if k]
-    if any(k in seen for k in keys):
-        row.status = "repeat"
-    elif find_parent(organisation_id, email=row.data.email, phone=row.data.phone) is not None:
-        row.status = "existing"
-    seen.update(dict.fromkeys(keys, row.line))
-
-
-def check_import(course: Course, raw: bytes) -> list[ImportRow]:
-    """Parse and check an uploaded parents file without changing anything."""
-    rows = [ImportRow(line=r.pop("line"), values=r) for r in read_csv(raw)]
-    seen: dict = {}
-    for row in rows:
-        _check_row(row, course.language if course.language in current_app.config["LANGUAGES"] else "nl", seen,
-                   course.organisation_id)
-    return rows
-
-
-def import_parents(course: Course, raw: bytes) -> list[ImportRow]:
-    """Re-check a parents file and enrol every row, or nothing when a row is bad; flushes."""
-    rows = check_import(course, raw)
-    if not rows:
-        raise CourseError(_l("Het bestand bevat geen ouders."), field="file")
-    if any(r.error for r in rows):
-        raise CourseError(_l("Verbeter eerst de regels met een fout."), field="file")
-    for row in rows:
-        enrol_parent(course, **vars(row.data))
-    audit.record("parents.imported", course_id=course.id, count=len(rows))
-    return rows
+def find_course_parents(course: Course, *, search: str = "", page: int = 1, per_page: int = PARENTS_PER_PAGE):
+    """One page of the parents enrolled in a course, by name, those whose name contains `search` if given (a
+    Flask-SQLAlchemy Pagination: items, page, pages, total); two queries."""
+    query = select(Parent).join(Enrolment).where(Enrolment.course_id == course.id)
+    if search:
+        query = query.where(name_filter(Parent.name, search))
+    return db.paginate(query.order_by(Parent.name, Parent.id), page=page, per_page=per_page, error_out=False)

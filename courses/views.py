@@ -11,7 +11,7 @@ from accounts import audit
 from accounts.forms import EmptyForm
 from core.errors import DomainError, show_error
 from core.extensions import db
-from courses import links, services
+from courses import imports, links, services
 from courses.access import course_or_403, parent_or_404
 from courses.forms import CourseForm, ImportConfirmForm, ImportUploadForm, MoveParentForm, ParentForm
 from courses.models import Course
@@ -215,7 +215,7 @@ def import_parents(course_id: int):
     if form.validate_on_submit():
         raw = form.file.data.read()
         try:
-            rows = services.check_import(course, raw)
+            rows = imports.check_import(course, raw)
         except DomainError as exc:
             show_error(form, exc)
         else:
@@ -240,7 +240,7 @@ def confirm_import(course_id: int):
     if upload.get("course_id") != course.id:
         abort(400)
     try:
-        rows = services.import_parents(course, upload["csv"].encode())
+        rows = imports.import_parents(course, upload["csv"].encode())
     except DomainError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")

@@ -3,7 +3,7 @@ it lives above all of them (architecture.md)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -12,10 +12,9 @@ from activities import figures as activity_figures
 from core.extensions import db
 from courses.access import course_or_403
 from courses.forms import REMINDER_CHOICES
-from courses.services import course_parents
+from courses.services import find_course_parents
+from dashboard import figures
 from recordings.models import Recording
-from recordings.participation import course_participation
-from recordings.playback import course_watch_summary
 from sessions import deliveries, scheduling, services
 from sessions.access import session_or_403
 from sessions.rsvp import rsvp_counts, rsvp_overview
@@ -27,13 +26,15 @@ bp = Blueprint("dashboard", __name__)
 @login_required
 def course(course_id: int):
     course = course_or_403(course_id)
-    opened = services.opened_sessions_attendance(course)  # shared by the two tables, so attendance is read once
-    return render_template("dashboard/course.html", course=course, sessions=scheduling.course_sessions(course),
-                           parents=course_parents(course),
-                           attendance=services.course_attendance(course, opened=opened),
-                           watched=course_watch_summary(course),
-                           participation=course_participation(course, opened=opened), empty=EmptyForm(),
-                           responded=activity_figures.parent_figures(course),
+    sessions = scheduling.course_sessions(course)
+    search = request.args.get("q", "").strip()[:100]
+    parents = find_course_parents(course, search=search, page=request.args.get("page", 1, type=int))
+    shown = [p.id for p in parents.items]  # the figures are computed for the page's parents only
+    return render_template("dashboard/course.html", course=course, sessions=sessions, parents=parents,
+                           search=search, attendance=services.course_attendance(sessions, shown),
+                           watched=figures.watch_summary(course, shown),
+                           participation=figures.participation(sessions), empty=EmptyForm(),
+                           responded=activity_figures.parent_figures(course, shown),
                            session_responded=activity_figures.session_figures(course), rsvp=rsvp_counts(course))
 
 
@@ -41,6 +42,8 @@ def course(course_id: int):
 @login_required
 def session(session_id: int):
     workshop_session = session_or_403(session_id)
+    # Loaded first: the consent log, RSVPs and failed deliveries then find their parents in the session's identity map.
+    invitees = services.invitees_of(workshop_session)
     recordings = db.session.scalars(select(Recording).where(Recording.session_id == workshop_session.id)
                                     .order_by(Recording.created_at)).all()
     recorded = workshop_session.recorded
@@ -48,7 +51,8 @@ def session(session_id: int):
                            state=services.lobby_state(workshop_session),
                            objections=services.objections(workshop_session) if recorded else [],
                            consent_log=services.consent_log(workshop_session),
-                           attendance=services.attendance(workshop_session),
-                           invitees=services.invitees_of(workshop_session), recordings=recordings, empty=EmptyForm(),
-                           rsvps=rsvp_overview(workshop_session), failures=deliveries.failed_deliveries(workshop_session),
+                           attendance=services.attendance(workshop_session, parents=invitees),
+                           invitees=invitees, recordings=recordings, empty=EmptyForm(),
+                           rsvps=rsvp_overview(workshop_session, invitees=invitees),
+                           failures=deliveries.failed_deliveries(workshop_session),
                            offset_labels={str(c.value): c.label for c in REMINDER_CHOICES})

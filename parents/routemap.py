@@ -24,7 +24,7 @@ from parents.privacy import delete_parent, export_parent
 from recordings.models import Recording, RecordingState
 from sessions.calendar import event_spec, join_url
 from sessions.models import SessionStatus, WorkshopSession
-from sessions.services import is_invited
+from sessions.services import invited_clause
 
 bp = Blueprint("parents", __name__, url_prefix="/p")
 
@@ -60,9 +60,9 @@ def parent_courses(parent: Parent) -> list[Course]:
 def _live_sessions(courses: list[Course], parent: Parent) -> list:
     query = (select(WorkshopSession)
              .where(WorkshopSession.course_id.in_([c.id for c in courses]),
-                    WorkshopSession.status != SessionStatus.cancelled)
+                    WorkshopSession.status != SessionStatus.cancelled, invited_clause(parent))
              .order_by(WorkshopSession.starts_at))
-    return [s for s in db.session.scalars(query) if is_invited(s, parent)]
+    return list(db.session.scalars(query))
 
 
 def _calendar(parent: Parent) -> tuple[str, dict[str, str]]:

@@ -13,7 +13,7 @@ from core.extensions import db
 from core.storage import Storage, get_storage
 from courses.models import Course
 from recordings import pipeline
-from recordings.models import Recording, RecordingState
+from recordings.models import Recording
 from recordings.publish import is_expired, uuid_of_key
 
 ROOT = "recordings/"  # recordings from before organisations; newer ones live under orgs/<id>/recordings/
@@ -75,7 +75,8 @@ def audit_storage(storage: Storage | None = None, *, organisation_id: int | None
 
 
 def _published(organisation_id: int | None) -> list[Recording]:
-    query = select(Recording).where(Recording.state == RecordingState.published).order_by(Recording.id)
+    # In review or published: both have every rendition in storage.
+    query = select(Recording).where(Recording.state.in_(list(pipeline.STORED))).order_by(Recording.id)
     if organisation_id is not None:
         query = query.join(Course).where(Course.organisation_id == organisation_id)
     return list(db.session.scalars(query))

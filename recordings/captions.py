@@ -1,4 +1,5 @@
-"""Captions: a trainer's WebVTT file, checked and stored next to a published recording's renditions."""
+"""Captions: a trainer's WebVTT file, checked and stored next to the renditions of a recording in review or
+published."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from flask_babel import gettext as _
 from core.errors import DomainError
 from core.extensions import db
 from core.storage import get_storage
-from recordings.models import Recording, RecordingState
+from recordings.models import Recording
+from recordings.pipeline import STORED
 from recordings.publish import SHORT_CACHE, recording_prefix
 
 MAX_CAPTION_BYTES = 1024 * 1024
@@ -46,7 +48,7 @@ def check_webvtt(filename: str, data: bytes) -> None:
 
 def add_captions(recording: Recording, *, language: str, filename: str, data: bytes) -> str:
     """Check and store a WebVTT file as the recording's captions in `language`; flushes; network (storage)."""
-    if recording.state is not RecordingState.published:
+    if recording.state not in STORED:
         raise CaptionError(_("Ondertitels kun je toevoegen zodra de opname klaar is om te bekijken."))
     if language not in current_app.config["LANGUAGES"]:
         raise CaptionError(_("Kies een van de talen."), field="language")

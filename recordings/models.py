@@ -23,6 +23,8 @@ class RecordingState(enum.Enum):
     transcoding = "transcoding"
     transcoded = "transcoded"
     publishing = "publishing"
+    #: Stored and verified; the course's trainers watch it, parents do not see it until a trainer publishes it.
+    ready_for_review = "ready_for_review"
     published = "published"
     expired = "expired"
     failed = "failed"
@@ -76,6 +78,7 @@ class Recording(db.Model):
     renditions: Mapped[dict | None] = mapped_column(JSON)
 
     published_prefix: Mapped[str | None] = mapped_column(String(512))
+    #: When parents could first watch it (the "recording ready" messages went out then); None while in review.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,8 +1,10 @@
-"""Recording ready: tell each invited, enrolled parent in their language, on their channels, with a watch link.
+"""Recording ready: tell each invited, enrolled parent in their language, on their channels, with a watch link;
+and tell the course's trainers when a new recording waits for their review.
 
-Sent once per parent per recording: the publish task enqueues `notify_recording_ready` only on the transition to
-`published` (which happens once), and every task here returns quietly when the recording is not playable.
-One task per parent and channel, so a retried SMS never sends the e-mail again.
+Sent once per parent per recording: `notify_recording_ready` is enqueued only when the recording first reaches
+parents (the publish step of a course that publishes automatically, or a trainer's first Publish, review.py), and
+every task here returns quietly when the recording is not playable for parents. One task per parent and channel,
+so a retried SMS never sends the e-mail again; one per trainer for the review notice.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from accounts.models import User
 from core import mail, sms
 from core.extensions import db
 from core.queue import enqueue_after_commit, task
@@ -47,7 +50,7 @@ def recipients(recording: Recording) -> list[Parent]:
 
 def watch_link(recording: Recording, parent: Parent) -> str:
     """The parent's absolute watch link, carrying their (rebuildable) calendar token; flushes."""
-    return external_url("playback.parent_watch", token=parent_feed_token(parent), recording_uuid=recording.uuid)
+    return external_url("watch.parent_watch", token=parent_feed_token(parent), recording_uuid=recording.uuid)
 
 
 def title_of(recording: Recording) -> str:
@@ -109,3 +112,34 @@ def ready_sms_text(recording: Recording, link: str) -> str:
         if sms.sms_segments(text) <= MAX_SMS_SEGMENTS:
             return text
     return f"Ouderkamer: {link}"
+
+
+@task(name="recordings.notify_review", retries=3, retry_delay=60)
+def notify_review(recording_id: int) -> None:
+    """Enqueue (after commit) one review notice per active trainer of a recording that waits for review; commits."""
+    recording = db.session.get(Recording, recording_id)
+    if recording is None or recording.state is not RecordingState.ready_for_review or is_expired(recording):
+        return
+    for trainer in recording.course.trainers:
+        if trainer.active:
+            enqueue_after_commit(db.session, send_review_notice, recording.id, trainer.id)
+    db.session.commit()
+
+
+@task(name="recordings.send_review_notice", retries=3, retry_delay=60)
+def send_review_notice(recording_id: int, user_id: int) -> None:
+    """Mail one trainer that a recording waits for their review, in their language (network: SMTP or the log)."""
+    recording, trainer = db.session.get(Recording, recording_id), db.session.get(User, user_id)
+    if recording is None or recording.state is not RecordingState.ready_for_review or trainer is None:
+        return
+    link = external_url("recordings.status", recording_id=recording.id)
+    with force_locale(trainer.language):
+        subject = _("De opname van %(title)s wacht op je controle", title=title_of(recording))
+        text = render_template("recordings/review_notice.txt", trainer=trainer, title=title_of(recording), link=link)
+    try:
+        mail.send_message(mail.build_message(sender=mail.default_sender(), to=[trainer.email], subject=subject,
+                                             text=text, language=trainer.language))
+    except mail.MailError as exc:
+        if exc.transient:
+            raise
+        logger.warning("review notice of recording %s to trainer %s not sent: %s", recording.id, trainer.id, exc)

@@ -2,8 +2,9 @@
 
 PeerTube's video-state shape. A step waits in one state, holds its own state (with a heartbeat) while it runs,
 and ends in the next waiting state or `failed`. `TABLE` says where each state may go and which step runs from
-it; `STEPS` names each step's task and states. claim, finish, fail, release, retry, requeue and expire are the
-only moves, and `advance_recording` enqueues the next step by its task name, so this module imports no task.
+it; `STEPS` names each step's task and states. claim, finish, fail, release, retry, requeue, publish, unpublish
+and expire are the only moves (remove deletes the row), and `advance_recording` enqueues the next step by its task
+name, so this module imports no task.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import utcnow
@@ -53,8 +54,9 @@ STEPS = {
     DOWNLOAD: Step("recordings.download", S.received, S.received, S.received, S.received),
     PROBE: Step("recordings.probe", S.received, S.probing, S.queued, S.received),
     TRANSCODE: Step("recordings.transcode", S.queued, S.transcoding, S.transcoded, S.queued),
-    # Retry re-runs a failed publish from the original: after a storage repair the work copy is gone.
-    PUBLISH: Step("recordings.publish", S.transcoded, S.publishing, S.published, S.received),
+    # Retry re-runs a failed publish from the original: after a storage repair the work copy is gone. A publish
+    # ends in review, or in `published` when the course publishes automatically (`done_state`).
+    PUBLISH: Step("recordings.publish", S.transcoded, S.publishing, S.ready_for_review, S.received),
 }
 
 
@@ -75,13 +77,17 @@ TABLE = {
     S.queued: _row(TRANSCODE, S.transcoding, S.expired),
     S.transcoding: _row(None, S.transcoded, S.queued, S.failed, S.expired),
     S.transcoded: _row(PUBLISH, S.publishing, S.expired),
-    S.publishing: _row(None, S.published, S.transcoded, S.failed, S.expired),
-    S.published: _row(None, S.failed, S.expired),  # failed: the storage audit found objects missing
+    S.publishing: _row(None, S.ready_for_review, S.published, S.transcoded, S.failed, S.expired),
+    # Trainers watch it; a trainer's Publish moves it on. failed: the storage audit found objects missing.
+    S.ready_for_review: _row(None, S.published, S.failed, S.expired),
+    S.published: _row(None, S.ready_for_review, S.failed, S.expired),  # ready_for_review: a trainer's Unpublish
     S.failed: _row(None, S.received, S.queued, S.expired),  # Retry, from the failed step's `retry_from`
     S.expired: _row(None),
 }
 #: The step running in each running state: the reaper puts a dead one back to where it starts.
 RUNNING = {step.running: name for name, step in STEPS.items() if step.running is not step.start}
+#: The states whose renditions are published to storage and verified there: trainers can watch them.
+STORED = frozenset({S.ready_for_review, S.published})
 
 STATE_LABELS = {
     S.received: _l("Ontvangen"),
@@ -90,7 +96,8 @@ STATE_LABELS = {
     S.transcoding: _l("Wordt omgezet"),
     S.transcoded: _l("Omgezet"),
     S.publishing: _l("Wordt klaargezet"),
-    S.published: _l("Klaar om te bekijken"),
+    S.ready_for_review: _l("Klaar om na te kijken; ouders zien hem nog niet"),
+    S.published: _l("Gepubliceerd: ouders kunnen hem bekijken"),
     S.expired: _l("Verlopen"),
     S.failed: _l("Mislukt"),
 }
@@ -184,9 +191,16 @@ def heartbeats(recording_id: int, step: str) -> Iterator[None]:
         thread.join()
 
 
+def done_state(recording: Recording, step: str) -> RecordingState:
+    """The state `step` ends in: a publish goes straight to `published` when the course publishes automatically."""
+    if step == PUBLISH and recording.course.publish_automatically:
+        return S.published
+    return STEPS[step].done
+
+
 def finish(recording: Recording, step: str) -> None:
     """The step is done: move to the state it ends in and enqueue the next step after commit; flushes."""
-    _move(recording, STEPS[step].done)
+    _move(recording, done_state(recording, step))
     recording.progress, recording.heartbeat_at = 1.0, None
     db.session.flush()
     advance_recording(recording)
@@ -210,18 +224,75 @@ def release(recording: Recording, step: str, *, message: str | None = None) -> N
     db.session.flush()
 
 
-# --- the trainer's Retry, the reaper, retention ---------------------------------------------------------------
+# --- the trainer's Publish, Unpublish, Delete and Retry; the reaper; retention ---------------------------------
+
+
+def _switch(recording: Recording, old: RecordingState, new: RecordingState) -> bool:
+    # One conditional UPDATE, like `claim`: of two trainers clicking at once, only one moves it (and sends messages).
+    check(old, new)
+    done = db.session.execute(
+        update(Recording).where(Recording.id == recording.id, Recording.state == old)
+        .values(state=new, updated_at=utcnow()).execution_options(synchronize_session=False))
+    db.session.flush()
+    db.session.refresh(recording)
+    return done.rowcount == 1
+
+
+def publish(recording: Recording) -> bool:
+    """Show a reviewed recording to parents (ready_for_review -> published); flushes. False when it was not in
+    review (already published by someone else, or gone on)."""
+    return _switch(recording, S.ready_for_review, S.published)
+
+
+def unpublish(recording: Recording) -> bool:
+    """Hide a published recording from parents again (published -> ready_for_review); flushes. False when it was
+    not published."""
+    return _switch(recording, S.published, S.ready_for_review)
+
+
+def _running() -> ColumnElement[bool]:
+    # A running step's state, or a download: `received` with a fresh heartbeat (set by `claim`).
+    return Recording.state.in_(list(RUNNING)) | (
+        (Recording.state == S.received) & Recording.heartbeat_at.is_not(None)
+        & (Recording.heartbeat_at >= _stale_cutoff()))
+
+
+def is_running(recording: Recording) -> bool:
+    """True while a step works on the recording (as `_running` says in SQL), so it cannot be deleted now."""
+    return recording.state in RUNNING or (
+        recording.state is S.received and recording.heartbeat_at is not None
+        and recording.heartbeat_at >= _stale_cutoff())
+
+
+def remove(recording: Recording) -> bool:
+    """Delete the recording's row (its watch progress goes with it) unless a step is running; flushes. The one
+    conditional DELETE means a step claimed meanwhile keeps its row, and a step claimed after finds none.
+    Deleting its stored objects is the caller's part."""
+    done = db.session.execute(
+        delete(Recording).where(Recording.id == recording.id, ~_running())
+        .execution_options(synchronize_session=False))
+    db.session.flush()
+    return done.rowcount == 1
+
+
+def _retry_from(recording: Recording) -> RecordingState:
+    step = STEPS.get(recording.failed_step or "")
+    return step.retry_from if step else S.received
+
+
+def can_restart(recording: Recording) -> bool:
+    """True when a Retry has something to start from: a stored original or a source link, unless it restarts the
+    transcode (which still has its original)."""
+    return _retry_from(recording) is not S.received or bool(recording.original_key or recording.source_url)
 
 
 def retry_recording(recording: Recording) -> None:
     """Start a failed step again from the state the table gives it (the trainer's Retry button); flushes."""
     if recording.state is not S.failed:
         raise RecordingError(str(_l("Deze opname is niet mislukt; opnieuw proberen is niet nodig.")))
-    step = STEPS.get(recording.failed_step or "")
-    target = step.retry_from if step else S.received
-    if target is S.received and not (recording.original_key or recording.source_url):
+    if not can_restart(recording):
         raise RecordingError(str(_l("Van deze opname is geen origineel bewaard. Upload hem opnieuw.")))
-    _move(recording, target)
+    _move(recording, _retry_from(recording))
     recording.failed_step = recording.error_message = None
     recording.progress, recording.heartbeat_at = 0.0, None
     db.session.flush()

@@ -1,8 +1,9 @@
-"""Private playback (blueprint `playback`): watch pages, playlists with short-lived media URLs, local media.
+"""Private playback: watch pages, playlists with short-lived media URLs, watch progress and watched figures.
 
-Parents watch through their personal link, the course's trainers after logging in; everyone else gets the
-same 404 as for an unknown recording. The app serves every playlist itself and rewrites each segment and
-init-segment address into a presigned S3 URL (or a signed LocalStorage URL) that expires within minutes.
+Parents watch through their personal link (parents/watch.py), the course's trainers after logging in
+(recordings/watch.py); everyone else gets the same 404 as for an unknown recording. The app serves every playlist
+itself and rewrites each segment and init-segment address into a presigned S3 URL (or a signed LocalStorage URL)
+that expires within minutes.
 """
 
 from __future__ import annotations
@@ -13,24 +14,19 @@ import re
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request, send_file, url_for
+from flask import abort, current_app, make_response, render_template, request, url_for
 from flask_babel import force_locale
-from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
-from core.extensions import csrf, db, limiter
+from core.extensions import db
 from core.media import THUMBNAILS
-from core.storage import LocalStorage, Storage, get_storage
-from courses.links import resolve_parent
+from core.storage import Storage, get_storage
 from courses.models import Course, Enrolment, Parent
-from courses.services import can_manage
-from parents.access import page_language
 from recordings.models import Recording, RecordingState, WatchProgress
-from recordings.publish import is_expired, recording_prefix, uuid_of_key
-
-bp = Blueprint("playback", __name__)
+from recordings.pipeline import STORED
+from recordings.publish import is_expired, recording_prefix
 
 DEFAULT_URL_TTL_S = 300
 RATE_LIMIT = "120 per minute"
@@ -76,34 +72,26 @@ def url_ttl() -> int:
     return int(current_app.config.get("PLAYBACK_URL_TTL_SECONDS", DEFAULT_URL_TTL_S))
 
 
-def _recording_or_404(recording_uuid: str) -> Recording:
+def recording_or_404(recording_uuid: str) -> Recording:
+    """The recording with this uuid (within the request's organisation); 404 otherwise."""
     recording = db.session.scalars(select(Recording).where(Recording.uuid == recording_uuid)).first()
     if recording is None:
         abort(404)
     return recording
 
 
-def _for_parent(token: str, recording_uuid: str):
-    # Personal link or calendar token (the "recording ready" message); unknown, revoked, reset tokens and
-    # other courses' recordings all give the same 404.
-    parent = resolve_parent(token)
-    if parent is None:
-        abort(404)
-    recording = _recording_or_404(recording_uuid)
-    if all(e.course_id != recording.course_id for e in parent.enrolments):
-        abort(404)
-    return parent, recording
-
-
-def _for_trainer(recording_uuid: str) -> Recording:
-    recording = _recording_or_404(recording_uuid)
-    if not can_manage(current_user, recording.course):
-        abort(404)
-    return recording
-
-
-def _playable(recording: Recording) -> bool:
+def playable(recording: Recording) -> bool:
+    """True when parents may watch the recording: published and not expired."""
     return recording.state == RecordingState.published and not is_expired(recording)
+
+
+def playable_by_trainers(recording: Recording) -> bool:
+    """True when the course's trainers may watch the recording: published or waiting for their review, not expired."""
+    return recording.state in STORED and not is_expired(recording)
+
+
+def _can_play(recording: Recording, *, trainers: bool) -> bool:
+    return playable_by_trainers(recording) if trainers else playable(recording)
 
 
 def _private(response):
@@ -136,10 +124,10 @@ def _signer(storage: Storage, filename: str | None = None):
     return lambda key: storage.url(key, expires_in=ttl, filename=filename)
 
 
-def _serve_file(recording: Recording, name: str):
-    """A playlist (rewritten) or a captions file of a playable recording, read from storage."""
+def serve_file(recording: Recording, name: str, *, trainers: bool = False):
+    """A playlist (rewritten) or a captions file of a recording playable for parents (or for its `trainers`)."""
     renditions = recording.renditions or {}
-    if not _playable(recording) or name not in renditions or not name.endswith((".m3u8", ".vtt")):
+    if not _can_play(recording, trainers=trainers) or name not in renditions or not name.endswith((".m3u8", ".vtt")):
         abort(404)
     storage = get_storage()
     with storage.open(recording_prefix(recording) + name) as fh:
@@ -206,17 +194,14 @@ def _chapters(recording: Recording, sign, prefix: str) -> list[Chapter]:
             for name in names]
 
 
-def _route_map_url(token: str) -> str | None:
-    # A watch link from a "recording ready" message carries the calendar token, which does not open the route map.
-    return url_for("parents.route_map", token=token) if resolve_parent(token, calendar=False) is not None else None
-
-
-def _watch_page(recording: Recording, file_url, *, language: str | None, back_url: str | None, progress_url=None,
-                start_s: float = 0.0):
+def watch_page(recording: Recording, file_url, *, language: str | None, back_url: str | None, progress_url=None,
+               start_s: float = 0.0, trainers: bool = False):
+    """The watch page of a recording (or the expired / not-ready page), `file_url(name)` naming its files; for
+    parents unless `trainers` (who also see a recording waiting for their review)."""
     mode = request.args.get("mode", "video")
     if is_expired(recording):
         return _page(language, "playback/expired.html", 410, back_url=back_url)
-    if not _playable(recording):
+    if not _can_play(recording, trainers=trainers):
         return _page(language, "playback/not_ready.html", 404, back_url=back_url)
     context = watch_context(recording, file_url, mode=mode)
     return _page(language, "playback/watch.html", 200, back_url=back_url, progress_url=progress_url,
@@ -226,96 +211,6 @@ def _watch_page(recording: Recording, file_url, *, language: str | None, back_ur
 def _page(language: str | None, template: str, status: int, **context):
     with force_locale(language) if language else nullcontext():
         return _private(make_response(render_template(template, **context), status))
-
-
-@bp.route("/p/<token>/watch/<recording_uuid>")
-@limiter.limit(RATE_LIMIT)
-def parent_watch(token: str, recording_uuid: str):
-    parent, recording = _for_parent(token, recording_uuid)
-    language = page_language(parent)
-
-    def file_url(name: str) -> str:
-        return url_for("playback.parent_file", token=token, recording_uuid=recording_uuid, name=name)
-
-    progress_url = url_for("playback.parent_progress", token=token, recording_uuid=recording_uuid)
-    return _watch_page(recording, file_url, language=language, back_url=_route_map_url(token),
-                       progress_url=progress_url, start_s=resume_position(recording, parent))
-
-
-@bp.post("/p/<token>/watch/<recording_uuid>/progress")
-@limiter.limit(PROGRESS_RATE_LIMIT)
-def parent_progress(token: str, recording_uuid: str):
-    """Store the parent's playback position (JSON {position, duration} from fetch or navigator.sendBeacon)."""
-    parent, recording = _for_parent(token, recording_uuid)
-    if not _playable(recording):
-        abort(404)
-    if (request.content_length or 0) > MAX_PROGRESS_BODY:
-        abort(413)
-    try:
-        position, duration = parse_progress(request.get_json(force=True, silent=True))
-    except ProgressError:
-        abort(400)
-    record_progress(recording, parent, position=position, duration=duration)
-    db.session.commit()
-    return "", 204
-
-
-# Bound to the parent's secret link in the URL, not to a cookie, so there is no session to forge a request with.
-csrf.exempt(parent_progress)
-
-
-@bp.route("/p/<token>/watch/<recording_uuid>/<path:name>")
-@limiter.limit(RATE_LIMIT)
-def parent_file(token: str, recording_uuid: str, name: str):
-    _parent, recording = _for_parent(token, recording_uuid)
-    return _serve_file(recording, name)
-
-
-@bp.route("/watch/<recording_uuid>")
-@login_required
-def trainer_watch(recording_uuid: str):
-    recording = _for_trainer(recording_uuid)
-
-    def file_url(name: str) -> str:
-        return url_for("playback.trainer_file", recording_uuid=recording_uuid, name=name)
-
-    back_url = url_for("dashboard.course", course_id=recording.course_id)
-    return _watch_page(recording, file_url, language=None, back_url=back_url)
-
-
-@bp.route("/watch/<recording_uuid>/<path:name>")
-@login_required
-def trainer_file(recording_uuid: str, name: str):
-    return _serve_file(_for_trainer(recording_uuid), name)
-
-
-def _expired_media(key: str) -> bool:
-    recording_uuid = uuid_of_key(key)
-    if recording_uuid is None:
-        return False
-    recording = db.session.scalars(select(Recording).where(Recording.uuid == recording_uuid)).first()
-    return recording is None or is_expired(recording)
-
-
-@bp.route("/media/<path:key>")
-def media(key: str):
-    """Serve a LocalStorage object to whoever holds an unexpired signed URL for it, with Range support."""
-    storage = get_storage()
-    if not isinstance(storage, LocalStorage):
-        abort(404)
-    filename = request.args.get("filename")
-    if not storage.verify_signature(key, request.args.get("expires", ""), request.args.get("sig", ""),
-                                    filename=filename):
-        abort(403)
-    info = storage.head(key)
-    if info is None or _expired_media(key):  # expired before the hourly sweep deleted its objects
-        abort(404)
-    response = send_file(storage.path(key), mimetype=info.content_type, conditional=True, etag=info.etag,
-                         as_attachment=filename is not None, download_name=filename, max_age=None)
-    if info.cache_control:
-        response.headers["Cache-Control"] = info.cache_control
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
 
 
 def parse_progress(data) -> tuple[float, float]:
@@ -365,8 +260,9 @@ def resume_position(recording: Recording, parent: Parent) -> float:
 
 def course_watch_summary(course: Course) -> dict[int, WatchSummary]:
     """Per enrolled parent id: recordings watched to 90 %, recordings published so far, and minutes watched."""
-    recordings = {r.id: r for r in db.session.scalars(
-        select(Recording).where(Recording.course_id == course.id, Recording.published_at.is_not(None)))}
+    recordings = {r.id: r for r in db.session.scalars(  # not one a trainer took back into review
+        select(Recording).where(Recording.course_id == course.id, Recording.published_at.is_not(None),
+                                Recording.state != RecordingState.ready_for_review))}
     if not recordings:
         return {}
     parent_ids = db.session.scalars(select(Enrolment.parent_id).where(Enrolment.course_id == course.id))

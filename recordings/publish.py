@@ -1,4 +1,5 @@
-"""Publishing a transcoded recording to storage, cleaning up after it, and expiring it (style.md §3.8)."""
+"""Publishing a transcoded recording to storage, cleaning up after it, and expiring or deleting its objects
+(style.md §3.8)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def cache_control_for(name: str) -> str:
 
 
 def publish_recording(recording: Recording, *, storage: Storage | None = None, now: datetime | None = None) -> int:
-    """Upload and verify every rendition missing or wrong in storage, then mark it published; flushes.
+    """Upload and verify every rendition missing or wrong in storage, then move it on: to review, or to parents
+    when the course publishes automatically; flushes.
 
     The publish task claims the step first; a transcoded recording passed in directly is claimed here (commits).
     Returns how many objects were uploaded (0 when storage already held them all). Network; raises StorageError.
@@ -76,9 +78,11 @@ def publish_recording(recording: Recording, *, storage: Storage | None = None, n
         uploaded = sum(pool.map(lambda job: _publish_file(storage, *job), jobs))
     now = now or utcnow()
     recording.published_prefix = prefix
-    recording.published_at = now
+    # Retention counts from the upload: the objects are in storage from now on, reviewed or not.
     recording.expires_at = now + timedelta(days=recording.course.retention_days)
     pipeline.finish(recording, PUBLISH)
+    if recording.state is RecordingState.published:
+        recording.published_at = now
     return uploaded
 
 
@@ -107,7 +111,7 @@ def _already_stored(storage: Storage, key: str, *, size, sha256, content_type, c
 
 def remove_local_copies(recording: Recording, *, storage: Storage | None = None) -> None:
     """After publishing: delete the work folder and, unless RECORDING_KEEP_ORIGINAL, the original; flushes."""
-    if recording.state != RecordingState.published:
+    if recording.state not in pipeline.STORED:
         return
     shutil.rmtree(work_dir(recording), ignore_errors=True)
     if recording.original_key and not current_app.config.get("RECORDING_KEEP_ORIGINAL", False):
@@ -123,14 +127,29 @@ def is_expired(recording: Recording, *, now: datetime | None = None) -> bool:
     return recording.expires_at is not None and recording.expires_at <= (now or utcnow())
 
 
+def object_prefixes(recording: Recording) -> list[str]:
+    """Every prefix the recording's objects may be stored under: the one its row records, its organisation's
+    folder (a publish that failed halfway) and the shared folder of recordings from before organisations."""
+    uuid = recording.uuid
+    return sorted({recording_prefix(recording), f"orgs/{recording.course.organisation_id}/recordings/{uuid}/",
+                   f"recordings/{uuid}/"})
+
+
+def delete_objects(recording: Recording, *, storage: Storage | None = None) -> int:
+    """Delete every stored object of the recording, its original and its work folder; network. Returns how many
+    objects under its prefixes were deleted. Changes no column."""
+    storage = storage or get_storage()
+    deleted = sum(storage.delete_prefix(prefix) for prefix in object_prefixes(recording))
+    if recording.original_key:
+        storage.delete(recording.original_key)  # an original stored under another key than its renditions
+    shutil.rmtree(work_dir(recording), ignore_errors=True)
+    return deleted
+
+
 def expire_recording(recording: Recording, *, storage: Storage | None = None) -> int:
     """Delete every stored object of the recording and its original, and mark it expired; flushes; network."""
-    storage = storage or get_storage()
-    deleted = storage.delete_prefix(recording_prefix(recording))
-    shutil.rmtree(work_dir(recording), ignore_errors=True)
-    if recording.original_key:
-        storage.delete(recording.original_key)
-        recording.original_key = None
+    deleted = delete_objects(recording, storage=storage)
+    recording.original_key = None
     recording.published_prefix = None
     pipeline.expire(recording)
     return deleted

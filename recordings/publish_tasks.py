@@ -1,4 +1,4 @@
-"""Thin Huey tasks: publish a transcoded recording, and expire recordings whose retention ended."""
+"""Thin Huey tasks: publish a transcoded recording to storage, and expire recordings whose retention ended."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ PUBLISH_RETRY_DELAY_S = 30  # doubled on each retry: 30 s, 1, 2, 4, 8, 16 min
 @task(name="recordings.publish", retries=PUBLISH_RETRIES, retry_delay=PUBLISH_RETRY_DELAY_S, retry_backoff=2,
       context=True)
 def publish_recording(recording_id: int, task=None) -> None:
-    """Upload and verify the recording's renditions, mark it published, then remove local copies; commits."""
+    """Upload and verify the recording's renditions, move it to review (or to parents), then remove local copies;
+    commits."""
     recording = db.session.get(Recording, recording_id)
-    if recording is not None and recording.state is RecordingState.published:
+    if recording is not None and recording.state in pipeline.STORED:
         _clean_up(recording)  # a crash may have come between publishing and the clean-up
         return
     # Claimed (state `publishing`, with a heartbeat) so a second run waits, and the reaper can tell a dead
@@ -36,8 +37,11 @@ def publish_recording(recording_id: int, task=None) -> None:
 def _publish(recording: Recording) -> None:
     with pipeline.heartbeats(recording.id, pipeline.PUBLISH):
         publish.publish_recording(recording)
-    # Only here, on the one transition to `published`, so each parent is told once per recording.
-    enqueue_after_commit(db.session, notify.notify_recording_ready, recording.id)
+    # Only on the step's one transition out of `publishing`: parents are told once, or the trainers once.
+    if recording.state is RecordingState.published:
+        enqueue_after_commit(db.session, notify.notify_recording_ready, recording.id)
+    else:
+        enqueue_after_commit(db.session, notify.notify_review, recording.id)
 
 
 def _clean_up(recording: Recording) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from core import media, safefetch
@@ -32,7 +33,7 @@ from recordings.files import (
     too_large_message,
     work_root,
 )
-from recordings.models import Recording
+from recordings.models import Recording, RecordingState
 from recordings.pipeline import DOWNLOAD, PROBE, PUBLISH, TRANSCODE
 from recordings.services import store_original
 
@@ -60,6 +61,10 @@ MSG_LINK_REFUSED = _l("De downloadlink van JaaS wijst niet naar een toegestane J
                       "Download de opname zelf en upload hem hier.")
 MSG_DISK = _l("Er is op dit moment te weinig schijfruimte om de video om te zetten. Probeer het later opnieuw.")
 MSG_STORAGE = _l("De video kon niet worden opgeslagen. Probeer het opnieuw.")
+
+#: Failures the trainer's Retry cannot mend: the file itself is no usable video (only another upload helps), or the
+#: JaaS link is gone or refused. The others (storage, network, disk, a transcode that broke off) are worth a Retry.
+FINAL = (*MESSAGES.values(), MSG_UNUSABLE, MSG_LINK_EXPIRED, MSG_LINK_REFUSED)
 
 #: Errors worth Huey's retry while the task has retries left (a StorageError only when it says it is transient).
 TRANSIENT = (StorageError, requests.RequestException)
@@ -94,6 +99,15 @@ def run_step(recording_id: int, step: str, body: Callable[[Recording], None], ta
         return None
     db.session.commit()
     return recording
+
+
+def retryable(recording: Recording) -> bool:
+    """True when a Retry may help the failed recording: its failure is not FINAL and it has something to start from."""
+    # The worker stored the message in its own language, Dutch (the msgid); compare it in that language.
+    with force_locale("nl"):
+        final = {str(message) for message in FINAL} | {too_large_message()}
+    return (recording.state is RecordingState.failed and recording.error_message not in final
+            and pipeline.can_restart(recording))
 
 
 # --- probe and transcode --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The trainer's recording pages (blueprint `recordings`): uploads (resumable, or a plain form), the status page
-with progress, a plain failure message, Retry and captions, and the JaaS webhook. The API is in api.py.
+with progress, a plain failure message, Retry, the player and captions for review, Publish, Unpublish and Delete,
+and the JaaS webhook. The API is in api.py.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from accounts.forms import EmptyForm
 from core.extensions import csrf, db
 from core.jitsi import JitsiSignatureError, verify_jaas_signature
 from courses.services import can_manage
-from recordings import captions, pipeline, services, uploads
+from recordings import captions, playback, review, services, steps, uploads
 from recordings.errors import RecordingError
 from recordings.files import max_upload_bytes
 from recordings.forms import CaptionForm, UploadForm
@@ -42,6 +43,12 @@ CONTENT_RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19})$")  # 19 di
 DEFAULT_WEBHOOK_TOLERANCE_S = 300
 REFRESH_S = 5
 BUSY = {S.received, S.probing, S.queued, S.transcoding, S.transcoded, S.publishing}
+
+
+@bp.app_template_filter("recording_state")
+def recording_state_label(state: RecordingState) -> str:
+    """A recording state in the trainer's words, for any page that lists recordings."""
+    return str(STATE_LABELS[state])
 
 
 def get_recording_or_404(recording_id: int) -> Recording:
@@ -172,7 +179,18 @@ csrf.exempt(jaas_webhook)  # signed by JaaS with X-Jaas-Signature; there is no s
 csrf.exempt(upload)
 
 
-# --- the status page: progress, Retry, captions -----------------------------------------------------------------
+# --- the status page: progress, Retry, the player for review, captions, Publish, Unpublish, Delete -------------
+
+
+def _player(recording: Recording) -> dict | None:
+    # The trainer's own playlist URLs (recordings/watch.py), which also serve a recording waiting for review.
+    if not playback.playable_by_trainers(recording):
+        return None
+
+    def file_url(name: str) -> str:
+        return url_for("playback.trainer_file", recording_uuid=recording.uuid, name=name)
+
+    return playback.watch_context(recording, file_url, mode=request.args.get("mode", "video"))
 
 
 def _status_page(recording: Recording, caption_form: CaptionForm, status: int = 200):
@@ -180,9 +198,11 @@ def _status_page(recording: Recording, caption_form: CaptionForm, status: int = 
     response = make_response(render_template(
         "recordings/status.html", recording=recording, form=EmptyForm(), state_label=STATE_LABELS[recording.state],
         busy=busy, percent=round((recording.progress or 0) * 100), refresh_s=REFRESH_S,
-        caption_form=caption_form, captions=captions.captions_of(recording)), status)
+        caption_form=caption_form, captions=captions.captions_of(recording), player=_player(recording),
+        retryable=steps.retryable(recording), deletable=review.deletable(recording)), status)
     if busy:
         response.headers["Refresh"] = str(REFRESH_S)  # a live progress bar without JavaScript
+    response.headers["Cache-Control"] = "no-store"  # the player carries signed media URLs
     return response
 
 
@@ -200,13 +220,73 @@ def retry(recording_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        pipeline.retry_recording(recording)
+        review.retry_failed(recording)
     except RecordingError as exc:
         flash(exc.message, "error")
     else:
         db.session.commit()
         flash(_("We proberen het opnieuw."), "success")
     return redirect(url_for("recordings.status", recording_id=recording_id))
+
+
+@bp.post("/recordings/<int:recording_id>/publish")
+@login_required
+def publish(recording_id: int):
+    recording = get_recording_or_404(recording_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        told = review.publish_to_parents(recording)
+    except RecordingError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("De opname is gepubliceerd. Ouders krijgen nu een bericht.") if told else
+              _("Ouders kunnen de opname weer bekijken. Ze krijgen er niet opnieuw een bericht over."), "success")
+    return redirect(url_for("recordings.status", recording_id=recording_id))
+
+
+@bp.post("/recordings/<int:recording_id>/unpublish")
+@login_required
+def unpublish(recording_id: int):
+    recording = get_recording_or_404(recording_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        review.unpublish_recording(recording)
+    except RecordingError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Ouders zien de opname niet meer. Publiceer hem opnieuw wanneer je wilt."), "success")
+    return redirect(url_for("recordings.status", recording_id=recording_id))
+
+
+@bp.route("/recordings/<int:recording_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(recording_id: int):
+    recording = get_recording_or_404(recording_id)
+    status_url = url_for("recordings.status", recording_id=recording_id)
+    if not review.deletable(recording):
+        flash(str(review.MSG_RUNNING), "error")
+        return redirect(status_url)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return render_template("recordings/delete.html", recording=recording, form=form, status_url=status_url,
+                               state_label=STATE_LABELS[recording.state], captions=captions.captions_of(recording))
+    back = (url_for("dashboard.session", session_id=recording.session_id) if recording.session_id
+            else url_for("dashboard.course", course_id=recording.course_id))
+    try:
+        review.delete_recording(recording)
+    except RecordingError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(status_url)
+    db.session.commit()
+    flash(_("De opname is verwijderd."), "success")
+    return redirect(back)
 
 
 @bp.post("/recordings/<int:recording_id>/captions")

@@ -10,7 +10,6 @@ from sqlalchemy.orm import selectinload
 
 from accounts.api import token_required
 from core.api import ApiInputError, json_body, operation, paginate
-from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
 from courses.models import Course, Enrolment, Parent
@@ -18,7 +17,7 @@ from courses.services import can_manage, course_parents
 from sessions import scheduling, services
 from sessions.access import api_session_or_404
 from sessions.calendar_models import Rsvp
-from sessions.models import AttendanceEvent, SessionKind, WorkshopSeries, WorkshopSession, session_invitees
+from sessions.models import SessionKind, WorkshopSeries, WorkshopSession, session_invitees
 
 SESSION_SCHEMA = {
     "type": "object",
@@ -221,28 +220,15 @@ def _invitees_query(workshop_session: WorkshopSession) -> Select:
     return select(Parent).join(session_invitees).where(session_invitees.c.session_id == workshop_session.id)
 
 
-def _attendance_of(workshop_session: WorkshopSession, parents: list[Parent]) -> list[services.AttendanceRow]:
-    # Only this page's parents: one query for their events. Replace with sessions.services' attendance for a
-    # list of parents once it has one (it computes every invitee's today).
-    query = select(AttendanceEvent).where(AttendanceEvent.session_id == workshop_session.id,
-                                          AttendanceEvent.parent_id.in_([p.id for p in parents]))
-    events = list(db.session.scalars(query.order_by(AttendanceEvent.at, AttendanceEvent.id))) if parents else []
-    until = min(utcnow(), workshop_session.ends_at)
-    rows = []
-    for parent in parents:
-        own = [e for e in events if e.parent_id == parent.id]
-        rows.append(services.AttendanceRow(parent=parent, attended=bool(own), minutes=services._minutes(own, until)))
-    return rows
-
-
 @operation("/sessions/<int:session_id>/attendance", summary="Attendance per invited parent, by name", tag="sessions",
            response=ATTENDANCE_SCHEMA, paginated=True, errors=(404,))
 @token_required
 def session_attendance(session_id: int):
     workshop_session = api_session_or_404(session_id)
     page = paginate(_invitees_query(workshop_session), Parent.name, Parent.id)
+    rows = services.attendance(workshop_session, parents=page.rows)  # figures for this page's parents only
     return page.response([{"parent_id": r.parent.id, "name": r.parent.name, "attended": r.attended,
-                           "minutes": r.minutes} for r in _attendance_of(workshop_session, page.rows)])
+                           "minutes": r.minutes} for r in rows])
 
 
 @operation("/sessions/<int:session_id>/rsvps", tag="sessions", response=RSVP_SCHEMA, paginated=True, errors=(404,),

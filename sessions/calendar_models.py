@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, String, Text, UniqueConstraint
+from sqlalchemy import Enum, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -57,11 +57,19 @@ class DeliveryState:
         return relationship(WorkshopSession)
 
 
+def status_indexes(table: str) -> tuple[Index, Index]:
+    """Partial indexes of a delivery table: the few pending rows (the stale-delivery reaper walks them by id) and
+    the failed rows by session (the trainer's page)."""
+    pending, failed = text("status = 'pending'"), text("status = 'failed'")
+    return (Index(f"ix_{table}_pending", "id", postgresql_where=pending, sqlite_where=pending),
+            Index(f"ix_{table}_failed", "session_id", postgresql_where=failed, sqlite_where=failed))
+
+
 class InviteDelivery(ParentInSession, DeliveryState, db.Model):
     """One iTIP message (REQUEST or CANCEL) for one session, parent and SEQUENCE."""
 
     __tablename__ = "invite_deliveries"
-    __table_args__ = (UniqueConstraint("session_id", "parent_id", "sequence", "method"),)
+    __table_args__ = (UniqueConstraint("session_id", "parent_id", "sequence", "method"), *status_indexes(__tablename__))
 
     sequence: Mapped[int]
     #: REQUEST or CANCEL.
@@ -79,7 +87,7 @@ class ReminderDelivery(ParentInSession, DeliveryState, db.Model):
     ("email"/"sms"/"whatsapp"); the unique row is the send-once claim."""
 
     __tablename__ = "reminder_deliveries"
-    __table_args__ = (UniqueConstraint("session_id", "parent_id", "kind", "channel"),)
+    __table_args__ = (UniqueConstraint("session_id", "parent_id", "kind", "channel"), *status_indexes(__tablename__))
 
     kind: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(8))

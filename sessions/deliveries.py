@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.orm import selectinload
 
 from core import mail, sms
 from core.db import utcnow
@@ -22,7 +23,7 @@ from core.extensions import db
 from core.queue import enqueue_after_commit
 from courses.models import Parent
 from sessions.calendar_models import DeliveryStatus, FailureReason, InviteDelivery, ReminderDelivery
-from sessions.models import SessionStatus, WorkshopSession
+from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
 
 logger = logging.getLogger("ouderkamer.sessions")
 
@@ -35,6 +36,9 @@ RETRIES = {"retries": MAX_ATTEMPTS - 1, "retry_delay": RETRY_DELAY, "retry_backo
 #: A pending delivery untouched this long has lost its task (a worker died mid-send): Huey's retries, which survive
 #: a worker's death in the queue's schedule, all end within 15 minutes of the first try.
 STALE_AFTER = timedelta(minutes=30)
+#: Stale deliveries the reaper reads, updates and commits at a time, and the most batches per kind in one run.
+REAP_BATCH = 200
+REAP_MAX_BATCHES = 25
 #: SMTP replies that point at our own settings (authentication required or refused).
 _SMTP_SETUP_CODES = frozenset({530, 534, 535, 538})
 _SMS_REASONS = {sms.REFUSED: FailureReason.refused, sms.SETUP: FailureReason.setup,
@@ -205,27 +209,61 @@ def resend_delivery(workshop_session: WorkshopSession, kind_name: str, delivery_
     return True
 
 
+def _is_pending(model: type[Delivery]):
+    # The status as a literal, not a parameter: a prepared (generic) plan could not use the partial index otherwise.
+    return model.status == literal(DeliveryStatus.pending, model.status.type, literal_execute=True)
+
+
+def _stale_batch(kind: DeliveryKind, cutoff: datetime, after: int) -> list[Delivery]:
+    """The next pending rows untouched since `cutoff`, by id, through the partial index of pending rows; with the
+    session, its series' dates and the parent every plan looks at (a statement each, not one per row)."""
+    model = kind.model
+    query = (select(model)
+             .where(_is_pending(model), func.coalesce(model.touched_at, model.created_at) < cutoff, model.id > after)
+             .order_by(model.id).limit(REAP_BATCH)
+             .options(selectinload(model.parent),
+                      selectinload(model.session).selectinload(WorkshopSession.series)
+                      .selectinload(WorkshopSeries.sessions)))
+    return list(db.session.scalars(query))
+
+
+def _requeue(kind: DeliveryKind, rows: list[Delivery], cutoff: datetime) -> int:
+    model, plans = kind.model, {}
+    for row in rows:
+        plan = kind.plan(row, False)
+        if plan is None:  # a newer message carries the current state, or it no longer makes sense
+            row.status, row.failure, row.error = DeliveryStatus.failed, FailureReason.cancelled, "superseded"
+        else:
+            plans[row.id] = plan
+    if not plans:
+        return 0
+    # Conditional, so two reapers at once queue each row once.
+    touched = db.session.execute(
+        update(model).where(model.id.in_(plans), _is_pending(model),
+                            func.coalesce(model.touched_at, model.created_at) < cutoff)
+        .values(touched_at=utcnow()).returning(model.id).execution_options(synchronize_session=False))
+    queued = 0
+    for delivery_id in touched.scalars():
+        task_fn, *args = plans[delivery_id]
+        enqueue_after_commit(db.session, task_fn, *args)
+        queued += 1
+    return queued
+
+
 def requeue_stale_deliveries(now: datetime | None = None) -> int:
-    """Enqueue again, after commit, each pending invite or reminder whose send task was lost; a superseded one is
-    closed instead; flushes; returns how many were queued."""
+    """Enqueue again each pending invite or reminder whose send task was lost, REAP_BATCH rows at a time, each batch
+    committed (its sends start then); a superseded one is closed instead. At most REAP_MAX_BATCHES per kind and run:
+    the next run goes on. Returns how many were queued."""
     cutoff = (now or utcnow()) - STALE_AFTER
     queued = 0
     for _name, kind in _kinds():
-        model = kind.model
-        last_touch = func.coalesce(model.touched_at, model.created_at)
-        stale = select(model).where(model.status == DeliveryStatus.pending, last_touch < cutoff)
-        for row in db.session.scalars(stale.order_by(model.id)).all():
-            plan = kind.plan(row, False)
-            if plan is None:  # a newer message carries the current state, or it no longer makes sense
-                row.status, row.failure, row.error = DeliveryStatus.failed, FailureReason.cancelled, "superseded"
-                continue
-            # Conditional, so two reapers at once queue it once.
-            touched = db.session.execute(
-                update(model).where(model.id == row.id, model.status == DeliveryStatus.pending, last_touch < cutoff)
-                .values(touched_at=utcnow()).execution_options(synchronize_session=False))
-            if touched.rowcount == 1:
-                task_fn, *args = plan
-                enqueue_after_commit(db.session, task_fn, *args)
-                queued += 1
-    db.session.flush()
+        after = 0
+        for _batch in range(REAP_MAX_BATCHES):
+            rows = _stale_batch(kind, cutoff, after)
+            if rows:
+                queued += _requeue(kind, rows, cutoff)
+                after = rows[-1].id
+            db.session.commit()
+            if len(rows) < REAP_BATCH:
+                break
     return queued

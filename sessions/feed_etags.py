@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, true, union_all
 
 from core.extensions import db
 from core.tokens import hash_token, same_hash
@@ -43,32 +43,36 @@ class FeedVersion:
     etag: str
 
 
-def _in_feed():
-    # The sessions of the feed's course, or of every course its parent is enrolled in (correlated to the feed row).
-    enrolled = select(Enrolment.course_id).where(Enrolment.parent_id == CalendarFeed.parent_id)
-    return or_(WorkshopSession.course_id == CalendarFeed.course_id, WorkshopSession.course_id.in_(enrolled))
-
-
-def _chosen_invitees(aggregate):
-    # Through the primary key (session_id, parent_id): the feed's session ids first, then this parent.
-    in_feed = select(WorkshopSession.id).where(_in_feed()).correlate(CalendarFeed)
-    rows = select(aggregate).where(session_invitees.c.session_id.in_(in_feed),
-                                   session_invitees.c.parent_id == CalendarFeed.parent_id)
-    return rows.correlate(CalendarFeed).scalar_subquery()
-
-
 def _version_statement(digest: str):
-    return (
-        select(CalendarFeed.id, CalendarFeed.token_hash, CalendarFeed.nonce, func.max(Course.title),
-               func.count(WorkshopSession.id), func.sum(WorkshopSession.id), func.max(WorkshopSession.updated_at),
-               func.sum(WorkshopSession.sequence), func.max(WorkshopSeries.updated_at),
-               _chosen_invitees(func.count()), _chosen_invitees(func.sum(session_invitees.c.session_id)))
-        .select_from(CalendarFeed)
-        .outerjoin(Course, Course.id == CalendarFeed.course_id)
-        .outerjoin(WorkshopSession, _in_feed())
+    # Each step is an index lookup: the feed by its token's hash, its courses (the feed's own, or the parent's
+    # enrolments by parent_id), their sessions by (course_id, starts_at), their series by key, and the parent's
+    # chosen-invitee rows by parent_id. An OR across the two kinds of owner would read every session instead.
+    feed = (select(CalendarFeed.id, CalendarFeed.parent_id, CalendarFeed.course_id, CalendarFeed.token_hash,
+                   CalendarFeed.nonce).where(CalendarFeed.token_hash == digest).cte("feed"))
+    course_ids = union_all(
+        select(feed.c.course_id.label("course_id")).where(feed.c.course_id.is_not(None)),
+        select(Enrolment.course_id).join(feed, Enrolment.parent_id == feed.c.parent_id),
+    ).cte("feed_courses")
+    in_feed = WorkshopSession.course_id == course_ids.c.course_id
+    sessions = (
+        select(func.count(WorkshopSession.id).label("count"), func.sum(WorkshopSession.id).label("ids"),
+               func.max(WorkshopSession.updated_at).label("updated_at"),
+               func.sum(WorkshopSession.sequence).label("sequences"),
+               func.max(WorkshopSeries.updated_at).label("series_updated_at"))
+        .select_from(WorkshopSession).join(course_ids, in_feed)
         .outerjoin(WorkshopSeries, WorkshopSeries.id == WorkshopSession.series_id)
-        .where(CalendarFeed.token_hash == digest)
-        .group_by(CalendarFeed.id)
+    ).subquery("feed_sessions")
+    chosen = (
+        select(func.count().label("count"), func.sum(session_invitees.c.session_id).label("ids"))
+        .select_from(session_invitees).join(feed, session_invitees.c.parent_id == feed.c.parent_id)
+        .join(WorkshopSession, WorkshopSession.id == session_invitees.c.session_id).join(course_ids, in_feed)
+    ).subquery("feed_invitees")
+    return (
+        select(feed.c.id, feed.c.token_hash, feed.c.nonce, Course.title, sessions.c.count, sessions.c.ids,
+               sessions.c.updated_at, sessions.c.sequences, sessions.c.series_updated_at, chosen.c.count,
+               chosen.c.ids)
+        .select_from(feed).outerjoin(Course, Course.id == feed.c.course_id)
+        .join(sessions, true()).join(chosen, true())
     )
 
 

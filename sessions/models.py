@@ -6,7 +6,7 @@ import enum
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text, select, true
+from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, Text, select, true
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from core import tenancy
@@ -40,6 +40,7 @@ session_invitees = Table(
     db.metadata,
     Column("session_id", ForeignKey("workshop_session.id", ondelete="CASCADE"), primary_key=True),
     Column("parent_id", ForeignKey("parents.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_workshop_session_invitees_parent_id", "parent_id"),  # a parent's sessions (feed ETag, deletion)
 )
 
 
@@ -66,9 +67,11 @@ class WorkshopSeries(db.Model):
 
 class WorkshopSession(db.Model):
     __tablename__ = "workshop_session"
+    #: A course's sessions in date order (feeds, pages, the API); also the foreign key's index.
+    __table_args__ = (Index("ix_workshop_session_course_id_starts_at", "course_id", "starts_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     series_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_series.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")

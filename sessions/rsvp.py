@@ -105,11 +105,13 @@ def answer_of(workshop_session: WorkshopSession, parent: Parent) -> RsvpAnswer |
     return db.session.scalar(select(Rsvp.answer).filter_by(session_id=workshop_session.id, parent_id=parent.id))
 
 
-def rsvp_overview(workshop_session: WorkshopSession) -> list[RsvpRow]:
-    """Every invited parent with their answer (or None), by name."""
-    answers = {r.parent_id: r for r in db.session.scalars(select(Rsvp).where(Rsvp.session_id == workshop_session.id))}
-    rows = [RsvpRow(p, getattr(answers.get(p.id), "answer", None), getattr(answers.get(p.id), "answered_at", None))
-            for p in invitees_of(workshop_session)]
+def rsvp_overview(workshop_session: WorkshopSession, *, invitees: list[Parent] | None = None) -> list[RsvpRow]:
+    """Every invited parent (`invitees` when already loaded) with their answer (or None), by name; one query for the
+    answers."""
+    query = select(Rsvp.parent_id, Rsvp.answer, Rsvp.answered_at).where(Rsvp.session_id == workshop_session.id)
+    answers = {parent_id: (answer, at) for parent_id, answer, at in db.session.execute(query)}
+    rows = [RsvpRow(p, *answers.get(p.id, (None, None)))
+            for p in (invitees_of(workshop_session) if invitees is None else invitees)]
     return sorted(rows, key=lambda row: (row.parent.name.casefold(), row.parent.id))
 
 

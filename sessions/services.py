@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, and_, case, exists, func, or_, select, union_all
+from sqlalchemy.orm import joinedload
 
 from accounts.models import User
 from core.db import utcnow
@@ -15,9 +17,16 @@ from core.errors import DomainError
 from core.extensions import db
 from core.jitsi import JitsiError, get_jitsi, iframe_setup, mint_token, room_url
 from core.queue import enqueue_after_commit
-from courses.models import Course, Parent
+from courses.models import Course, Enrolment, Parent
 from courses.services import course_parents
-from sessions.models import AttendanceEvent, AttendanceKind, RecordingConsent, SessionStatus, WorkshopSession
+from sessions.models import (
+    AttendanceEvent,
+    AttendanceKind,
+    RecordingConsent,
+    SessionStatus,
+    WorkshopSession,
+    session_invitees,
+)
 from sessions.scheduling import ScheduleError, course_sessions
 from sessions.tasks import send_help_notice
 
@@ -37,6 +46,27 @@ def is_invited(workshop_session: WorkshopSession, parent: Parent) -> bool:
         # The parent's own enrolments (loaded once) answer this without loading every parent of the course.
         return any(e.course_id == workshop_session.course_id for e in parent.enrolments)
     return any(p.id == parent.id for p in workshop_session.invitees)
+
+
+def invited_pairs(*where) -> Select:
+    """SELECT (session_id, parent_id) of every invitation: each parent enrolled in the course of a session that
+    invites the whole course, and each chosen parent of one that does not; `where` filters on WorkshopSession."""
+    whole = (select(WorkshopSession.id.label("session_id"), Enrolment.parent_id.label("parent_id"))
+             .join(Enrolment, Enrolment.course_id == WorkshopSession.course_id)
+             .where(WorkshopSession.invite_whole_course.is_(True), *where))
+    chosen = (select(session_invitees.c.session_id, session_invitees.c.parent_id)
+              .join(WorkshopSession, WorkshopSession.id == session_invitees.c.session_id)
+              .where(WorkshopSession.invite_whole_course.is_(False), *where))
+    return union_all(whole, chosen)
+
+
+def invited_clause(parent: Parent):
+    """SQL condition on WorkshopSession: the parent is invited (for a list of sessions in one query)."""
+    enrolled = exists().where(Enrolment.course_id == WorkshopSession.course_id, Enrolment.parent_id == parent.id)
+    chosen = exists().where(session_invitees.c.session_id == WorkshopSession.id,
+                            session_invitees.c.parent_id == parent.id)
+    whole = WorkshopSession.invite_whole_course.is_(True)
+    return or_(and_(whole, enrolled), and_(~whole, chosen))
 
 
 def invitees(workshop_session: WorkshopSession) -> list[Parent]:
@@ -108,7 +138,8 @@ def record_consent(workshop_session: WorkshopSession, parent: Parent, *, objecte
 
 def consent_log(workshop_session: WorkshopSession) -> list[RecordingConsent]:
     """Every consent and objection for a session, oldest first."""
-    query = select(RecordingConsent).where(RecordingConsent.session_id == workshop_session.id)
+    query = (select(RecordingConsent).where(RecordingConsent.session_id == workshop_session.id)
+             .options(joinedload(RecordingConsent.parent)))  # the page names every parent in the log
     return list(db.session.scalars(query.order_by(RecordingConsent.created_at, RecordingConsent.id)))
 
 
@@ -169,16 +200,26 @@ def _minutes(events: list[AttendanceEvent], until: datetime) -> int:
     return int(total.total_seconds() // 60)
 
 
-def attendance(workshop_session: WorkshopSession, *, now: datetime | None = None) -> list[AttendanceRow]:
-    """Per invited parent: attended (any join) and minutes between joined and left events."""
-    query = select(AttendanceEvent).where(AttendanceEvent.session_id == workshop_session.id)
-    events = list(db.session.scalars(query.order_by(AttendanceEvent.at, AttendanceEvent.id)))
-    until = min(now or utcnow(), workshop_session.ends_at)
-    rows = []
-    for parent in invitees_of(workshop_session):
-        own = [e for e in events if e.parent_id == parent.id]
-        rows.append(AttendanceRow(parent=parent, attended=bool(own), minutes=_minutes(own, until)))
-    return rows
+def _minutes_by(rows, key, until) -> dict:
+    """Minutes per key(row) from event rows (with .kind and .at) sorted by that key, then time: one pass."""
+    return {k: _minutes(list(own), until(k)) for k, own in groupby(rows, key=key)}
+
+
+def attendance(workshop_session: WorkshopSession, *, parents: list[Parent] | None = None,
+               now: datetime | None = None) -> list[AttendanceRow]:
+    """Per invited parent (or per given parent, e.g. one page of them): attended (any event) and minutes between
+    joined and left events; one query for the events."""
+    query = (select(AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at)
+             .where(AttendanceEvent.session_id == workshop_session.id)
+             .order_by(AttendanceEvent.parent_id, AttendanceEvent.at, AttendanceEvent.id))
+    if parents is None:
+        parents = invitees_of(workshop_session)
+    elif parents:
+        query = query.where(AttendanceEvent.parent_id.in_([p.id for p in parents]))
+    end = min(now or utcnow(), workshop_session.ends_at)
+    rows = db.session.execute(query) if parents else []
+    minutes = _minutes_by(rows, lambda row: row.parent_id, lambda _parent_id: end)
+    return [AttendanceRow(parent=p, attended=p.id in minutes, minutes=minutes.get(p.id, 0)) for p in parents]
 
 
 def request_help(workshop_session: WorkshopSession, parent: Parent) -> None:
@@ -196,12 +237,38 @@ def opened_sessions_attendance(course: Course, *, now: datetime | None = None) -
             if workshop_session.opens_at <= now]
 
 
-def course_attendance(course: Course, *, now: datetime | None = None,
-                      opened: list[SessionAttendance] | None = None) -> dict[int, tuple[int, int]]:
-    """Per parent id: (sessions attended, total minutes) over the course's sessions that have started."""
-    totals: dict[int, tuple[int, int]] = {}
-    for _workshop_session, rows in opened_sessions_attendance(course, now=now) if opened is None else opened:
-        for row in rows:
-            count, minutes = totals.get(row.parent.id, (0, 0))
-            totals[row.parent.id] = (count + row.attended, minutes + row.minutes)
+def course_attendance(sessions: list[WorkshopSession], parent_ids: list[int], *,
+                      now: datetime | None = None) -> dict[int, tuple[int, int]]:
+    """Per parent id (of those given) invited to any of these sessions whose lobby has opened: (sessions attended,
+    total minutes); two queries, whatever the number of sessions and events."""
+    now = now or utcnow()
+    opened = {s.id: s for s in sessions if s.opens_at <= now}
+    if not opened or not parent_ids:
+        return {}
+    pairs = invited_pairs(WorkshopSession.id.in_(list(opened))).subquery()
+    mine = pairs.c.parent_id.in_(parent_ids)
+    totals = {parent_id: (0, 0) for parent_id in db.session.scalars(select(pairs.c.parent_id).where(mine).distinct())}
+    events = (select(AttendanceEvent.session_id, AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at)
+              .join(pairs, (pairs.c.session_id == AttendanceEvent.session_id)
+                    & (pairs.c.parent_id == AttendanceEvent.parent_id))
+              .where(mine)
+              .order_by(AttendanceEvent.parent_id, AttendanceEvent.session_id, AttendanceEvent.at, AttendanceEvent.id))
+    ends = {session_id: min(now, s.ends_at) for session_id, s in opened.items()}
+    by_pair = _minutes_by(db.session.execute(events), lambda row: (row.parent_id, row.session_id),
+                          lambda pair: ends[pair[1]])
+    for (parent_id, _session_id), minutes in by_pair.items():
+        count, total = totals[parent_id]
+        totals[parent_id] = (count + 1, total + minutes)
     return totals
+
+
+def session_attendance_counts(session_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per session id (of those given, with any invitee): (parents invited, parents who attended); one query."""
+    if not session_ids:
+        return {}
+    pairs = invited_pairs(WorkshopSession.id.in_(session_ids)).subquery()
+    attended = exists().where(AttendanceEvent.session_id == pairs.c.session_id,
+                              AttendanceEvent.parent_id == pairs.c.parent_id)
+    query = (select(pairs.c.session_id, func.count(), func.sum(case((attended, 1), else_=0)))
+             .group_by(pairs.c.session_id))
+    return {session_id: (invited, int(present or 0)) for session_id, invited, present in db.session.execute(query)}

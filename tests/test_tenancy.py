@@ -22,7 +22,7 @@ from activities.models import MediaKind
 from core import tenancy
 from core.db import utcnow
 from core.extensions import db as _db
-from courses import links
+from courses import imports, links
 from courses import services as courses
 from courses.models import Course, Parent
 from sessions import scheduling as sessions
@@ -182,7 +182,7 @@ def test_the_import_preview_gives_no_hint_of_another_organisations_parent(client
                           data={"file": (io.BytesIO(csv.encode()), "ouders.csv")}, content_type="multipart/form-data")
 
     course = db.session.get(Course, away["course"])
-    rows = courses.check_import(course, csv.encode())
+    rows = imports.check_import(course, csv.encode())
     assert preview.status_code == 200
     assert [r.status for r in rows] == ["new", "new"]
     assert "Sanne" not in preview.get_data(as_text=True)

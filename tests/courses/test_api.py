@@ -64,7 +64,7 @@ def test_update_and_archive_course(client, db, trainer, course, bearer):
 
     assert (patched.get_json()["title"], patched.get_json()["language"]) == ("Nieuw", "en")
     assert archived.get_json()["archived"] is True
-    assert listed.get_json() == {"courses": []}
+    assert listed.get_json() == {"items": [], "next": None, "courses": []}
 
 
 def test_other_trainers_course_is_404(client, db, course, create_user, bearer):
@@ -121,10 +121,10 @@ def test_list_update_and_remove_parent(client, db, trainer, course, create_paren
     removed = client.delete(f"{url}/{sanne.id}", headers=headers)
     after = client.get(url, headers=headers)
 
-    assert [p["name"] for p in listed.get_json()["parents"]] == ["Sanne"]
+    assert [p["name"] for p in listed.get_json()["items"]] == ["Sanne"]
     assert (patched.get_json()["language"], patched.get_json()["consent_recording"]) == ("ar", True)
     assert (removed.status_code, removed.get_data()) == (204, b"")
-    assert after.get_json() == {"parents": []}
+    assert after.get_json() == {"items": [], "next": None, "parents": []}
 
 
 def test_parent_not_in_the_course_is_404(client, db, trainer, course, create_course, create_parent, bearer):

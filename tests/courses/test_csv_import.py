@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from courses import services
+from courses import imports, services
 from courses.models import Enrolment, Parent
 from courses.services import CourseError
 
@@ -89,7 +89,7 @@ def test_import_confirm_for_another_course_is_refused(client, auth, trainer, cou
 def test_read_csv_accepts_commas_without_bom_and_english_headers(db):
     raw = _csv(["Sanne,sanne@example.org,,en", '"Vries, de",,0612345678,'], "name,email,phone,language", bom=False)
 
-    rows = services.read_csv(raw)
+    rows = imports.read_csv(raw)
 
     assert rows == [{"line": 2, "name": "Sanne", "email": "sanne@example.org", "phone": "", "language": "en"},
                     {"line": 3, "name": "Vries, de", "email": "", "phone": "0612345678", "language": ""}]
@@ -97,14 +97,14 @@ def test_read_csv_accepts_commas_without_bom_and_english_headers(db):
 
 def test_read_csv_without_a_header_row_is_refused(db):
     with pytest.raises(CourseError) as caught:
-        services.read_csv(b"Sanne;sanne@example.org;;nl\r\n")
+        imports.read_csv(b"Sanne;sanne@example.org;;nl\r\n")
 
     assert caught.value.field == "file"
 
 
 def test_read_csv_in_another_encoding_asks_for_utf8(db):
     with pytest.raises(CourseError) as caught:
-        services.read_csv("naam;e-mail\r\nJosé;jose@example.org\r\n".encode("cp1252"))
+        imports.read_csv("naam;e-mail\r\nJosé;jose@example.org\r\n".encode("cp1252"))
 
     assert str(caught.value.message) == "Sla het bestand op als CSV UTF-8."
 
@@ -113,8 +113,8 @@ def test_import_handles_duplicates_in_the_file_and_with_known_parents(db, course
     known = create_parent("Sanne", email="sanne@example.org")
     raw = _csv(["Sanne V.;SANNE@example.org;;nl", "Elif;;0612345678;tr", "Elif Y.;elif@example.org;+31612345678;tr"])
 
-    checked = services.check_import(course, raw)
-    services.import_parents(course, raw)
+    checked = imports.check_import(course, raw)
+    imports.import_parents(course, raw)
 
     assert [r.status for r in checked] == ["existing", "new", "repeat"]
     assert db.session.query(Parent).count() == 2
@@ -126,6 +126,6 @@ def test_import_parents_with_a_bad_row_imports_nothing(db, course):
     raw = _csv(["Sanne;sanne@example.org;;nl", "Elif;;0612;tr"])
 
     with pytest.raises(CourseError):
-        services.import_parents(course, raw)
+        imports.import_parents(course, raw)
 
     assert db.session.query(Parent).count() == 0

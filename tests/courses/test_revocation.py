@@ -43,9 +43,9 @@ URLS = {
     "lobby.event": ("/p/{token}/s/{session_id}/events", "both"),
     "lobby.cannot_get_in": ("/p/{token}/s/{session_id}/help", "both"),
     "lobby.join_json": ("/p/{token}/s/{session_id}/join.json", "both"),
-    "playback.parent_watch": ("/p/{token}/watch/{recording_uuid}", "both"),
-    "playback.parent_file": ("/p/{token}/watch/{recording_uuid}/master.m3u8", "both"),
-    "playback.parent_progress": ("/p/{token}/watch/{recording_uuid}/progress", "both"),
+    "watch.parent_watch": ("/p/{token}/watch/{recording_uuid}", "both"),
+    "watch.parent_file": ("/p/{token}/watch/{recording_uuid}/master.m3u8", "both"),
+    "watch.parent_progress": ("/p/{token}/watch/{recording_uuid}/progress", "both"),
     "rsvp.show": ("/r/{feed_id}/{session_id}/{code}/yes", None),
     "rsvp.record": ("/r/{feed_id}/{session_id}/{code}/yes", None),
 }
@@ -131,7 +131,7 @@ def test_taking_a_parent_out_of_their_last_course_cuts_off_their_links(app, clie
     courses.remove_from_course(course, parent)
     db.session.commit()
 
-    for endpoint in ("parents.route_map", "lobby.show", "feeds.feed", "playback.parent_watch"):
+    for endpoint in ("parents.route_map", "lobby.show", "feeds.feed", "watch.parent_watch"):
         for url in _urls(world, endpoint):
             assert client.get(url).status_code == 404, url
 

@@ -97,6 +97,7 @@ def _fresh(db, recording_id: int) -> Recording:
     return db.session.get(Recording, recording_id)
 
 
+@pytest.mark.usefixtures("auto_publish")  # publishes without review, as before review
 def test_transcode_filling_the_disk_fails_plainly_then_a_retry_with_space_back_publishes(
         db, queued, small_disk, clip_360p):
     recording = _fresh(db, queued)

@@ -40,6 +40,7 @@ def _set(recording_id: int, **values) -> None:
     _db.session.commit()
 
 
+@pytest.mark.usefixtures("auto_publish")  # publishes without review, as before review
 def test_reaper_finishes_a_publish_whose_worker_died(local_storage, create_transcoded_recording, create_parent,
                                                      course, outbox):
     create_parent(course=course)
@@ -66,6 +67,7 @@ def test_reaper_leaves_a_publish_with_a_fresh_heartbeat_alone(local_storage, cre
     assert local_storage.list() == [recording.original_key]  # the (legacy-keyed) original is all storage holds
 
 
+@pytest.mark.usefixtures("auto_publish")  # publishes without review, as before review
 def test_reaper_republishes_a_transcoded_recording_whose_publish_message_was_lost(
         app, local_storage, create_transcoded_recording):
     recording = create_transcoded_recording(local_storage)
@@ -92,6 +94,7 @@ def test_publish_task_while_another_worker_holds_the_claim_does_nothing(local_st
     assert outbox == []
 
 
+@pytest.mark.usefixtures("auto_publish")  # publishes without review, as before review
 def test_publish_refreshes_its_heartbeat_while_uploading(app, local_storage, create_transcoded_recording,
                                                          monkeypatch):
     recording = create_transcoded_recording(local_storage)

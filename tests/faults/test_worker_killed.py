@@ -65,6 +65,7 @@ def _stale_heartbeat(db, recording_id: int) -> None:
     db.session.commit()
 
 
+@pytest.mark.usefixtures("auto_publish")  # publishes without review, as before review
 def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
         app, db, use_storage, s3_config, s3_admin_client, s3_gate, smtp_server, start_worker, request, monkeypatch,
         create_workshop_session, create_parent, course, clip_480p_long, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from courses import services
+from courses import imports, services
 from courses.models import Enrolment, Parent
 from courses.services import CourseError
 
@@ -71,7 +71,7 @@ FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
 def test_import_of_a_random_file_takes_every_row_or_none(db, course, raw):
     before = _counts(db)
     try:
-        rows = services.import_parents(course, raw)
+        rows = imports.import_parents(course, raw)
         db.session.flush()
     except CourseError:
         db.session.rollback()  # as the view does
@@ -96,7 +96,7 @@ def test_import_of_files_that_used_to_crash_is_refused_plainly(db, course, raw):
     before = _counts(db)
 
     with pytest.raises(CourseError):
-        services.import_parents(course, raw)
+        imports.import_parents(course, raw)
     db.session.rollback()
 
     assert _counts(db) == before

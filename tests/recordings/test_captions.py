@@ -16,7 +16,7 @@ VTT = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHallo allemaal\n"
 
 
 @pytest.fixture
-def recording(local_storage, create_transcoded_recording) -> Recording:
+def recording(local_storage, create_transcoded_recording, auto_publish) -> Recording:
     recording = create_transcoded_recording(local_storage)
     publish_tasks.publish_recording(recording.id)
     _db.session.expire_all()

@@ -17,6 +17,9 @@ from recordings.models import Recording, RecordingState
 
 PHONE = "+31612345678"
 
+# The messages of a course that publishes automatically; with review, test_review.py.
+pytestmark = pytest.mark.usefixtures("auto_publish")
+
 
 @pytest.fixture
 def outboxes(app):

@@ -22,6 +22,9 @@ from recordings.models import Recording, RecordingState
 from tests.fixtures.recordings import ORIGINAL
 from tests.fixtures.s3 import S3_REGION, S3_TEST_KEY_ID, S3_TEST_SECRET
 
+# About storage, not review: the course publishes automatically, as every course did before review (test_review.py).
+pytestmark = pytest.mark.usefixtures("auto_publish")
+
 
 def _expected_objects(recording: Recording, transcoded) -> dict[str, tuple[str, str]]:
     prefix = f"orgs/{recording.course.organisation_id}/recordings/{recording.uuid}/"

@@ -25,8 +25,9 @@ TABLE = {  # state: (allowed next states, the step that runs from it)
     S.queued: ({S.transcoding, S.expired}, "transcoding"),
     S.transcoding: ({S.transcoded, S.queued, S.failed, S.expired}, None),
     S.transcoded: ({S.publishing, S.expired}, "publishing"),
-    S.publishing: ({S.published, S.transcoded, S.failed, S.expired}, None),
-    S.published: ({S.failed, S.expired}, None),
+    S.publishing: ({S.ready_for_review, S.published, S.transcoded, S.failed, S.expired}, None),
+    S.ready_for_review: ({S.published, S.failed, S.expired}, None),
+    S.published: ({S.ready_for_review, S.failed, S.expired}, None),
     S.failed: ({S.received, S.queued, S.expired}, None),
     S.expired: (set(), None),
 }
@@ -70,7 +71,7 @@ def test_table_row_of_each_state(state):
     ("downloading", "recordings.download", S.received, S.received, S.received),
     ("probing", "recordings.probe", S.received, S.probing, S.queued),
     ("transcoding", "recordings.transcode", S.queued, S.transcoding, S.transcoded),
-    ("publishing", "recordings.publish", S.transcoded, S.publishing, S.published),
+    ("publishing", "recordings.publish", S.transcoded, S.publishing, S.ready_for_review),
 ])
 def test_each_step_runs_its_task_from_its_start_and_its_moves_are_in_the_table(step, task, start, running, done):
     spec = pipeline.STEPS[step]
@@ -82,7 +83,9 @@ def test_each_step_runs_its_task_from_its_start_and_its_moves_are_in_the_table(s
 
 
 @pytest.mark.parametrize(("old", "new"), [(S.published, S.transcoding), (S.expired, S.received),
-                                          (S.queued, S.published), (S.failed, S.publishing)])
+                                          (S.queued, S.published), (S.failed, S.publishing),
+                                          (S.transcoded, S.ready_for_review), (S.failed, S.published),
+                                          (S.ready_for_review, S.publishing)])
 def test_illegal_transition_raises(old, new):
     with pytest.raises(pipeline.IllegalTransition) as error:
         pipeline.check(old, new)
@@ -165,3 +168,60 @@ def test_requeue_of_a_dead_step_goes_back_to_its_start_and_enqueues_it(db, recor
     db.session.commit()
 
     assert (recording.state, recording.heartbeat_at, enqueued) == (start, None, [(task, recording.id)])
+
+
+@pytest.mark.parametrize(("automatically", "done"), [(False, S.ready_for_review), (True, S.published)])
+def test_a_publish_ends_in_review_unless_the_course_publishes_automatically(db, recording, enqueued, automatically,
+                                                                            done):
+    recording.course.publish_automatically = automatically
+    recording.state = S.publishing  # as the publish step's claim left it
+    db.session.commit()
+
+    pipeline.finish(recording, "publishing")
+    db.session.commit()
+
+    assert (recording.state, pipeline.done_state(recording, "publishing"), enqueued) == (done, done, [])
+
+
+def test_publish_and_unpublish_move_between_review_and_published_once(db, recording):
+    recording.state = S.ready_for_review
+    db.session.commit()
+
+    moves = [pipeline.publish(recording), pipeline.publish(recording), recording.state,
+             pipeline.unpublish(recording), pipeline.unpublish(recording), recording.state]
+
+    assert moves == [True, False, S.published, True, False, S.ready_for_review]
+
+
+@pytest.mark.parametrize("state", [S.probing, S.transcoding, S.publishing])
+def test_remove_leaves_a_recording_whose_step_is_running(db, recording, state):
+    recording.state = state
+    db.session.commit()
+
+    removed = pipeline.remove(recording)
+    db.session.commit()
+
+    assert (removed, pipeline.is_running(recording), db.session.get(Recording, recording.id) is recording) == (
+        False, True, True)
+
+
+@pytest.mark.parametrize("state", [S.received, S.queued, S.transcoded, S.ready_for_review, S.published, S.failed,
+                                   S.expired])
+def test_remove_deletes_the_row_of_a_recording_no_step_is_running_on(db, recording, state):
+    recording.state = state
+    db.session.commit()
+    recording_id = recording.id
+
+    removed = pipeline.remove(recording)
+    db.session.commit()
+    db.session.expunge_all()
+
+    assert (removed, db.session.get(Recording, recording_id)) == (True, None)
+
+
+def test_remove_leaves_a_download_with_a_fresh_heartbeat(db, recording):
+    recording.original_key, recording.source_url = None, "https://8x8.vc/recording.mp4"
+    db.session.commit()
+    assert pipeline.claim(recording, "downloading")
+
+    assert (pipeline.is_running(recording), pipeline.remove(recording)) == (True, False)

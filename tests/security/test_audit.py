@@ -7,14 +7,16 @@ name when the parent is deleted.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from accounts import audit
 from accounts import services as accounts
 from accounts.audit import AuditEntry
+from core.db import utcnow
 from courses import links, services
 from parents.privacy import delete_parent
 from tests.activities.helpers import make_activity
@@ -203,17 +205,120 @@ def test_coordinator_filters_by_parent_course_and_actor(client, auth, db, traine
     assert other.id != world["parent"].id
 
 
-def test_audit_page_is_paginated(client, auth, db, coordinator, world):
+def test_coordinator_searches_by_parent_name_course_title_and_actor_name(client, auth, db, trainer, coordinator,
+                                                                        world, create_parent):
+    create_parent("Elif Yilmaz", course=world["second"], email="elif@example.org")
+    auth.login(trainer.email)
+    client.get(f"/courses/{world['course'].id}/parents/{world['parent'].id}/edit")
+    client.post("/logout")
+    auth.login(coordinator.email)
+
+    by_parent = client.get("/audit?parent=yilmaz").get_data(as_text=True)
+    by_course = client.get("/audit?course=opvoe").get_data(as_text=True)
+    by_actor = client.get("/audit?actor=test+TRAINER").get_data(as_text=True)
+    nobody = client.get("/audit?parent=Sanne&course=Opvoeden").get_data(as_text=True)
+
+    assert _rows(by_parent) == _rows(by_course) == [("Ingeschreven in een cursus", "Elif Yilmaz")]
+    assert _rows(by_actor) == [("Gegevens bekeken", "Sanne")]
+    assert _rows(nobody) == [] and "Niets gevonden." in nobody
+
+
+def test_search_stays_within_the_coordinators_organisation(client, auth, db, coordinator, world):
+    elsewhere = accounts.create_organisation("Andere aanbieder")
+    boss = accounts.create_user("baas@elders.example", name="Baas Elders", password="correct horse battery",
+                                coordinator=True, organisation=elsewhere)
+    course = services.create_course(title="Elders lezen", trainers=[boss])
+    parent = services.add_parent(name="Sanne Elders", email="sanne@elders.example", organisation_id=elsewhere.id)
+    services.enrol(course, parent)
+    db.session.add(AuditEntry(organisation_id=elsewhere.id, action="parent.viewed", actor_kind="staff",
+                              actor_id=boss.id, actor_name=boss.name, parent_id=parent.id, parent_name=parent.name))
+    db.session.commit()
+    queries = ("parent=Elders", f"parent={parent.id}", "course=Elders", f"course={course.id}", "actor=Baas",
+               f"actor={boss.id}")
+    auth.login(boss.email)
+    theirs = [_rows(client.get(f"/audit?{query}").get_data(as_text=True)) for query in queries]
+    client.post("/logout")
+    auth.login(coordinator.email)
+
+    ours = [_rows(client.get(f"/audit?{query}").get_data(as_text=True)) for query in queries]
+
+    viewed, enrolled = ("Gegevens bekeken", "Sanne Elders"), ("Ingeschreven in een cursus", "Sanne Elders")
+    assert theirs == [[viewed, enrolled], [viewed, enrolled], [enrolled], [enrolled], [viewed], [viewed]]
+    assert ours == [[]] * 6
+
+
+def test_audit_page_is_paged_by_links_that_carry_a_cursor(client, auth, db, coordinator, world):
     for _ in range(60):
         audit.record("parent.viewed", parent=world["parent"], course_id=world["course"].id)
     db.session.commit()
     auth.login(coordinator.email)
 
-    first = client.get("/audit").get_data(as_text=True)
-    second = client.get("/audit?page=2").get_data(as_text=True)
+    first = client.get("/audit?course=Voorlezen").get_data(as_text=True)
+    second = client.get(_link(first, "next")).get_data(as_text=True)
+    back = client.get(_link(second, "prev")).get_data(as_text=True)
 
-    assert first.count("Gegevens bekeken") == 50 and 'rel="next"' in first
-    assert second.count("Gegevens bekeken") == 10 and 'rel="prev"' in second
+    assert first.count("Gegevens bekeken") == 50 and _link(first, "prev") is None
+    assert second.count("Gegevens bekeken") == 10 and _link(second, "next") is None
+    assert "course=Voorlezen" in _link(first, "next") and "page=" not in _link(first, "next")
+    assert _rows(back) == _rows(first) and _link(back, "prev") is None
+
+
+def test_paging_walks_every_entry_once_newest_first_and_back(db, world):
+    org = world["parent"].organisation_id
+    same_moment = utcnow()
+    for i in range(23):
+        entry = audit.record("parent.viewed", parent=world["parent"])
+        entry.created_at = same_moment - timedelta(seconds=i // 4)  # ties, broken by id
+    db.session.commit()
+    expected = [e.id for e in sorted(_entries(db), key=lambda e: (e.created_at, e.id), reverse=True)]
+
+    older = _walk(lambda cursor: audit.entries_page(org, [], before=cursor, per_page=5), "older")
+    newer = _walk(lambda cursor: audit.entries_page(org, [], after=cursor, per_page=5), "newer",
+                  start=audit.parse_cursor(audit.cursor_of(db.session.get(AuditEntry, expected[-1]))))
+
+    assert [e.id for page in older for e in page] == expected
+    assert [len(page) for page in older] == [5, 5, 5, 5, 3]
+    assert [e.id for page in reversed(newer) for e in page] == expected[:-1]  # all but the start, newest first
+
+
+def test_paging_is_stable_while_entries_are_added(db, world):
+    org = world["parent"].organisation_id
+    for _ in range(12):
+        audit.record("parent.viewed", parent=world["parent"])
+    db.session.commit()
+    before = [e.id for e in _entries(db)]
+    first = audit.entries_page(org, [], per_page=5)
+
+    for _ in range(7):  # new rows arrive while the coordinator reads on
+        audit.record("link.revoked", parent=world["parent"])
+    db.session.commit()
+    rest = _walk(lambda cursor: audit.entries_page(org, [], before=cursor, per_page=5), "older",
+                 start=audit.parse_cursor(first.older))
+    newest = audit.entries_page(org, [], after=audit.parse_cursor(audit.cursor_of(first.entries[0])), per_page=5)
+
+    seen = [e.id for e in first.entries] + [e.id for page in rest for e in page]
+    assert sorted(seen) == sorted(before) and len(seen) == len(set(seen))
+    assert [e.action for e in newest.entries] == ["link.revoked"] * 5 and newest.newer is not None
+
+
+@pytest.mark.parametrize("query", ["", "?parent=Sanne", "?course=Opvoeden&actor=Test", "?parent=%231"])
+def test_audit_page_costs_the_same_statements_for_10_or_100_entries(client, auth, db, trainer, coordinator, world,
+                                                                      query):
+    auth.login(coordinator.email)
+    counts = []
+    for total in (10, 100):
+        db.session.execute(AuditEntry.__table__.delete())
+        for i in range(total):
+            audit.record("parent.viewed", parent=world["parent"], course_id=world["course"].id)
+            if i % 2:
+                db.session.add(AuditEntry(organisation_id=trainer.organisation_id, action="parent.updated",
+                                          actor_kind="staff", actor_id=trainer.id, actor_name=trainer.name,
+                                          parent_id=world["parent"].id, parent_name="Sanne",
+                                          course_id=world["second"].id, details={"fields": ["email"]}))
+        db.session.commit()
+        counts.append(_statements(db, lambda: client.get(f"/audit{query}")))
+
+    assert counts[0] == counts[1]
 
 
 def test_audit_page_speaks_dutch_and_english(client, auth, db, coordinator, world):
@@ -243,10 +348,13 @@ def test_a_deleted_parent_shows_as_a_number_only(client, auth, db, coordinator, 
     assert "Sanne" not in page
 
 
-def test_a_bad_filter_is_refused_plainly(client, auth, coordinator):
+def test_a_bad_cursor_or_search_is_refused_plainly(client, auth, coordinator):
     auth.login(coordinator.email)
 
-    assert client.get("/audit?parent=abc").status_code == 400
+    statuses = [client.get(f"/audit?{query}").status_code
+                for query in ("before=abc", "after=12", "before=1.2.3", "parent=" + "x" * 201, "parent=abc")]
+
+    assert statuses == [400, 400, 400, 400, 200]
 
 
 def test_a_trainer_opening_the_answers_to_an_activity_is_recorded(client, auth, db, trainer, world):
@@ -257,3 +365,43 @@ def test_a_trainer_opening_the_answers_to_an_activity_is_recorded(client, auth, 
 
     assert [(e.action, e.actor_id, e.course_id, e.details) for e in _entries(db)] == [
         ("responses.viewed", trainer.id, world["course"].id, {"activity": activity.id, "count": 0})]
+
+
+# --- helpers of the page tests ------------------------------------------------------------------------------
+
+
+def _rows(page: str) -> list[tuple[str, str]]:
+    """(what, parent name) of each row of the log's table."""
+    rows = re.findall(r"<tr>\s*<td>.*?</td>\s*<td>.*?</td>\s*<td>([^<]+).*?</td>\s*<td>(?:<a [^>]*>)?([^<#]*)",
+                      page, re.S)
+    return [(what.strip(), name.strip()) for what, name in rows]
+
+
+def _link(page: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+    return found[1].replace("&amp;", "&") if found else None
+
+
+def _walk(fetch, direction: str, start=None) -> list[list[AuditEntry]]:
+    pages, cursor = [], start
+    while True:
+        page = fetch(cursor)
+        pages.append(page.entries)
+        following = getattr(page, direction)
+        if following is None:
+            return pages
+        cursor = audit.parse_cursor(following)
+
+
+def _statements(db, fetch) -> int:
+    seen = []
+
+    def note(*_args):
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert fetch().status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return len(seen)

@@ -23,7 +23,7 @@ STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 EXEMPT_BLUEPRINTS = {"api": "bearer token in the Authorization header; no cookie is read"}
 EXEMPT_VIEWS = {
     "recordings.jaas_webhook": "HMAC signature (X-Jaas-Signature) with a timestamp; no cookie",
-    "playback.parent_progress": "the parent's secret link is in the URL (a capability); no cookie is read",
+    "watch.parent_progress": "the parent's secret link is in the URL (a capability); no cookie is read",
     "recordings.upload": "checks its own FlaskForm token (CSRFProtect would parse a huge body first)",
     "rsvp.record": "the parent's HMAC code is in the URL (a capability); in-app browsers drop cookies",
     "responses.respond": "the parent's secret link is in the URL; a retried upload must not hit an expired token",

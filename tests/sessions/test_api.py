@@ -79,7 +79,7 @@ def test_cancel_one_date_and_then_the_series(db, client, trainer, course, bearer
 
     one = client.delete(f"/api/v1/sessions/{created[0]['id']}", headers=headers)
     rest = client.delete(f"/api/v1/series/{created[0]['series_id']}", headers=headers)
-    listed = client.get(f"/api/v1/courses/{course.id}/sessions", headers=headers).get_json()
+    listed = client.get(f"/api/v1/courses/{course.id}/sessions", headers=headers).get_json()["items"]
 
     assert one.get_json()["status"] == "cancelled"
     assert [s["id"] for s in rest.get_json()] == [created[1]["id"], created[2]["id"]]
@@ -100,8 +100,9 @@ def test_attendance_lists_every_invited_parent(db, client, trainer, course, bear
 
     body = client.get(f"/api/v1/sessions/{session.id}/attendance", headers=bearer(trainer)).get_json()
 
-    assert body == [{"parent_id": jan.id, "name": "Jan", "attended": False, "minutes": 0},
-                    {"parent_id": sanne.id, "name": "Sanne", "attended": True, "minutes": 12}]
+    assert body == {"items": [{"parent_id": jan.id, "name": "Jan", "attended": False, "minutes": 0},
+                              {"parent_id": sanne.id, "name": "Sanne", "attended": True, "minutes": 12}],
+                    "next": None}
 
 
 def test_sessions_of_another_trainers_course_are_404(client, create_user, course, bearer, create_workshop_session):

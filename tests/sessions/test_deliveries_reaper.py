@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, func, select, update
 
 from core.db import utcnow
 from core.mail import get_mail_transport
@@ -95,3 +95,54 @@ def test_a_superseded_lost_invite_is_closed_not_sent(db, ahead, mailed_parent):
     row = _reload(db, row)
     assert (queued, row.status, row.failure, get_mail_transport().outbox) == (
         0, DeliveryStatus.failed, FailureReason.cancelled, [])
+
+
+# --- cost: batches and statements ----------------------------------------------------------------------------------
+
+
+def _lost_reminders(db, session, create_parent, count: int) -> list[int]:
+    parents = [create_parent(f"Ouder {i}", email=f"ouder{i}@example.org") for i in range(count)]
+    return [_reminder(db, session, parent, age=timedelta(minutes=40)).id for parent in parents]
+
+
+def test_a_backlog_of_lost_deliveries_is_requeued_in_bounded_batches(db, monkeypatch, ahead, create_parent):
+    monkeypatch.setattr(deliveries, "REAP_BATCH", 2)
+    monkeypatch.setattr(deliveries, "REAP_MAX_BATCHES", 2)
+    _lost_reminders(db, ahead, create_parent, 5)
+
+    runs = [deliveries.requeue_stale_deliveries() for _ in range(3)]
+
+    assert runs == [4, 1, 0]  # two batches of two per run; the next run goes on
+    assert len(get_mail_transport().outbox) == 5
+
+
+def test_closing_superseded_invites_costs_the_same_statements_for_2_or_8(db, ahead, create_parent):
+    def lost_invites(count: int, offset: int) -> None:
+        for i in range(count):
+            parent = create_parent(f"Ouder {offset + i}", email=f"ouder{offset + i}@example.org")
+            db.session.add(InviteDelivery(session_id=ahead.id, parent_id=parent.id, sequence=ahead.sequence + 5,
+                                          method="REQUEST", created_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+
+    lost_invites(2, 0)
+    few = _statements(db, deliveries.requeue_stale_deliveries)
+    lost_invites(8, 2)
+
+    many = _statements(db, deliveries.requeue_stale_deliveries)
+
+    assert few == many
+    assert db.session.scalar(select(func.count()).where(InviteDelivery.status == DeliveryStatus.failed)) == 10
+
+
+def _statements(db, run) -> int:
+    seen = []
+
+    def note(*_args):
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return len(seen)

@@ -10,14 +10,17 @@ import pytest
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from huey import RedisHuey
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from core import mail, sms
 from core.db import utcnow
 from courses import services as courses
+from courses.models import Course, Enrolment
 from sessions import reminder_messages, reminders
 from sessions.calendar import join_url, local_when
 from sessions.calendar_models import DeliveryStatus, FailureReason, ReminderDelivery
-from sessions.models import SessionStatus
+from sessions.models import SessionStatus, WorkshopSession
 from sessions.rsvp import rsvp_urls
 from sessions.scheduling import reschedule_session
 from tests.fixtures.services import need
@@ -385,3 +388,92 @@ def test_two_redis_workers_past_a_reminder_send_it_once_per_parent(db, monkeypat
     assert sorted((r.kind, r.channel, r.status) for r in rows) == [
         ("60@0", "email", DeliveryStatus.sent), ("60@0", "email", DeliveryStatus.sent),
         ("60@0", "sms", DeliveryStatus.sent)]
+
+
+# --- cost: statements and batches ----------------------------------------------------------------------------------
+
+
+def _add_sessions(db, course, count: int, *, first, step=timedelta(minutes=1)) -> list[int]:
+    """`count` scheduled sessions from `first` on, each in a course of its own with the parents of `course`,
+    inserted as rows (no invites: only the tick is measured)."""
+    parent_ids = [e.parent_id for e in course.enrolments]
+    ids = []
+    for i in range(count):
+        own = Course(organisation_id=course.organisation_id, title=f"Cursus {i}")
+        db.session.add(own)
+        db.session.flush()
+        db.session.add_all(Enrolment(course_id=own.id, parent_id=parent_id) for parent_id in parent_ids)
+        row = WorkshopSession(course_id=own.id, title=f"Sessie {i}", starts_at=first + i * step,
+                              room_name=f"room-{uuid.uuid4().hex}")
+        db.session.add(row)
+        db.session.flush()
+        ids.append(row.id)
+    db.session.commit()
+    return ids
+
+
+def _statements(db, run) -> int:
+    seen = []
+
+    def note(*_args):
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return len(seen)
+
+
+def test_a_tick_with_nothing_due_costs_the_same_statements_for_10_or_100_sessions(db, course, parent):
+    first = utcnow().replace(microsecond=0) + timedelta(days=2)  # inside the 7-day window, before any offset
+    _add_sessions(db, course, 10, first=first)
+    few = _statements(db, reminders.reminders_tick.call_local)
+    _add_sessions(db, course, 90, first=first + timedelta(hours=3), step=timedelta(minutes=30))
+
+    many = _statements(db, reminders.reminders_tick.call_local)
+
+    assert few == many == 1  # the window with each session's course offsets, in one read
+    assert claims(db) == []
+
+
+def test_a_tick_after_every_reminder_is_claimed_costs_the_same_statements_for_10_or_40_sessions(db, course,
+                                                                                              parent):
+    first = utcnow().replace(microsecond=0) + timedelta(hours=5)  # the 24-hour reminders are due
+    _add_sessions(db, course, 10, first=first)
+    reminders.reminders_tick.call_local()
+    few = _statements(db, reminders.reminders_tick.call_local)
+    _add_sessions(db, course, 30, first=first + timedelta(hours=1))
+    reminders.reminders_tick.call_local()
+
+    many = _statements(db, reminders.reminders_tick.call_local)
+
+    assert few == many == 3  # the window, the invitees of the due sessions, and when each was last reminded
+    assert len(claims(db)) == 40 * 2  # e-mail and SMS
+
+
+def test_a_backlog_of_due_reminders_is_claimed_and_committed_a_chunk_at_a_time(db, monkeypatch, course, parent):
+    monkeypatch.setattr(reminders, "CLAIM_BATCH", 2)
+    _add_sessions(db, course, 5, first=utcnow().replace(microsecond=0) + timedelta(minutes=30))
+    inserted, at_commits = [], []
+
+    def note_insert(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO REMINDER_DELIVERIES"):
+            inserted.append(1)
+
+    def note_commit(_session):
+        if not at_commits or at_commits[-1] != len(inserted):
+            at_commits.append(len(inserted))
+
+    event.listen(db.engine, "before_cursor_execute", note_insert)
+    event.listen(Session, "after_commit", note_commit)
+    try:
+        claimed = reminders.queue_due_reminders.call_local()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note_insert)
+        event.remove(Session, "after_commit", note_commit)
+
+    assert claimed == 10
+    assert at_commits == [4, 8, 10]  # two sessions (e-mail + SMS each) per commit; their sends start there
+    assert len(mails()) == len(texts()) == 5

@@ -200,10 +200,10 @@ def test_session_api_lists_the_answers(client, db, trainer, session, three_paren
 
     response = client.get(f"/api/v1/sessions/{session.id}/rsvps", headers={"Authorization": f"Bearer {token}"})
 
-    body = response.get_json()
+    items = response.get_json()["items"]
     assert response.status_code == 200
-    assert [(r["name"], r["answer"]) for r in body] == [("Ayse", None), ("Fatma", "not_coming"), ("Sanne", "coming")]
-    assert body[0]["answered_at"] is None and body[2]["answered_at"].endswith("+00:00")
+    assert [(r["name"], r["answer"]) for r in items] == [("Ayse", None), ("Fatma", "not_coming"), ("Sanne", "coming")]
+    assert items[0]["answered_at"] is None and items[2]["answered_at"].endswith("+00:00")
 
 
 # --- the browser --------------------------------------------------------------------------------------------
