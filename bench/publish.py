@@ -94,7 +94,7 @@ def transcoded_recording(app, ladder: Path, renditions: dict[str, str], instance
     with app.app_context():
         app.config["INSTANCE_PATH"] = str(instance)
         user = accounts.create_user(f"bench-{instance.name}@example.org", name="Bench", password="bench " * 3)
-        course = courses.create_course(title="Bench", trainers=[user])
+        course = courses.create_course(title="Bench", trainers=[user], publish_automatically=True)
         workshop = sessions.schedule_session(course, title="Bench", starts_local=utcnow(), timezone="UTC",
                                              allow_past=True)
         recording = services.create_recording(workshop, source=RecordingSource.upload)

@@ -64,7 +64,7 @@ def store_received(app, src: Path, count: int) -> list[int]:
     ids = []
     with app.app_context():
         user = accounts.create_user(f"bench-{uuid.uuid4().hex[:8]}@example.org", name="Bench", password="bench " * 3)
-        course = courses.create_course(title="Bench", trainers=[user])
+        course = courses.create_course(title="Bench", trainers=[user], publish_automatically=True)
         for i in range(count):
             workshop = sessions.schedule_session(course, title=f"Bench {i}", starts_local=utcnow(), timezone="UTC",
                                                  allow_past=True)

@@ -178,7 +178,7 @@ def run_pipeline_worker(src: Path) -> dict:
     with app.app_context():
         upgrade(revision="heads")
         user = accounts.create_user("bench@example.org", name="Bench", password="bench bench bench")
-        course = courses.create_course(title="Bench", trainers=[user])
+        course = courses.create_course(title="Bench", trainers=[user], publish_automatically=True)
         when = (utcnow() + timedelta(days=1)).replace(microsecond=0)
         workshop = sessions.schedule_session(course, title="Bench", starts_local=when, timezone="UTC")
         recording = services.create_recording(workshop, source=RecordingSource.upload)

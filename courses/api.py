@@ -34,6 +34,8 @@ COURSE_SCHEMA = {
                              "description": "Minutes before each session that reminders go out"},
         "trainer_ids": {"type": "array", "items": {"type": "integer"}},
         "archived": {"type": "boolean"},
+        "publish_automatically": {"type": "boolean",
+                                  "description": "New recordings reach parents without the trainer's review"},
         "url": {"type": "string"},
     },
 }
@@ -54,6 +56,7 @@ COURSE_INPUT = {
                              "description": "Minutes before each session (1 week ... 15 min); [] = no reminders"},
         "trainer_ids": {"type": "array", "items": {"type": "integer"},
                         "description": "Coordinators only; a trainer's own courses are theirs"},
+        "publish_automatically": {"type": "boolean"},
     },
 }
 
@@ -113,6 +116,7 @@ def course_json(course: Course) -> dict:
     return {
         "id": course.id, "title": course.title, "description": course.description, "language": course.language,
         "timezone": course.timezone, "retention_days": course.retention_days,
+        "publish_automatically": course.publish_automatically,
         "reminder_offsets": list(course.reminder_offsets),
         "starts_on": course.starts_on.isoformat() if course.starts_on else None,
         "ends_on": course.ends_on.isoformat() if course.ends_on else None,

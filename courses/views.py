@@ -24,7 +24,7 @@ IMPORT_MAX_AGE = 3600  # seconds a previewed upload stays valid
 def _course_values(form: CourseForm) -> dict:
     values = {name: getattr(form, name).data for name in
               ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days",
-               "reminder_offsets")}
+               "reminder_offsets", "publish_automatically")}
     if current_user.is_coordinator:
         values["trainers"] = services.find_trainers(form.trainers.data or [], current_user.organisation_id)
     return values

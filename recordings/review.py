@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def publish_to_parents(recording: Recording) -> bool:
     """Publish a reviewed recording to parents; flushes. The first time, the "recording ready" messages are enqueued
-    (after commit); parents told before are not told again. RecordingError when it is not in review."""
+    (after commit) and True returned; parents told before are not told again. RecordingError when not in review."""
     if publish.is_expired(recording):
         raise RecordingError(str(MSG_EXPIRED))
     if not pipeline.publish(recording):

@@ -47,12 +47,15 @@ def _version_statement(digest: str):
     # Each step is an index lookup: the feed by its token's hash, its courses (the feed's own, or the parent's
     # enrolments by parent_id), their sessions by (course_id, starts_at), their series by key, and the parent's
     # chosen-invitee rows by parent_id. An OR across the two kinds of owner would read every session instead.
+    # NOT MATERIALIZED: PostgreSQL then sees the one-row lookups inside, instead of guessing a CTE's size and
+    # hashing the whole session table (docs/performance.md, "Plans at size L").
     feed = (select(CalendarFeed.id, CalendarFeed.parent_id, CalendarFeed.course_id, CalendarFeed.token_hash,
-                   CalendarFeed.nonce).where(CalendarFeed.token_hash == digest).cte("feed"))
+                   CalendarFeed.nonce).where(CalendarFeed.token_hash == digest)
+            .cte("feed").prefix_with("NOT MATERIALIZED", dialect="postgresql"))
     course_ids = union_all(
         select(feed.c.course_id.label("course_id")).where(feed.c.course_id.is_not(None)),
         select(Enrolment.course_id).join(feed, Enrolment.parent_id == feed.c.parent_id),
-    ).cte("feed_courses")
+    ).cte("feed_courses").prefix_with("NOT MATERIALIZED", dialect="postgresql")
     in_feed = WorkshopSession.course_id == course_ids.c.course_id
     sessions = (
         select(func.count(WorkshopSession.id).label("count"), func.sum(WorkshopSession.id).label("ids"),

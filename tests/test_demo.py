@@ -7,6 +7,7 @@ import pytest
 
 from accounts.models import ApiToken, User
 from courses.models import Course, Enrolment, Parent
+from recordings import review
 from recordings.models import Recording, RecordingState
 from sessions.models import WorkshopSession
 from tests.fixtures.services import need_program
@@ -103,7 +104,7 @@ def test_demo_if_empty_keeps_existing_data(runner, trainer, db):
 
 
 @pytest.mark.adapter
-def test_demo_recording_of_the_past_session_is_published_and_listed_on_the_route_map(runner, client, db):
+def test_demo_recording_of_the_past_session_waits_for_review_then_reaches_the_route_map(runner, client, db):
     need_program("ffmpeg")
 
     first = _demo(runner, recording=True)
@@ -111,7 +112,11 @@ def test_demo_recording_of_the_past_session_is_published_and_listed_on_the_route
 
     past = next(s for s in first["course"]["sessions"] if s["past"])
     recording = db.session.get(Recording, first["recording"]["id"])
-    route_map = client.get(first["parents"][0]["personal_link"].removeprefix("http://ouderkamer.test"))
+    route_map_url = first["parents"][0]["personal_link"].removeprefix("http://ouderkamer.test")
+    before = client.get(route_map_url).get_data(as_text=True)
     assert second["recording"]["id"] == recording.id
-    assert (recording.session_id, recording.state) == (past["id"], RecordingState.published)
-    assert f"/watch/{recording.uuid}" in route_map.get_data(as_text=True)
+    assert (recording.session_id, recording.state) == (past["id"], RecordingState.ready_for_review)
+    assert f"/watch/{recording.uuid}" not in before
+    review.publish_to_parents(recording)
+    db.session.commit()
+    assert f"/watch/{recording.uuid}" in client.get(route_map_url).get_data(as_text=True)

@@ -122,7 +122,7 @@ def test_route_map_reads_each_table_once_however_many_courses_and_sessions(db, c
 def seed_course(db, create_course, size: int, *, tag: str):
     """A course with `3 * size` parents, `2 * size` past sessions (every other one for chosen parents, each
     recorded and published) with attendance, consents, RSVPs, watch progress and a failed reminder, `size` upcoming
-    sessions, and `2 * size` activities (course-wide and per session) with answers, replies and nudges. Returns
+    sessions, and `3 * size` activities (course-wide and per session) with answers, replies and nudges. Returns
     (course, parents, past sessions, activities); the first parent has the personal link f"{tag}-" + "t" * 40."""
     from activities import answers as activity_answers
     from activities import services as activity_services
@@ -176,10 +176,10 @@ def seed_course(db, create_course, size: int, *, tag: str):
         scheduling.schedule_session(course, title=f"Later {week}", starts_local=start, timezone="Europe/Amsterdam",
                                     invitees=chosen if week % 2 else None)
     activities_ = []
-    for n in range(2 * size):
+    for n in range(3 * size):  # for the course, for a whole-course session, for a session of chosen parents
         activities_.append(activity_services.create_activity(
             course, created_by=trainer, title=f"Opdracht {n}", body="", request_kinds=["text"], request_text="",
-            due_on=None, translations=None, session_id=sessions_[n].id if n % 2 else None))
+            due_on=None, translations=None, session_id=sessions_[n % 3 - 1].id if n % 3 else None))
     for activity in activities_:
         for i, parent in enumerate(parents):
             if i % 3 == 0:
@@ -206,7 +206,8 @@ def _pages(seed) -> dict[str, str]:
             "session page (chosen parents)": f"/sessions/{sessions_[1].id}",
             "activity list": f"/courses/{course.id}/activities",
             "inbox (course-wide activity)": f"/courses/{course.id}/activities/{activities_[0].id}",
-            "inbox (session activity)": f"/courses/{course.id}/activities/{activities_[1].id}",
+            "inbox (whole-course session activity)": f"/courses/{course.id}/activities/{activities_[1].id}",
+            "inbox (chosen-parents session activity)": f"/courses/{course.id}/activities/{activities_[2].id}",
             "route map": f"/p/{parents[0].name.split()[1]}-" + "t" * 40}
 
 

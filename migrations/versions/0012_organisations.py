@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -25,7 +26,34 @@ DEFAULT_ORGANISATION = 'Ouderkamer'
 OWNED = ('users', 'courses', 'parents')
 
 
+@contextmanager
+def _sqlite_foreign_keys_off():
+    # SQLite alters a column by copying the table and dropping the old one; with foreign keys on, that DROP would
+    # cascade (a course's enrolments, sessions and recordings). The pragma only takes effect outside a transaction.
+    if op.get_bind().dialect.name != 'sqlite':
+        yield
+        return
+    context = op.get_context()
+    with context.autocommit_block():
+        op.execute('PRAGMA foreign_keys=OFF')
+    try:
+        yield
+    finally:
+        with context.autocommit_block():
+            op.execute('PRAGMA foreign_keys=ON')
+
+
 def upgrade():
+    with _sqlite_foreign_keys_off():
+        _upgrade()
+
+
+def downgrade():
+    with _sqlite_foreign_keys_off():
+        _downgrade()
+
+
+def _upgrade():
     organisations = op.create_table(
         'organisations',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -82,7 +110,7 @@ def _calendar_tokens_for_every_parent(conn):
                                            token_hash=hashlib.sha256(token.encode()).hexdigest()))
 
 
-def downgrade():
+def _downgrade():
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entries_organisation_id'))
         batch_op.drop_column('organisation_id')

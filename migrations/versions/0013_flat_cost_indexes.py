@@ -65,7 +65,7 @@ def upgrade():
 def downgrade():
     for table, name, columns in DROPPED_ONLY:
         op.create_index(name, table, columns, unique=False)
-    for table, name, columns, _where_, replaces in reversed(INDEXES):
+    for table, name, columns, _condition, replaces in reversed(INDEXES):
         if replaces is not None:
             op.create_index(replaces, table, columns[:1], unique=False)
         op.drop_index(name, table_name=table)

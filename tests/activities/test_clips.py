@@ -15,10 +15,11 @@ from tests.activities.helpers import all_objects, make_activity, make_family
 pytestmark = pytest.mark.adapter
 
 
-def _processing_clip(storage, activity, parent, data: bytes, *, age: timedelta) -> ActivityResponse:
+def _processing_clip(storage, activity, parent, data: bytes, *, age: timedelta,
+                     key: str = "lost-task-" + "d" * 20) -> ActivityResponse:
     """A response whose original is stored and whose transcode task was lost `age` ago."""
     response = ActivityResponse(activity_id=activity.id, parent_id=parent.id, kind=ResponseKind.clip,
-                                client_key="lost-task-" + "d" * 20, state=MediaState.processing, uuid=new_uuid())
+                                client_key=key, state=MediaState.processing, uuid=new_uuid())
     response.media_key = services.response_folder(activity, parent, response.uuid) + "original"
     storage.put_bytes(response.media_key, data, content_type="application/octet-stream")
     response.updated_at = utcnow() - age
@@ -59,3 +60,24 @@ def test_clip_that_cannot_be_transcoded_fails_with_a_plain_message_and_leaves_no
     assert (failed.state, failed.media_key, all_objects(local_storage)) == (MediaState.failed, None, [])
     assert "Dit filmpje konden we niet verwerken." in page
     assert answers.responders(activity) == set()
+
+
+def test_stuck_clips_are_queued_again_in_bounded_batches(db, monkeypatch, course, local_storage):
+    monkeypatch.setattr(tasks, "STUCK_BATCH", 2)
+    monkeypatch.setattr(tasks, "STUCK_MAX_BATCHES", 2)
+    family = make_family(course)
+    activity = make_activity(course)
+    stuck = [_processing_clip(local_storage, activity, parent, b"not a video at all" * 100,
+                              age=timedelta(hours=1), key=f"lost-task-{i}-" + "d" * 20)
+             for i, (parent, _token) in enumerate(list(family.values()) * 3)][:5]
+
+    def states() -> list[MediaState]:
+        _db.session.expire_all()
+        return [_db.session.get(ActivityResponse, row.id).state for row in stuck]
+
+    tasks.requeue_stuck_clips.call_local()
+    first = states()
+    tasks.requeue_stuck_clips.call_local()
+
+    assert first.count(MediaState.failed) == 4  # two batches of two per sweep; the next sweep goes on
+    assert states() == [MediaState.failed] * 5

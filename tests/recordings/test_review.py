@@ -225,19 +225,20 @@ def test_delete_of_a_published_recording_removes_every_object_and_the_audit_agre
     captions.add_captions(_fresh(recording.id), language="ar", filename="ar.vtt", data=VTT)
     playback.record_progress(_fresh(recording.id), parent, position=3.0, duration=4.0)
     _db.session.commit()
-    stored = storage.list()
+    stored, watch, original, prefix = (storage.list(), _watch(recording), recording.original_key,
+                                       recording.published_prefix)
 
     confirm = client.get(f"/recordings/{recording.id}/delete").get_data(as_text=True)
     deleted = client.post(f"/recordings/{recording.id}/delete")
     audit = runner.invoke(args=["storage", "audit"])
 
-    assert recording.original_key in stored and f"{recording.published_prefix}captions/ar.vtt" in stored
+    assert original in stored and f"{prefix}captions/ar.vtt" in stored
     assert "Het originele bestand wordt ook gewist." in confirm
     assert "Ouders kunnen de opname niet meer bekijken" in confirm
     assert deleted.headers["Location"] == f"/courses/{recording.course_id}"
     assert (storage.list(), _fresh(recording.id), _db.session.query(WatchProgress).count()) == ([], None, 0)
     assert (audit_storage(storage).ok, audit.exit_code) == (True, 0)
-    assert client.get(_watch(recording)).status_code == 404
+    assert client.get(watch).status_code == 404
 
 
 @pytest.fixture
