@@ -31,6 +31,21 @@ def show_error(form, exc: DomainError) -> None:
         flash(str(exc.message), "error")
 
 
+def save_form(form, change, *, done: str | None = None):
+    """Run `change()` for a submitted form: on a DomainError roll back and show it on its field (returns None);
+    else commit, flash `done` and return what `change` returned (True when that was None)."""
+    try:
+        result = change()
+    except DomainError as exc:
+        db.session.rollback()  # a change may have flushed part of its rows before the rule that failed
+        show_error(form, exc)
+        return None
+    db.session.commit()
+    if done:
+        flash(done, "info")
+    return True if result is None else result
+
+
 def api_error(code: str, message: str, status: int, field: str | None = None):
     """The one JSON error shape of the API: {"error": {"code", "message", "field"}}."""
     response = jsonify({"error": {"code": code, "message": message, "field": field}})

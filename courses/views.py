@@ -9,7 +9,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from accounts import audit
 from accounts.forms import EmptyForm
-from core.errors import DomainError, show_error
+from core.errors import DomainError, save_form, show_error
 from core.extensions import db
 from courses import imports, links, services
 from courses.access import course_or_403, parent_or_404
@@ -54,17 +54,10 @@ def create():
     if not form.is_submitted():  # a new course starts from the organisation's defaults
         form.language.data = current_user.organisation.language
         form.retention_days.data = current_user.organisation.retention_days
-    if form.validate_on_submit():
-        try:
-            values = _course_values(form)
-            values.setdefault("trainers", [current_user])
-            course = services.create_course(**values)
-        except DomainError as exc:
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("De cursus is aangemaakt."), "info")
-            return redirect(url_for("dashboard.course", course_id=course.id))
+    if form.validate_on_submit() and (course := save_form(
+            form, lambda: services.create_course(**{"trainers": [current_user], **_course_values(form)}),
+            done=_("De cursus is aangemaakt."))):
+        return redirect(url_for("dashboard.course", course_id=course.id))
     return render_template("courses/create.html", form=form), 400 if form.errors else 200
 
 
@@ -73,16 +66,9 @@ def create():
 def edit(course_id: int):
     course = course_or_403(course_id)
     form = _course_form(course)
-    if form.validate_on_submit():
-        try:
-            services.update_course(course, **_course_values(form))
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("De cursus is bijgewerkt."), "info")
-            return redirect(url_for("dashboard.course", course_id=course.id))
+    if form.validate_on_submit() and save_form(form, lambda: services.update_course(course, **_course_values(form)),
+                                               done=_("De cursus is bijgewerkt.")):
+        return redirect(url_for("dashboard.course", course_id=course.id))
     return render_template("courses/edit.html", form=form, course=course), 400 if form.errors else 200
 
 
@@ -132,16 +118,9 @@ def edit_parent(course_id: int, parent_id: int):
     if not form.is_submitted():
         audit.record("parent.viewed", parent=parent)
         db.session.commit()
-    if form.validate_on_submit():
-        try:
-            services.update_parent(parent, **_parent_values(form))
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            db.session.commit()
-            flash(_("De gegevens zijn opgeslagen."), "info")
-            return redirect(url_for("dashboard.course", course_id=course.id))
+    if form.validate_on_submit() and save_form(form, lambda: services.update_parent(parent, **_parent_values(form)),
+                                               done=_("De gegevens zijn opgeslagen.")):
+        return redirect(url_for("dashboard.course", course_id=course.id))
     return (render_template("courses/edit_parent.html", form=form, course=course, parent=parent),
             400 if form.errors else 200)
 

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from accounts.forms import EmptyForm
-from core.errors import DomainError, show_error
+from core.errors import DomainError, save_form
 from core.extensions import db
 from courses.access import course_or_403
 from courses.links import course_feed_token, feed_urls, reset_feed_token
@@ -48,10 +48,18 @@ def _schedule(course: Course, form: ScheduleForm) -> list[WorkshopSession]:
     return [scheduling.schedule_session(course, starts_local=starts_local, **values)]
 
 
-def _warn_conflicts(workshop_sessions: list[WorkshopSession]) -> None:
+def _move(workshop_session: WorkshopSession, form: MoveForm) -> WorkshopSession:
+    starts_local, minutes = _when(form)
+    scheduling.reschedule_session(workshop_session, starts_local=starts_local, timezone=form.timezone.data.strip(),
+                                  duration_minutes=minutes)
+    return workshop_session
+
+
+def _warn_conflicts(workshop_sessions: list[WorkshopSession]) -> list[WorkshopSession]:
     for other in scheduling.series_conflicts(workshop_sessions):
         flash(_("Let op: er is al een bijeenkomst op dat moment: %(title)s op %(when)s.", title=other.title,
                 when=format_datetime(other.starts_at, "short")), "warning")
+    return workshop_sessions
 
 
 @bp.route("/courses/<int:course_id>/sessions/new", methods=["GET", "POST"])
@@ -60,18 +68,10 @@ def create(course_id: int):
     course = course_or_403(course_id)
     form = ScheduleForm(timezone=course.timezone)
     form.invitees.choices = [SelectChoice(p.id, p.name) for p in course_parents(course)]
-    if form.validate_on_submit():
-        try:
-            created = _schedule(course, form)
-        except DomainError as exc:
-            db.session.rollback()  # a series may have flushed some dates before the failing one
-            show_error(form, exc)
-        else:
-            _warn_conflicts(created)
-            db.session.commit()
-            flash(_("De bijeenkomst is gepland.") if len(created) == 1 else
-                  _("%(n)d bijeenkomsten zijn gepland.", n=len(created)), "info")
-            return redirect(url_for("dashboard.session", session_id=created[0].id))
+    if form.validate_on_submit() and (created := save_form(form, lambda: _warn_conflicts(_schedule(course, form)))):
+        flash(_("De bijeenkomst is gepland.") if len(created) == 1 else
+              _("%(n)d bijeenkomsten zijn gepland.", n=len(created)), "info")
+        return redirect(url_for("dashboard.session", session_id=created[0].id))
     return render_template("sessions/create.html", form=form, course=course), 400 if form.errors else 200
 
 
@@ -98,19 +98,9 @@ def edit(session_id: int):
     local_start = workshop_session.local_start.replace(tzinfo=None)
     form = MoveForm(starts_at=local_start, ends_at=workshop_session.local_end.time(),
                     timezone=workshop_session.timezone)
-    if form.validate_on_submit():
-        try:
-            starts_local, minutes = _when(form)
-            scheduling.reschedule_session(workshop_session, starts_local=starts_local,
-                                          timezone=form.timezone.data.strip(), duration_minutes=minutes)
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc)
-        else:
-            _warn_conflicts([workshop_session])
-            db.session.commit()
-            flash(_("De bijeenkomst is verplaatst."), "info")
-            return redirect(url_for("dashboard.session", session_id=workshop_session.id))
+    if form.validate_on_submit() and save_form(form, lambda: _warn_conflicts([_move(workshop_session, form)]),
+                                               done=_("De bijeenkomst is verplaatst.")):
+        return redirect(url_for("dashboard.session", session_id=workshop_session.id))
     return render_template("sessions/edit.html", form=form, session=workshop_session), 400 if form.errors else 200
 
 
