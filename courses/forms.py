@@ -20,7 +20,26 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from courses.services import DEFAULT_REMINDERS, MAX_REMINDERS
+from courses.services import DEFAULT_REMINDERS, MAX_REMINDERS, known_zones
+
+#: Zones first in the list: where Dutch VVE programmes and their parents' families are; then every other zone.
+COMMON_ZONES = ("Europe/Amsterdam", "Europe/Brussels", "Europe/Istanbul", "Africa/Casablanca", "Europe/London",
+                "America/Paramaribo", "America/Curacao")
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    """The time-zone select: the common zones, then all others alphabetically (IANA names)."""
+    rest = sorted(known_zones() - set(COMMON_ZONES))
+    return [(zone, zone.replace("_", " ")) for zone in (*COMMON_ZONES, *rest)]
+
+
+class TimeZoneField(SelectField):
+    """A select of IANA zones instead of free text; an unknown value (a hand-made POST) gets the service's own
+    message on the field ("Onbekende tijdzone")."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, choices=timezone_choices, validate_choice=False, **kwargs)
+
 
 #: The reminder choices of a course (minutes before each session).
 REMINDER_CHOICES = [SelectChoice(10080, _l("1 week")), SelectChoice(2880, _l("2 dagen")),
@@ -46,7 +65,7 @@ class CourseForm(FlaskForm):
     title = StringField(_l("Titel"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Beschrijving"), validators=[Length(max=5000)])
     language = SelectField(_l("Taal van de cursus"))
-    timezone = StringField(_l("Tijdzone"), default="Europe/Amsterdam", validators=[DataRequired(), Length(max=64)])
+    timezone = TimeZoneField(_l("Tijdzone"), default="Europe/Amsterdam", validators=[DataRequired()])
     trainers = SelectMultipleField(_l("Trainers"), coerce=int)
     starts_on = DateField(_l("Begindatum"), validators=[Optional()])
     ends_on = DateField(_l("Einddatum"), validators=[Optional()])

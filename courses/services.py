@@ -42,7 +42,8 @@ class CourseError(DomainError):
 
 
 @functools.cache
-def _known_zones() -> frozenset[str]:
+def known_zones() -> frozenset[str]:
+    """Every IANA time-zone name this machine knows."""
     return frozenset(available_timezones())
 
 
@@ -56,7 +57,7 @@ def _check_course(*, title: str, language: str, timezone: str, starts_on: date |
     if has_control_chars(description or "", multi_line=True):
         raise CourseError(_l("Deze tekst bevat een teken dat niet kan."), field="description")
     _check_language(language)
-    if timezone not in _known_zones():
+    if timezone not in known_zones():
         raise CourseError(_l("Onbekende tijdzone: %(tz)s", tz=timezone), field="timezone")
     if starts_on and ends_on and ends_on < starts_on:
         raise CourseError(_l("De einddatum ligt voor de begindatum."), field="ends_on")

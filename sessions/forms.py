@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from courses.forms import TimeZoneField
 from sessions.models import SessionKind
 
 KIND_LABELS = {
@@ -37,7 +38,7 @@ class MultiCheckboxField(SelectMultipleField):
 class WhenForm(FlaskForm):
     starts_at = DateTimeLocalField(_l("Begint op"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     ends_at = TimeField(_l("Eindtijd"), validators=[InputRequired()])
-    timezone = StringField(_l("Tijdzone"), validators=[DataRequired(), Length(max=64)])
+    timezone = TimeZoneField(_l("Tijdzone"), validators=[DataRequired()])
 
 
 class ScheduleForm(WhenForm):

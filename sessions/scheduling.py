@@ -3,9 +3,8 @@ trainer conflicts; each change is announced by a signal (the calendar outbox lis
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
 from flask_babel import lazy_gettext as _l
@@ -18,7 +17,7 @@ from core.extensions import db
 from core.jitsi import new_room_name
 from core.text import has_control_chars
 from courses.models import Course, Parent, course_trainers
-from courses.services import course_parents
+from courses.services import course_parents, known_zones
 from sessions.models import SessionKind, SessionStatus, WorkshopSeries, WorkshopSession
 
 MAX_SERIES_COUNT = 52
@@ -37,14 +36,9 @@ class ScheduleError(DomainError):
     """A session cannot be scheduled as asked."""
 
 
-@functools.cache
-def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
 def zone(tzid: str) -> ZoneInfo:
     """The zone for an IANA name, or ScheduleError on the timezone field."""
-    if tzid not in _known_zones():
+    if tzid not in known_zones():
         raise ScheduleError(_l("Onbekende tijdzone: %(tz)s", tz=tzid), field="timezone")
     try:
         return ZoneInfo(tzid)
@@ -53,13 +47,26 @@ def zone(tzid: str) -> ZoneInfo:
 
 
 def weekly_starts(first_local: datetime, tzid: str, count: int) -> list[datetime]:
-    """UTC start times of `count` weekly dates that keep the same local wall-clock time across DST."""
+    """UTC start times of `count` weekly dates that keep the same local wall-clock time across DST; ScheduleError
+    when a date's wall-clock time does not exist there (the hour skipped when the clocks go forward)."""
     tz = zone(tzid)
     naive = first_local.replace(tzinfo=None)
     try:
-        return [(naive + timedelta(weeks=i)).replace(tzinfo=tz).astimezone(ZoneInfo("UTC")) for i in range(count)]
+        starts = [(naive + timedelta(weeks=i)).replace(tzinfo=tz) for i in range(count)]
+        for local in starts:
+            _check_exists(local)
+        # An ambiguous time (the hour repeated when the clocks go back) takes its first occurrence (fold=0).
+        return [local.astimezone(ZoneInfo("UTC")) for local in starts]
     except OverflowError:  # near the year 1 or 9999 the weeks or the zone's offset leave the calendar
         raise ScheduleError(_l("Deze datum klopt niet."), field="starts_at") from None
+
+
+def _check_exists(local: datetime) -> None:
+    # zoneinfo silently maps a time in the DST gap to another wall time: a round trip through UTC shows it.
+    if local.astimezone(ZoneInfo("UTC")).astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise ScheduleError(_l("Op %(date)s bestaat %(time)s niet: de klok gaat die nacht een uur vooruit. Kies een "
+                               "andere tijd.", date=local.strftime("%d-%m-%Y"), time=local.strftime("%H:%M")),
+                            field="starts_at")
 
 
 def _check(*, title: str, duration_minutes: int, starts_at: datetime, allow_past: bool) -> None:

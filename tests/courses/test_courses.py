@@ -157,3 +157,12 @@ def test_trainer_creates_a_course_and_enrols_a_parent_in_the_browser(live_server
     assert page.locator("#participants tbody tr td").all_inner_texts()[:6] == ["Amina El Amrani", "ar", "sms", "—", "—",
                                                                               "—"]
     assert page.get_by_role("status").first.inner_text() == "Amina El Amrani is ingeschreven."
+
+
+def test_the_time_zone_is_a_select_with_amsterdam_first(client, auth, trainer):
+    auth.login(trainer.email)
+
+    page = client.get("/courses/new").get_data(as_text=True)
+
+    assert '<select id="timezone"' in page
+    assert page.index('value="Europe/Amsterdam"') < page.index('value="Africa/Abidjan"')

@@ -121,3 +121,11 @@ def test_openapi_documents_the_session_operations(client):
     assert sorted(paths["/api/v1/sessions/{session_id}"]) == ["delete", "patch"]
     assert sorted(paths["/api/v1/series/{series_id}"]) == ["delete"]
     assert sorted(paths["/api/v1/sessions/{session_id}/attendance"]) == ["get"]
+
+
+def test_the_api_refuses_a_time_in_the_dst_gap_with_a_field_error(client, db, trainer, course, bearer):
+    response = client.post(f"/api/v1/courses/{course.id}/sessions", headers=bearer(trainer),
+                           json={"title": "Nacht", "starts_at": "2027-03-28T02:30", "timezone": "Europe/Amsterdam"})
+
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "starts_at"

@@ -161,3 +161,18 @@ def test_session_pages_of_another_trainers_course_are_forbidden(db, client, auth
 
     assert [client.get(url).status_code for url in (f"/sessions/{session.id}", f"/sessions/{session.id}/join",
                                                     f"/sessions/{session.id}/edit")] == [403, 403, 403]
+
+
+def test_a_time_in_the_dst_gap_is_refused_not_moved(db, course):
+    with pytest.raises(scheduling.ScheduleError) as caught:
+        scheduling.schedule_session(course, title="Nacht", starts_local=datetime(2027, 3, 28, 2, 30),
+                                    timezone="Europe/Amsterdam")
+
+    assert caught.value.field == "starts_at" and "02:30" in str(caught.value.message)
+
+
+def test_a_weekly_series_with_one_date_in_the_dst_gap_is_refused(db, course):
+    with pytest.raises(scheduling.ScheduleError):
+        scheduling.schedule_series(course, title="Reeks", first_local=datetime(2027, 3, 14, 2, 30),
+                                   timezone="Europe/Amsterdam", count=4)
+
