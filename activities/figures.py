@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import case, exists, func, select
 
 from activities.answers import counts_as_answer, last_nudges, nudge_channel, threads
@@ -53,8 +54,8 @@ class Inbox:
     waiting: list[InboxRow]
     answered_total: int
     waiting_total: int
-    #: Flask-SQLAlchemy Pagination of the page's parents (page, pages, has_prev, has_next, total).
-    page: object
+    #: The page's parents (items, page, pages, iter_pages(), total).
+    page: Pagination
 
 
 def _counted():
@@ -68,7 +69,7 @@ def _has_answered(pairs):
 
 def inbox(activity: HomeActivity, *, search: str = "", page: int = 1, per_page: int = PARENTS_PER_PAGE) -> Inbox:
     """One page of the activity's addressees (by name; those whose name contains `search`) with their threads,
-    answered ones first, and the totals; the same few queries whatever the number of parents."""
+    split into answered and waiting, and the totals over all addressees; six queries whatever their number."""
     pairs = addressed_pairs(HomeActivity.id == activity.id).subquery()
     answered_sum = func.sum(case((_has_answered(pairs), 1), else_=0))
     everyone, answered_total = db.session.execute(select(func.count(), answered_sum).select_from(pairs)).one()

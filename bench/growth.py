@@ -22,10 +22,11 @@ in ten, plus a few stuck clips, stale deliveries, a stale transcode and recordin
 Then per page (the first page where it is a list):
 
 - timings: gunicorn with 2 workers (the real `wsgi:app`, production settings, rate limits counted in a private
-  Redis, which is also the task queue), `--requests` sequential requests each on a fresh connection after two
-  warm-up requests: p50 and p90, and the response size;
+  Redis, which is also the task queue), `--requests` sequential requests each on a fresh connection after four
+  warm-up rounds of every page: p50 and p90, the response size, and the web workers' CPU time per request;
 - statements: the same request in-process (the same app on the same database, a test client), counted with a
-  SQLAlchemy `before_cursor_execute` listener on the second request.
+  SQLAlchemy `before_cursor_execute` listener on the second request, with the time spent in them (SQL ms) and
+  the slowest one.
 
 And the periodic jobs, called in-process in an app context and timed (with their statements): the reminder tick
 with a backlog (nobody reminded of the sessions in the next 24 h yet) and then with nothing due, the stale-delivery
@@ -54,7 +55,7 @@ from pathlib import Path
 import harness
 
 PASSWORD = "bench password 1234"
-WARM_UP = 2
+WARM_UP = 4  # rounds of every page before the timed requests
 CHUNK = 5000
 PARENTS_PER_COURSE = 20
 SESSION_WEEKS = range(-6, 4)  # 6 past, 4 coming
@@ -190,7 +191,8 @@ def seed(app, size: Size) -> dict:
     hour = now.replace(minute=0)
     with app.app_context():
         # Organisations, staff and tokens through the services.
-        organisations = [accounts.create_organisation(f"Stichting Voorlezen {i + 1}") for i in range(size.organisations)]
+        organisations = [accounts.create_organisation(f"Stichting Voorlezen {i + 1}")
+                         for i in range(size.organisations)]
         main = organisations[0]
         coordinator = accounts.create_user("coordinator@example.org", name="Coördinator", password=PASSWORD,
                                            coordinator=True, organisation=main)
@@ -230,7 +232,8 @@ def seed(app, size: Size) -> dict:
                 parent_rows.append({
                     "organisation_id": organisation.id, "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {i:05d}",
                     "email": f"ouder{i}@example.org", "phone": phone, "language": LANGUAGES[i % len(LANGUAGES)],
-                    "link_token_hash": hash_token(secrets.token_urlsafe(32)), "link_issued_at": now - timedelta(days=70),
+                    "link_token_hash": hash_token(secrets.token_urlsafe(32)),
+                    "link_issued_at": now - timedelta(days=70),
                     "consent_recording": i % 5 != 0, "contact_email": True, "contact_sms": phone is not None,
                     "contact_whatsapp": False, "created_at": now - timedelta(days=75)})
                 parent_orgs.append(org_index)
@@ -316,7 +319,8 @@ def seed(app, size: Size) -> dict:
                 failed = (pid + sid) % 97 == 0
                 invites.append({
                     "session_id": sid, "parent_id": pid, "sequence": 0, "method": "REQUEST",
-                    "status": DeliveryStatus.pending if stale else (DeliveryStatus.failed if failed else DeliveryStatus.sent),
+                    "status": DeliveryStatus.pending if stale else (
+                        DeliveryStatus.failed if failed else DeliveryStatus.sent),
                     "attempts": 0 if stale else 1, "error": "550 mailbox unavailable" if failed and not stale else None,
                     "failure": FailureReason.refused if failed and not stale else None,
                     "created_at": now - timedelta(hours=2) if stale else sent,
@@ -405,7 +409,8 @@ def seed(app, size: Size) -> dict:
             if week < 0 and status is not SessionStatus.cancelled:
                 at = starts + timedelta(hours=2)
                 activity_rows.append({"uuid": secrets.token_hex(16), "course_id": course_ids[i], "session_id": sid,
-                                      "created_by_id": trainers.get(i, busy.id), "title": f"Thuisopdracht week {week + 7}",
+                                      "created_by_id": trainers.get(i, busy.id),
+                                      "title": f"Thuisopdracht week {week + 7}",
                                       "body": "Kies samen een prentenboek. " * 3, "request_kinds": "text,photo",
                                       "request_text": "Stuur een foto of vertel het.", "translations": {},
                                       "created_at": at, "updated_at": at})
@@ -499,15 +504,19 @@ def page_paths(seeded: dict) -> dict[str, tuple[str, str]]:
 
 
 def count_statements(app, seeded: dict) -> dict[str, dict]:
-    """SQL statements of each page's second request, in-process on the same database."""
+    """SQL statements of each page's second request, in-process on the same database, with the time spent in them
+    and the slowest one (the database's share of the page, and where it grows)."""
     from sqlalchemy import event
 
     from core.extensions import db
 
-    seen: list[str] = []
+    seen: list[tuple[str, float]] = []
 
-    def note(_conn, _cursor, statement, *_args):
-        seen.append(statement)
+    def before(conn, *_args):
+        conn.info.setdefault("growth_started", []).append(time.perf_counter())
+
+    def after(conn, _cursor, statement, *_args):
+        seen.append((statement, time.perf_counter() - conn.info["growth_started"].pop()))
 
     client = app.test_client()
     login = client.post("/login", data={"email": "trainer@example.org", "password": PASSWORD})
@@ -516,16 +525,22 @@ def count_statements(app, seeded: dict) -> dict[str, dict]:
     headers = {"trainer": {}, "parent": {}, "coordinator": {"Authorization": f"Bearer {seeded['coordinator_token']}"}}
     found = {}
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", note)
+        event.listen(db.engine, "before_cursor_execute", before)
+        event.listen(db.engine, "after_cursor_execute", after)
     try:
         for key, (path, who) in page_paths(seeded).items():
             client.get(path, headers=headers[who])
             seen.clear()
             response = client.get(path, headers=headers[who])
-            found[key] = {"statements": len(seen), "status": response.status_code}
+            slowest = max(seen, key=lambda item: item[1], default=("", 0.0))
+            found[key] = {"statements": len(seen), "status": response.status_code,
+                          "sql_ms": round(1000 * sum(t for _, t in seen), 1),
+                          "slowest_sql_ms": round(1000 * slowest[1], 1),
+                          "slowest_sql": " ".join(slowest[0].split())[:300]}
     finally:
         with app.app_context():
-            event.remove(db.engine, "before_cursor_execute", note)
+            event.remove(db.engine, "before_cursor_execute", before)
+            event.remove(db.engine, "after_cursor_execute", after)
     return found
 
 
@@ -544,87 +559,106 @@ async def http_login(port: int) -> str:
     return done.headers["set-cookie"].split(";", 1)[0]
 
 
-async def time_pages(port: int, seeded: dict, requests: int) -> dict[str, dict]:
-    """Per page: `requests` sequential requests after WARM_UP; p50, p90, size and statuses."""
+async def time_pages(port: int, seeded: dict, requests: int, workers: list[int]) -> dict[str, dict]:
+    """Per page: `requests` sequential requests after WARM_UP; p50, p90, size, statuses, and the CPU time of the
+    web workers per request (a figure the machine's other load barely moves)."""
     cookie = await http_login(port)
     headers = {"trainer": {"Cookie": cookie}, "parent": {},
                "coordinator": {"Authorization": f"Bearer {seeded['coordinator_token']}"}}
-    found = {}
-    for key, (path, who) in page_paths(seeded).items():
-        for _ in range(WARM_UP):
+    paths = page_paths(seeded)
+    for _ in range(WARM_UP):  # every page on both workers: templates compiled, catalogs and caches loaded
+        for path, who in paths.values():
             await harness.request(port, path, headers=headers[who])
-        tally, size = harness.Tally(), 0
+    found = {}
+    for key, (path, who) in paths.items():
+        tally, size, cpu = harness.Tally(), 0, harness.cpu_seconds(workers)
         for _ in range(requests):
             reply = await harness.request(port, path, headers=headers[who])
             tally.add(reply)
             size = len(reply.body)
+        cpu = harness.cpu_seconds(workers) - cpu
         ms = sorted(x * 1000 for x in tally.latencies)
         found[key] = {"p50_ms": round(harness.percentile(ms, 50), 1), "p90_ms": round(harness.percentile(ms, 90), 1),
-                      "kb": round(size / 1024, 1), "statuses": {str(k): v for k, v in tally.statuses.items()}}
+                      "cpu_ms": round(1000 * cpu / max(1, requests), 1), "kb": round(size / 1024, 1),
+                      "statuses": {str(k): v for k, v in tally.statuses.items()}}
     return found
 
 
-def run_jobs(app) -> dict[str, dict]:
-    """Each periodic job twice, in-process: with what the seed left for it, then with nothing left; seconds,
-    statements, and how many items it found (reminders claimed, deliveries queued again, recordings, clips)."""
-    from sqlalchemy import event, func, select
+#: The periodic jobs' tasks, by their registered names (core.queue.TASKS), and the modules that declare them.
+JOB_TASKS = {"reminders": "sessions.queue_due_reminders", "delivery_reaper": "sessions.requeue_stale_deliveries",
+             "recording_reaper": "recordings.reap_stale_steps", "retention": "recordings.expire_due",
+             "stuck_clips": "activities.requeue_stuck_clips"}
+JOB_MODULES = ("sessions.reminders", "sessions.tasks", "recordings.tasks", "recordings.publish_tasks",
+               "activities.tasks")
 
-    from activities.clips import STUCK_AFTER
-    from activities.models import ActivityResponse, MediaState
-    from activities.tasks import requeue_stuck_clips
+
+def _backlogs(app) -> dict[str, list[int]]:
+    """What each job has to do, read with plain queries of our own (not the jobs' code): the ids of reminder
+    deliveries so far, pending deliveries untouched for 30 minutes, running recording steps without a heartbeat for
+    30 minutes, recordings past their retention, clips processing for 30 minutes."""
+    from sqlalchemy import func, or_, select
+
+    from activities.models import ActivityMedia, ActivityResponse, MediaState
     from core.db import utcnow
     from core.extensions import db
-    from recordings import pipeline, publish
-    from recordings.publish_tasks import expire_due_recordings, expire_recording
-    from recordings.tasks import reap_stale_steps
-    from sessions.reminders import queue_due_reminders
-    from sessions.tasks import requeue_stale_deliveries
+    from recordings.models import Recording, RecordingState
+    from sessions.calendar_models import DeliveryStatus, InviteDelivery, ReminderDelivery
 
+    now = utcnow()
+    old = now - timedelta(minutes=30)
+    running = [RecordingState.probing, RecordingState.transcoding, RecordingState.publishing]
+    with app.app_context():
+        pending = [list(db.session.scalars(select(model.id).where(
+            model.status == DeliveryStatus.pending, func.coalesce(model.touched_at, model.created_at) < old)))
+            for model in (InviteDelivery, ReminderDelivery)]
+        clips = [list(db.session.scalars(select(model.id).where(model.state == MediaState.processing,
+                                                                model.updated_at < old)))
+                 for model in (ActivityResponse, ActivityMedia)]
+        return {
+            "reminders": list(db.session.scalars(select(ReminderDelivery.id))),
+            "delivery_reaper": pending[0] + pending[1],
+            "recording_reaper": list(db.session.scalars(select(Recording.id).where(
+                Recording.state.in_(running), or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < old)))),
+            "retention": list(db.session.scalars(select(Recording.id).where(
+                Recording.state != RecordingState.expired, Recording.expires_at <= now))),
+            "stuck_clips": clips[0] + clips[1],
+        }
+
+
+def run_jobs(app) -> dict[str, dict]:
+    """Each periodic job twice, in-process, through its Huey task (`call_local`, in an app context as a worker runs
+    it): with what the seed left for it, then with nothing left. Seconds, statements, and how many items it had
+    (reminders claimed; stale deliveries, stale recordings, recordings due, stuck clips found before the run)."""
+    import importlib
+
+    from sqlalchemy import event
+
+    from core.extensions import db
+    from core.queue import TASKS
+
+    for module in JOB_MODULES:
+        importlib.import_module(module)
     seen: list[str] = []
 
     def note(_conn, _cursor, statement, *_args):
         seen.append(statement)
 
-    def stale_recordings() -> int:
-        with app.app_context():
-            return len(pipeline.stale_recordings())
-
-    def stuck_clips() -> int:
-        with app.app_context():
-            return db.session.scalar(select(func.count()).where(
-                ActivityResponse.state == MediaState.processing, ActivityResponse.updated_at < utcnow() - STUCK_AFTER))
-
-    def due_recordings() -> list[int]:
-        with app.app_context():
-            return publish.find_due_for_expiry()
-
-    def retention(due: list[int]) -> int:
-        expire_due_recordings.call_local()  # the hourly sweep: finds them and queues one expiry each
-        for recording_id in due:
-            expire_recording.call_local(recording_id)  # what a worker then does with each
-        return len(due)
-
-    #: name: (what to look at before, uncounted; the job, given that; how many items it found)
-    jobs = {
-        "reminders": (lambda: None, lambda _: queue_due_reminders.call_local(), lambda _, result: result),
-        "delivery_reaper": (lambda: None, lambda _: requeue_stale_deliveries.call_local(), lambda _, result: result),
-        "recording_reaper": (stale_recordings, lambda _: reap_stale_steps.call_local(), lambda before, _: before),
-        "retention": (due_recordings, retention, lambda _, result: result),
-        "stuck_clips": (stuck_clips, lambda _: requeue_stuck_clips.call_local(), lambda before, _: before),
-    }
     found: dict[str, dict] = {}
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", note)
     try:
-        for name, (look, job, items) in jobs.items():
+        for name, task in JOB_TASKS.items():
             for run in ("first", "again"):
-                before = look()
+                before = _backlogs(app)[name]
                 seen.clear()
                 start = time.perf_counter()
-                result = job(before)
+                TASKS[task].call_local()
+                if name == "retention":
+                    for recording_id in before:  # the sweep queued one expiry each: what a worker then runs
+                        TASKS["recordings.expire"].call_local(recording_id)
                 seconds = time.perf_counter() - start
-                found.setdefault(name, {})[run] = {"s": round(seconds, 3), "statements": len(seen),
-                                                   "items": items(before, result)}
+                items = len(before) if name != "reminders" else len(_backlogs(app)[name]) - len(before)
+                found.setdefault(name, {})[run] = {"s": round(seconds, 3), "statements": len(seen), "items": items}
     finally:
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", note)
@@ -649,8 +683,8 @@ def measure(size: Size, env: dict, instance: Path, redis_url: str, requests: int
                                                    RATELIMIT_PERSONAL_LINK="100000 per minute")}
         load = harness.load_average()
         with harness.gunicorn("wsgi:app", web_env, port=port,
-                              log=log_dir and log_dir / f"growth_{size.label}_web.log"):
-            pages = asyncio.run(time_pages(port, seeded, requests))
+                              log=log_dir and log_dir / f"growth_{size.label}_web.log") as web:
+            pages = asyncio.run(time_pages(port, seeded, requests, harness.children(web.pid)))
         for key in pages:
             pages[key].update(statements[key])
         jobs = run_jobs(app)
@@ -677,7 +711,7 @@ def summarise(results: dict[str, dict]) -> dict:
                     "statements": _ratio(last["pages"][key]["statements"], first["pages"][key]["statements"])}
               for key, *_ in PAGES}
     missed = []
-    for key, label, target_ms, target_kb in PAGES:
+    for key, _label, target_ms, target_kb in PAGES:
         figures = last["pages"][key]
         if target_ms is not None and figures["p50_ms"] > target_ms:
             missed.append(f"{key}: p50 {figures['p50_ms']} ms > {target_ms} ms at {labels[-1]}")
@@ -744,8 +778,14 @@ def report(results: dict[str, dict], summary: dict) -> str:
         sizes.append((s, rows_["parents"], rows_["courses"], rows_["sessions"], rows_["audit_entries"],
                       rows_["invite_deliveries"] + rows_["reminder_deliveries"], rows_["attendance_events"],
                       rows_["responses"], results[s]["seed_s"], results[s]["load_avg"]))
+    sql = [("page: where the time goes", *(f"{s} worker CPU ms" for s in labels), *(f"{s} SQL ms" for s in labels),
+            *(f"{s} slowest stmt ms" for s in labels))]
+    for key, label, *_ in PAGES:
+        pages = [results[s]["pages"][key] for s in labels]
+        sql.append((label, *(p["cpu_ms"] for p in pages), *(p["sql_ms"] for p in pages),
+                    *(p["slowest_sql_ms"] for p in pages)))
     verdict = "\n".join(f"  MISSED {m}" for m in summary["missed"]) or "  every target met"
-    return "\n\n".join([_table(sizes), _table(rows), _table(jobs), "targets:\n" + verdict])
+    return "\n\n".join([_table(sizes), _table(rows), _table(sql), _table(jobs), "targets:\n" + verdict])
 
 
 def run(labels: list[str], requests: int, log_dir: Path | None) -> tuple[dict, dict]:

@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/run_all.py [--quick] [--only join_storm,feed]
 
-`make bench` runs this with the issue's sizes. `--quick` uses small sizes for development: its figures are not the
-published ones. Each script runs in its own process and sets up (and removes) what it needs: private PostgreSQL
+`make bench` runs this with the issue's sizes (growth at sizes S and M; `bench/growth.py --large` adds L).
+`--quick` uses small sizes for development: its figures are not the published ones. Each script runs in its own process and sets up (and removes) what it needs: private PostgreSQL
 databases, a moto server, gunicorn, workers on a queue of their own. The last line is
-`{"transcode": {...}, "join_storm": {...}, "feed": {...}, "publish": {...}, "upload": {...}, "scale": {...}}`.
+`{"transcode": {...}, "join_storm": {...}, "feed": {...}, "publish": {...}, "upload": {...}, "scale": {...},
+"growth": {...}}`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ RUNS = {
     "publish": ([], ["--mb", "50", "--rounds", "2"]),
     "upload": ([], ["--mb", "256"]),
     "scale": ([], ["--recordings", "2", "--seconds", "10"]),
+    "growth": ([], ["--sizes", "S", "--requests", "5"]),
 }
 
 #: (figure, target, test) per benchmark, for the table.
@@ -45,6 +47,12 @@ TARGETS = {
     "scale": [("speedup_2_workers", ">= 1.6", lambda v: v >= 1.6), ("cores_busy_1_worker", "", None),
               ("speedup_bound", "", None), ("per_min_1_worker", "", None),
               ("per_min_2_workers", "", None)],
+    # At the largest size run (M in `make bench`; the issue's targets are for L: bench/growth.py --large).
+    "growth": [("largest", "", None), ("course_p50_ms", "<= 30", lambda v: v <= 30),
+               ("big_course_p50_ms", "<= 150", lambda v: v <= 150), ("inbox_p50_ms", "<= 150", lambda v: v <= 150),
+               ("activities_p50_ms", "<= 150", lambda v: v <= 150), ("api_p50_ms_max", "<= 50", lambda v: v <= 50),
+               ("api_kb_max", "<= 100", lambda v: v <= 100), ("route_map_p50_ms", "<= 40", lambda v: v <= 40),
+               ("job_s_max", "<= 1", lambda v: v <= 1), ("statements_growing", "0", lambda v: v == 0)],
 }
 
 

@@ -214,7 +214,12 @@ def paginate(query: Select, *keys: ColumnElement, descending: bool = False) -> P
 
 
 def _domain_error(exc: DomainError):
-    return api_error("invalid", str(exc.message), getattr(exc, "status", 422), exc.field)
+    response = api_error("invalid", str(exc.message), getattr(exc, "status", 422), exc.field)
+    if len(getattr(exc, "errors", ())) > 1:  # every broken rule, not one per round trip
+        body = response.get_json()
+        body["error"]["errors"] = [{"field": e.field, "message": str(e.message)} for e in exc.errors]
+        response.set_data(jsonify(body).get_data())
+    return response
 
 
 def api_blueprint() -> Blueprint:

@@ -22,13 +22,33 @@ class DomainError(Exception):
         self.field = field
 
 
+def caught(check, *args, **kwargs) -> list[DomainError]:
+    """The broken rules that `check(*args, **kwargs)` raises, as a list (empty when it passes)."""
+    try:
+        check(*args, **kwargs)
+    except DomainError as exc:
+        return list(getattr(exc, "errors", [exc]))
+    return []
+
+
+def raise_all(errors: list[DomainError]) -> None:
+    """Raise every collected broken rule at once (a form shows them all in one round): the first, of its own class,
+    carrying all of them in `errors`; nothing when there are none."""
+    if errors:
+        first = errors[0]
+        error = type(first)(first.message, first.field)
+        error.errors = errors
+        raise error
+
+
 def show_error(form, exc: DomainError) -> None:
-    """Attach a DomainError to its form field, or flash it when it names no field of that form."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(exc.message)]
-    else:
-        flash(str(exc.message), "error")
+    """Attach a DomainError (or each of DomainErrors) to its form field, or flash it when it names no field."""
+    for error in getattr(exc, "errors", [exc]):
+        field = getattr(form, error.field, None) if error.field else None
+        if field is not None:
+            field.errors = [*field.errors, str(error.message)]
+        else:
+            flash(str(error.message), "error")
 
 
 def save_form(form, change, *, done: str | None = None):

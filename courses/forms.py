@@ -62,7 +62,7 @@ def _not_too_many(form, field) -> None:
 
 
 class CourseForm(FlaskForm):
-    title = StringField(_l("Titel"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Titel"), validators=[DataRequired(_l("Geef de cursus een titel.")), Length(max=200)])
     description = TextAreaField(_l("Beschrijving"), validators=[Length(max=5000)])
     language = SelectField(_l("Taal van de cursus"))
     timezone = TimeZoneField(_l("Tijdzone"), default="Europe/Amsterdam", validators=[DataRequired()])
@@ -80,6 +80,11 @@ class CourseForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.language.choices = _language_choices()
         self.trainers.choices = [(u.id, f"{u.name} ({u.email})") for u in trainer_choices]
+
+    def validate_ends_on(self, field):
+        # Here as well as in the service, so it shows in the same round as the form's own errors.
+        if field.data and self.starts_on.data and field.data < self.starts_on.data:
+            raise ValidationError(_l("De einddatum ligt voor de begindatum."))
 
 
 class ParentForm(FlaskForm):

@@ -73,7 +73,7 @@ def _check_row(row: ImportRow, default_language: str, seen: dict, organisation_i
         row.data = clean_parent(name=values.get("name", ""), email=values.get("email"), phone=values.get("phone"),
                                 language=(values.get("language") or default_language).lower())
     except CourseError as exc:
-        row.error = str(exc.message)
+        row.error = "; ".join(str(e.message) for e in getattr(exc, "errors", [exc]))
         return
     keys = [k for k in (row.data.email, row.data.phone) if k]
     if any(k in seen for k in keys):

@@ -11,13 +11,14 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import or_, select
 
 from accounts import audit
 from accounts import services as accounts
 from accounts.models import User
 from core.db import utcnow
-from core.errors import DomainError
+from core.errors import DomainError, caught, raise_all
 from core.extensions import db
 from core.text import has_control_chars
 from courses import links
@@ -50,23 +51,28 @@ def known_zones() -> frozenset[str]:
 def _check_course(*, title: str, language: str, timezone: str, starts_on: date | None, ends_on: date | None,
                   retention_days: int, trainers: list[User], description: str | None = "",
                   organisation_id: int | None = None) -> None:
-    if not title.strip():
-        raise CourseError(_l("Geef de cursus een titel."), field="title")
-    if has_control_chars(title.strip()):
-        raise CourseError(_l("Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."), field="title")
+    errors = [*_title_errors(title), *caught(_check_language, language)]
     if has_control_chars(description or "", multi_line=True):
-        raise CourseError(_l("Deze tekst bevat een teken dat niet kan."), field="description")
-    _check_language(language)
+        errors.append(CourseError(_l("Deze tekst bevat een teken dat niet kan."), field="description"))
     if timezone not in known_zones():
-        raise CourseError(_l("Onbekende tijdzone: %(tz)s", tz=timezone), field="timezone")
+        errors.append(CourseError(_l("Onbekende tijdzone: %(tz)s", tz=timezone), field="timezone"))
     if starts_on and ends_on and ends_on < starts_on:
-        raise CourseError(_l("De einddatum ligt voor de begindatum."), field="ends_on")
+        errors.append(CourseError(_l("De einddatum ligt voor de begindatum."), field="ends_on"))
     if not 1 <= retention_days <= 365:
-        raise CourseError(_l("Bewaar opnames tussen 1 en 365 dagen."), field="retention_days")
+        errors.append(CourseError(_l("Bewaar opnames tussen 1 en 365 dagen."), field="retention_days"))
     if not trainers:
-        raise CourseError(_l("Kies minstens één trainer."), field="trainers")
-    if organisation_id is not None and any(t.organisation_id != organisation_id for t in trainers):
-        raise CourseError(_l("Onbekende trainer."), field="trainers")  # same words as an unknown id: no hint
+        errors.append(CourseError(_l("Kies minstens één trainer."), field="trainers"))
+    elif organisation_id is not None and any(t.organisation_id != organisation_id for t in trainers):
+        errors.append(CourseError(_l("Onbekende trainer."), field="trainers"))  # same words as an unknown id
+    raise_all(errors)
+
+
+def _title_errors(title: str) -> list[CourseError]:
+    if not title.strip():
+        return [CourseError(_l("Geef de cursus een titel."), field="title")]
+    if has_control_chars(title.strip()):
+        return [CourseError(_l("Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."), field="title")]
+    return []
 
 
 def clean_reminder_offsets(offsets) -> list[int]:
@@ -199,17 +205,29 @@ class ParentData:
 
 
 def clean_parent(*, name: str, email: str | None, phone: str | None, language: str) -> ParentData:
-    """Validate and normalise a parent's fields; CourseError on the first problem."""
+    """Validate and normalise a parent's fields; CourseError (or DomainErrors: every problem at once)."""
+    errors = _name_errors(name)
+    values = {}
+    for key, check, raw in (("email", normalise_email, email), ("phone", normalise_phone, phone),
+                            ("language", _check_language, language)):
+        try:
+            values[key] = check(raw)
+        except CourseError as exc:
+            errors.append(exc)
+    if not errors and values["email"] is None and values["phone"] is None:
+        errors.append(CourseError(_l("Vul een e-mailadres of een mobiel nummer in."), field="email"))
+    raise_all(errors)
+    return ParentData(name.strip(), values["email"], values["phone"], values["language"])
+
+
+def _name_errors(name: str) -> list[CourseError]:
     if not (name or "").strip():
-        raise CourseError(_l("Vul een naam in."), field="name")
+        return [CourseError(_l("Vul een naam in."), field="name")]
     if len(name.strip()) > MAX_NAME:
-        raise CourseError(_l("Een naam mag hoogstens %(n)d tekens hebben.", n=MAX_NAME), field="name")
+        return [CourseError(_l("Een naam mag hoogstens %(n)d tekens hebben.", n=MAX_NAME), field="name")]
     if has_control_chars(name.strip()):  # a name is one line; PostgreSQL text cannot even hold NUL
-        raise CourseError(_l("Deze naam bevat een teken dat niet kan."), field="name")
-    data = ParentData(name.strip(), normalise_email(email), normalise_phone(phone), _check_language(language))
-    if data.email is None and data.phone is None:
-        raise CourseError(_l("Vul een e-mailadres of een mobiel nummer in."), field="email")
-    return data
+        return [CourseError(_l("Deze naam bevat een teken dat niet kan."), field="name")]
+    return []
 
 
 def find_parent(organisation_id: int, *, email: str | None, phone: str | None,
@@ -329,9 +347,10 @@ def name_filter(column, search: str):
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
-def find_course_parents(course: Course, *, search: str = "", page: int = 1, per_page: int = PARENTS_PER_PAGE):
-    """One page of the parents enrolled in a course, by name, those whose name contains `search` if given (a
-    Flask-SQLAlchemy Pagination: items, page, pages, total); two queries."""
+def find_course_parents(course: Course, *, search: str = "", page: int = 1,
+                        per_page: int = PARENTS_PER_PAGE) -> Pagination:
+    """One page of the parents enrolled in a course, by name, those whose name contains `search` if given (items,
+    page, pages, iter_pages(), total); two queries."""
     query = select(Parent).join(Enrolment).where(Enrolment.course_id == course.id)
     if search:
         query = query.where(name_filter(Parent.name, search))

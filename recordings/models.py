@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import tenancy
@@ -36,12 +36,36 @@ class RecordingSource(enum.Enum):
     jaas = "jaas"
 
 
+#: The states a step runs in, and the states a step waits in (`pipeline.RUNNING` and its steps' start states; a test
+#: checks), in the order the reaper's partial indexes and queries spell them: SQLite uses a partial index only for a
+#: query that repeats its WHERE term exactly.
+RUNNING_STATES = (RecordingState.probing, RecordingState.transcoding, RecordingState.publishing)
+WAITING_STATES = (RecordingState.received, RecordingState.queued, RecordingState.transcoded)
+
+
+def _state_in(states: tuple[RecordingState, ...]) -> dict:
+    """The WHERE of a partial index `state IN (...)`, for each dialect as it reads it back (PostgreSQL stores an IN
+    list as `= ANY (ARRAY[...])`; tests/core/test_migrations.py compares)."""
+    names = ", ".join(f"'{state.value}'" for state in states)
+    typed = ", ".join(f"'{state.value}'::recording_state" for state in states)
+    return {"sqlite_where": text(f"state IN ({names})"), "postgresql_where": text(f"state = ANY (ARRAY[{typed}])")}
+
+
 def _new_uuid() -> str:
     return uuid.uuid4().hex
 
 
 class Recording(db.Model):
     __tablename__ = "recordings"
+    # Partial indexes of the few rows the periodic jobs look for (migration 0015): running steps by heartbeat and
+    # waiting steps by last change (the reaper), unexpired recordings by the end of their retention (the sweep).
+    # Nothing reads recordings by state alone, so there is no index on `state`.
+    __table_args__ = (
+        Index("ix_recordings_running", "heartbeat_at", **_state_in(RUNNING_STATES)),
+        Index("ix_recordings_waiting", "updated_at", **_state_in(WAITING_STATES)),
+        Index("ix_recordings_unexpired", "expires_at", sqlite_where=text("state <> 'expired'"),
+              postgresql_where=text("state <> 'expired'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Public, unguessable id; storage keys live under recordings/<uuid>/.
@@ -51,7 +75,7 @@ class Recording(db.Model):
         ForeignKey("workshop_session.id", ondelete="SET NULL"), index=True)
     source: Mapped[RecordingSource] = mapped_column(Enum(RecordingSource, name="recording_source"))
     state: Mapped[RecordingState] = mapped_column(
-        Enum(RecordingState, name="recording_state"), default=RecordingState.received, index=True)
+        Enum(RecordingState, name="recording_state"), default=RecordingState.received)
     #: The step that failed (probing, transcoding, publishing, ...) and a plain message for the trainer.
     failed_step: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -80,7 +104,7 @@ class Recording(db.Model):
     published_prefix: Mapped[str | None] = mapped_column(String(512))
     #: When parents could first watch it (the "recording ready" messages went out then); None while in review.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

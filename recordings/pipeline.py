@@ -18,14 +18,14 @@ from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_by_name
 from recordings.errors import RecordingError
-from recordings.models import Recording, RecordingState
+from recordings.models import RUNNING_STATES, WAITING_STATES, Recording, RecordingState
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +121,16 @@ def _move(recording: Recording, new: RecordingState) -> None:
 # --- the next step --------------------------------------------------------------------------------------------
 
 
+def _step_from(state: RecordingState, original_key: str | None, source_url: str | None) -> str | None:
+    step = TABLE[state].step
+    if step == PROBE and not original_key:
+        return DOWNLOAD if source_url else None
+    return step
+
+
 def next_step(recording: Recording) -> str | None:
     """The step that runs from the recording's state, if any: the table's, or the download of a JaaS link."""
-    step = TABLE[recording.state].step
-    if step == PROBE and not recording.original_key:
-        return DOWNLOAD if recording.source_url else None
-    return step
+    return _step_from(recording.state, recording.original_key, recording.source_url)
 
 
 def advance_recording(recording: Recording) -> None:
@@ -304,18 +308,87 @@ def _stale_cutoff(now: datetime | None = None) -> datetime:
     return (now or utcnow()) - timedelta(seconds=seconds)
 
 
-def stale_recordings(*, now: datetime | None = None) -> list[Recording]:
-    """Recordings whose running step stopped sending heartbeats, or whose next step was never picked up."""
-    cutoff = _stale_cutoff(now)
+#: Stale recordings the reaper reads, moves back and commits at a time, and the most batches per part and run: the
+#: next run goes on.
+REAP_BATCH = 200
+REAP_MAX_BATCHES = 5
+
+
+def _state_in(states: tuple[RecordingState, ...]) -> ColumnElement[bool]:
+    # The states as literals, in the partial index's order: psycopg prepares a statement after five runs, and a
+    # generic plan for `state IN ($1, ...)` could not use a partial index; SQLite uses one only for the same term.
+    return Recording.state.in_([literal(state, Recording.state.type, literal_execute=True) for state in states])
+
+
+def _lost_cutoff(now: datetime | None = None) -> datetime:
     # A waiting step may sit behind a long transcode backlog; only a much older one means its message was lost.
-    lost = (now or utcnow()) - WAITING_FACTOR * (utcnow() - _stale_cutoff(utcnow()))
-    running = Recording.state.in_(list(RUNNING))
-    waiting = Recording.state.in_([STEPS[name].start for name in RUNNING.values()])
-    query = select(Recording).where(or_(
-        running & or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < cutoff),
-        waiting & (Recording.updated_at < lost),
-    ))
-    return list(db.session.scalars(query))
+    return (now or utcnow()) - WAITING_FACTOR * (utcnow() - _stale_cutoff(utcnow()))
+
+
+def _stale_running(now: datetime | None = None) -> ColumnElement[bool]:
+    """A running step that stopped sending heartbeats (`ix_recordings_running`)."""
+    cutoff = _stale_cutoff(now)
+    return _state_in(RUNNING_STATES) & or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < cutoff)
+
+
+def _lost_waiting(now: datetime | None = None) -> ColumnElement[bool]:
+    """A waiting step whose message was lost: unchanged for WAITING_FACTOR stale periods (`ix_recordings_waiting`)."""
+    return _state_in(WAITING_STATES) & (Recording.updated_at < _lost_cutoff(now))
+
+
+class _Stale(NamedTuple):
+    id: int
+    state: RecordingState
+    original_key: str | None
+    source_url: str | None
+
+
+def _stale_batch(condition: ColumnElement[bool], order: ColumnElement) -> list[_Stale]:
+    query = (select(Recording.id, Recording.state, Recording.original_key, Recording.source_url)
+             .where(condition).order_by(order).limit(REAP_BATCH))
+    return [_Stale(*row) for row in db.session.execute(query)]
+
+
+def _requeue_batch(rows: list[_Stale], condition: ColumnElement[bool]) -> int:
+    """Move the rows back to their step's start and enqueue the step after commit: one conditional UPDATE per
+    state, so a step whose heartbeat came back meanwhile, or another reaper's row, is left alone. Flushes."""
+    moved = 0
+    for state in dict.fromkeys(row.state for row in rows):
+        start = STEPS[RUNNING[state]].start if state in RUNNING else state
+        if start is not state:
+            check(state, start)
+        ids = [row.id for row in rows if row.state is state]
+        done = db.session.execute(
+            update(Recording).where(Recording.id.in_(ids), Recording.state == state, condition)
+            .values(state=start, heartbeat_at=None, progress=0.0, updated_at=utcnow())
+            .returning(Recording.id).execution_options(synchronize_session=False))
+        requeued = set(done.scalars())
+        for row in rows:
+            if row.id in requeued:
+                log.warning("recording %s: %s is stale; re-queued", row.id, state.value)
+                step = _step_from(start, row.original_key, row.source_url)
+                if step is not None:
+                    enqueue_by_name(db.session, STEPS[step].task, row.id)
+        moved += len(requeued)
+    return moved
+
+
+def requeue_stale_recordings(*, now: datetime | None = None) -> int:
+    """Put each running step whose heartbeat stopped back to where it starts, and re-enqueue each waiting step
+    whose message was lost (duplicates are no-ops). Each part reads its partial index REAP_BATCH rows at a time and
+    commits each batch (its steps start then), at most REAP_MAX_BATCHES batches per part and run: the next run goes
+    on. Returns how many were re-queued."""
+    requeued = 0
+    for condition, order in ((_stale_running(now), Recording.heartbeat_at),
+                             (_lost_waiting(now), Recording.updated_at)):
+        for _batch in range(REAP_MAX_BATCHES):
+            rows = _stale_batch(condition, order)
+            if rows:
+                requeued += _requeue_batch(rows, condition)
+            db.session.commit()
+            if len(rows) < REAP_BATCH:
+                break
+    return requeued
 
 
 def requeue_stale(recording: Recording) -> None:

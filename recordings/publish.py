@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import literal, select, tuple_
 
 from core.db import utcnow
 from core.errors import DomainError
@@ -155,8 +155,20 @@ def expire_recording(recording: Recording, *, storage: Storage | None = None) ->
     return deleted
 
 
-def find_due_for_expiry(*, now: datetime | None = None) -> list[int]:
-    """Ids of recordings whose retention period has ended and that are not expired yet."""
-    query = select(Recording.id).where(Recording.expires_at <= (now or utcnow()),
-                                       Recording.state != RecordingState.expired).order_by(Recording.id)
-    return list(db.session.scalars(query))
+#: Due recordings the retention sweep reads at a time, and the most batches in one run: the next run goes on.
+EXPIRY_BATCH = 200
+EXPIRY_MAX_BATCHES = 5
+
+
+def find_due_for_expiry(*, now: datetime | None = None, after: tuple[datetime, int] | None = None) -> list[tuple[datetime, int]]:
+    """The next EXPIRY_BATCH recordings whose retention period has ended and that are not expired yet, as
+    (expires_at, id) in that order, after the key `after`: a range of the partial index `ix_recordings_unexpired`,
+    so the expired rows that pile up over the years are never read."""
+    # `expired` as a literal: a prepared statement's generic plan could not use the partial index with a parameter.
+    unexpired = Recording.state != literal(RecordingState.expired, Recording.state.type, literal_execute=True)
+    query = select(Recording.expires_at, Recording.id).where(unexpired, Recording.expires_at <= (now or utcnow()))
+    if after is not None:
+        # A plain tuple, so its values are bound with the columns' types (UTCDateTime on SQLite).
+        query = query.where(tuple_(Recording.expires_at, Recording.id) > tuple(after))
+    query = query.order_by(Recording.expires_at, Recording.id).limit(EXPIRY_BATCH)
+    return [(expires_at, recording_id) for expires_at, recording_id in db.session.execute(query)]

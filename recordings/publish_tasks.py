@@ -6,6 +6,7 @@ import logging
 
 from huey import crontab
 
+from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit, huey, task
 from core.storage import StorageError
@@ -67,9 +68,17 @@ def expire_recording(recording_id: int) -> None:
 @task(name="recordings.expire_due")
 @huey.lock_task("recordings.expire_due")
 def expire_due_recordings() -> None:
-    """Enqueue one expiry task per recording whose retention period has ended."""
-    for recording_id in publish.find_due_for_expiry():
-        expire_recording(recording_id)
+    """Enqueue one expiry task per recording whose retention period has ended: EXPIRY_BATCH at a time, at most
+    EXPIRY_MAX_BATCHES batches per run (the next run goes on; a task enqueued twice does nothing the second time)."""
+    now, after = utcnow(), None
+    for _batch in range(publish.EXPIRY_MAX_BATCHES):
+        rows = publish.find_due_for_expiry(now=now, after=after)
+        db.session.commit()  # no transaction stays open while the tasks are sent (or run, in immediate mode)
+        for _expires_at, recording_id in rows:
+            expire_recording(recording_id)
+        if len(rows) < publish.EXPIRY_BATCH:
+            break
+        after = rows[-1]
 
 
 # Periodic tasks get no app context from core.queue.task, so this one only hands over to a plain task.

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from huey import crontab
 
 from core.extensions import db
 from core.queue import periodic_task, task
 from recordings import pipeline, steps, uploads
-
-log = logging.getLogger(__name__)
 
 
 @task(name="recordings.download", retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -33,9 +29,8 @@ def transcode_recording(recording_id: int, task=None) -> None:
 
 @periodic_task(crontab(minute="*/2"), name="recordings.reap_stale_steps")
 def reap_stale_steps() -> None:
-    """Re-queue steps whose worker died (stale heartbeat) and remove abandoned uploads."""
-    for recording in pipeline.stale_recordings():
-        log.warning("recording %s: %s has a stale heartbeat; re-queued", recording.id, recording.state.value)
-        pipeline.requeue_stale(recording)
+    """Re-queue steps whose worker died (stale heartbeat) or whose message was lost, in committed batches (a bounded
+    number per run), and remove abandoned uploads."""
+    pipeline.requeue_stale_recordings()
     uploads.remove_stale_uploads()
     db.session.commit()

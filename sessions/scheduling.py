@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from accounts.models import User
 from core.db import utcnow
-from core.errors import DomainError
+from core.errors import DomainError, raise_all
 from core.extensions import db
 from core.jitsi import new_room_name
 from core.text import has_control_chars
@@ -70,12 +70,14 @@ def _check_exists(local: datetime) -> None:
 
 
 def _check(*, title: str, duration_minutes: int, starts_at: datetime, allow_past: bool) -> None:
+    errors = []
     if not title.strip():
-        raise ScheduleError(_l("Geef de bijeenkomst een titel."), field="title")
+        errors.append(ScheduleError(_l("Geef de bijeenkomst een titel."), field="title"))
     if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
-        raise ScheduleError(_l("De duur moet tussen 5 en 480 minuten liggen."), field="duration_minutes")
+        errors.append(ScheduleError(_l("De duur moet tussen 5 en 480 minuten liggen."), field="duration_minutes"))
     if not allow_past and starts_at <= utcnow():
-        raise ScheduleError(_l("Deze datum ligt in het verleden."), field="starts_at")
+        errors.append(ScheduleError(_l("Deze datum ligt in het verleden."), field="starts_at"))
+    raise_all(errors)
 
 
 def _check_texts(*, title: str, description: str | None) -> None:

@@ -166,3 +166,30 @@ def test_the_time_zone_is_a_select_with_amsterdam_first(client, auth, trainer):
 
     assert '<select id="timezone"' in page
     assert page.index('value="Europe/Amsterdam"') < page.index('value="Africa/Abidjan"')
+
+
+def test_a_course_form_shows_every_field_error_in_one_round(client, auth, trainer, db):
+    auth.login(trainer.email)
+
+    response = client.post("/courses/new", data={"title": " ", "language": "nl", "timezone": "Europe/Amsterdam",
+                                                 "starts_on": "2027-05-01", "ends_on": "2027-04-01",
+                                                 "retention_days": "60"})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Geef de cursus een titel." in page and "De einddatum ligt voor de begindatum." in page
+
+
+def test_the_api_lists_every_broken_rule_of_a_course(client, trainer, db):
+    from accounts import services as accounts
+
+    _row, token = accounts.create_api_token(trainer)
+    db.session.commit()
+
+    response = client.post("/api/v1/courses", headers={"Authorization": f"Bearer {token}"},
+                           json={"title": "Cursus", "timezone": "Mars/Olympus", "starts_on": "2027-05-01",
+                                 "ends_on": "2027-04-01"})
+
+    error = response.get_json()["error"]
+    assert response.status_code == 422
+    assert {e["field"] for e in error["errors"]} == {"timezone", "ends_on"}

@@ -164,3 +164,11 @@ def test_parent_of_another_course_is_not_found_under_this_course(client, auth, t
     response = client.get(f"/courses/{course.id}/parents/{sanne.id}/edit")
 
     assert response.status_code == 404
+
+
+def test_a_parent_with_a_bad_email_and_a_bad_phone_hears_about_both(db):
+    from core.errors import caught
+
+    errors = caught(services.clean_parent, name="Sanne", email="not-an-address", phone="12", language="nl")
+
+    assert [e.field for e in errors] == ["email", "phone"]
