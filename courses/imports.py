@@ -1,5 +1,5 @@
 """The parents' CSV import: read a file, check every row (matching known parents inside the organisation only),
-then enrol all of it or nothing."""
+enrol the good rows, list the bad ones, and send each new parent the welcome message on their channels."""
 
 from __future__ import annotations
 
@@ -11,12 +11,21 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from accounts import audit
+from courses import links
 from courses.models import Course
 from courses.services import CourseError, ParentData, clean_parent, enrol_parent, find_parent
 
 MAX_IMPORT_ROWS = 2000
 CSV_HEADERS = {"name": "name", "naam": "name", "email": "email", "e-mail": "email", "e-mailadres": "email",
-               "phone": "phone", "telefoon": "phone", "mobiel": "phone", "language": "language", "taal": "language"}
+               "phone": "phone", "telefoon": "phone", "mobiel": "phone", "language": "language", "taal": "language",
+               "channels": "channels", "kanalen": "channels", "consent": "consent", "toestemming": "consent"}
+#: The downloadable template: its header and one example row per kind of parent.
+TEMPLATE = ("naam;e-mail;telefoon;taal;kanalen;toestemming\r\n"
+            "Sanne de Vries;sanne@example.org;;nl;email;ja\r\n"
+            "Amina El Amrani;;0612345678;ar;whatsapp sms;nee\r\n"
+            "Elif Yılmaz;elif@example.org;0612345679;tr;email sms;ja\r\n")
+CHANNELS = ("email", "sms", "whatsapp")
+YES = {"ja", "yes", "j", "y", "1", "true", "x", "evet", "نعم"}
 
 
 @dataclass
@@ -29,6 +38,16 @@ class ImportRow:
     error: str | None = None
     #: "new", "existing" (already known: only enrolled) or "repeat" (same parent earlier in the file).
     status: str = "new"
+    #: The contact choices of a new parent: contact_email/contact_sms/contact_whatsapp and consent_recording.
+    choices: dict | None = None
+
+    @property
+    def welcome_channels(self) -> list[str]:
+        """Where a new parent's welcome message goes; empty: they can't be reached (add e-mail or tick SMS)."""
+        if self.data is None or self.status != "new":
+            return []
+        return [c for c in CHANNELS if self.choices.get(f"contact_{c}") and
+                (self.data.email if c == "email" else self.data.phone)]
 
 
 def _decode(raw: bytes) -> str:
@@ -72,6 +91,7 @@ def _check_row(row: ImportRow, default_language: str, seen: dict, organisation_i
     try:
         row.data = clean_parent(name=values.get("name", ""), email=values.get("email"), phone=values.get("phone"),
                                 language=(values.get("language") or default_language).lower())
+        row.choices = _choices(values, row.data)
     except CourseError as exc:
         row.error = "; ".join(str(e.message) for e in getattr(exc, "errors", [exc]))
         return
@@ -81,6 +101,19 @@ def _check_row(row: ImportRow, default_language: str, seen: dict, organisation_i
     elif find_parent(organisation_id, email=row.data.email, phone=row.data.phone) is not None:
         row.status = "existing"
     seen.update(dict.fromkeys(keys, row.line))
+
+
+def _choices(values: dict, data: ParentData) -> dict:
+    """Channels from the `kanalen` column (default: e-mail when there is an address, else SMS) and consent."""
+    named = (values.get("channels") or "").lower().replace(",", " ").split()
+    unknown = [n for n in named if n not in CHANNELS]
+    if unknown:
+        raise CourseError(_l("Onbekend kanaal: %(name)s (kies email, sms of whatsapp).", name=unknown[0]),
+                          field="channels")
+    wanted = set(named) or ({"email"} if data.email else {"sms"} if data.phone else set())
+    return {"contact_email": "email" in wanted, "contact_sms": "sms" in wanted,
+            "contact_whatsapp": "whatsapp" in wanted,
+            "consent_recording": (values.get("consent") or "").strip().lower() in YES}
 
 
 def check_import(course: Course, raw: bytes) -> list[ImportRow]:
@@ -94,13 +127,15 @@ def check_import(course: Course, raw: bytes) -> list[ImportRow]:
 
 
 def import_parents(course: Course, raw: bytes) -> list[ImportRow]:
-    """Re-check a parents file and enrol every row, or nothing when a row is bad; flushes."""
+    """Re-check a parents file, enrol every good row (bad rows are left out and returned with their error) and
+    enqueue the welcome message of each new parent after commit; flushes."""
     rows = check_import(course, raw)
-    if not rows:
-        raise CourseError(_l("Het bestand bevat geen ouders."), field="file")
-    if any(r.error for r in rows):
-        raise CourseError(_l("Verbeter eerst de regels met een fout."), field="file")
-    for row in rows:
-        enrol_parent(course, **vars(row.data))
-    audit.record("parents.imported", course_id=course.id, count=len(rows))
+    good = [r for r in rows if not r.error]
+    if not good:
+        raise CourseError(_l("Het bestand bevat geen goede regels."), field="file")
+    for row in good:
+        parent, created = enrol_parent(course, **vars(row.data), **row.choices)
+        if created and parent.channels:
+            links.send_welcome_message(parent)
+    audit.record("parents.imported", course_id=course.id, count=len(good))
     return rows

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -225,5 +226,19 @@ def confirm_import(course_id: int):
         flash(str(exc.message), "error")
         return redirect(url_for("courses.import_parents", course_id=course.id))
     db.session.commit()
-    flash(_("%(n)d ouders ingeschreven.", n=len(rows)), "info")
+    imported = [r for r in rows if not r.error]
+    flash(ngettext("%(num)d ouder ingeschreven.", "%(num)d ouders ingeschreven.", len(imported)), "info")
+    if len(imported) < len(rows):
+        flash(ngettext("%(num)d regel met een fout is overgeslagen.", "%(num)d regels met een fout zijn overgeslagen.",
+                       len(rows) - len(imported)), "warning")
     return redirect(url_for("dashboard.course", course_id=course.id))
+
+
+@bp.route("/courses/<int:course_id>/import/template.csv")
+@login_required
+def import_template(course_id: int):
+    course_or_403(course_id)
+    response = make_response(imports.TEMPLATE.encode("utf-8-sig"))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="ouders-voorbeeld.csv"'
+    return response

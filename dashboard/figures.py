@@ -49,7 +49,7 @@ def _watched_enough():
 def watch_summary(course: Course, parent_ids: list[int]) -> dict[int, WatchSummary]:
     """Per parent id (enrolled ones of the page): recordings watched to 90 %, recordings published so far, and
     minutes watched; {} while nothing is published. Two queries."""
-    published = (Recording.course_id == course.id, Recording.published_at.is_not(None))
+    published = (Recording.course_id == course.id, Recording.state == RecordingState.published)
     total = db.session.scalar(select(func.count()).select_from(Recording).where(*published))
     if not total or not parent_ids:
         return {}

@@ -54,6 +54,7 @@ PAGES = {
     ("courses.import_parents", "GET"): ("/courses/{course}/import", None, 200, True),
     ("courses.import_parents", "POST"): ("/courses/{course}/import", _csv_upload, 200, True),
     ("courses.confirm_import", "POST"): ("/courses/{course}/import/confirm", _payload, 302, True),
+    ("courses.import_template", "GET"): ("/courses/{course}/import/template.csv", None, 200, True),
 }
 API = {
     ("api.list_courses", "GET"): ("/api/v1/courses", None, 200, False),

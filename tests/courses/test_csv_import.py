@@ -37,7 +37,8 @@ def _payload(html: str) -> str:
     return re.search(r'name="payload" type="hidden" value="([^"]+)"', html).group(1)
 
 
-def test_import_of_200_rows_with_5_bad_rows_shows_5_errors_and_imports_nothing(client, auth, trainer, course, db):
+def test_import_of_200_rows_with_5_bad_rows_lists_the_5_and_offers_the_195_good_ones(client, auth, trainer, course,
+                                                                                      db):
     auth.login(trainer.email)
 
     response = _upload(client, course, _csv(_rows(bad=True)))
@@ -45,9 +46,24 @@ def test_import_of_200_rows_with_5_bad_rows_shows_5_errors_and_imports_nothing(c
     html = response.get_data(as_text=True)
     assert html.count('class="error row-error-message"') == 5
     assert [int(n) for n in re.findall(r'<tr class="row-error">\s*<td>(\d+)</td>', html)] == sorted(BAD_LINES)
-    assert "5 regels hebben een fout." in html
-    assert 'name="payload"' not in html
-    assert db.session.query(Parent).count() == 0
+    assert "5 regels hebben een fout en worden overgeslagen" in html
+    assert "195 ouders importeren" in html
+    assert db.session.query(Parent).count() == 0  # the preview changes nothing
+
+
+def test_confirming_a_file_with_bad_rows_imports_the_good_ones_and_welcomes_them(client, auth, trainer, course, db):
+    from core import mail, sms
+
+    auth.login(trainer.email)
+    preview = _upload(client, course, _csv(_rows(bad=True)))
+
+    response = client.post(f"/courses/{course.id}/import/confirm",
+                           data={"payload": _payload(preview.get_data(as_text=True))})
+
+    assert response.status_code == 302
+    assert len(services.course_parents(course)) == 195
+    welcomed = len(mail.get_mail_transport().outbox) + len(sms.get_sms_transport().outbox)
+    assert welcomed == 195
 
 
 def test_import_after_fixing_the_file_imports_200_parents_on_confirm(client, auth, trainer, course, db):
@@ -122,10 +138,47 @@ def test_import_handles_duplicates_in_the_file_and_with_known_parents(db, course
     assert known.enrolments[0].course_id == course.id
 
 
-def test_import_parents_with_a_bad_row_imports_nothing(db, course):
+def test_import_parents_keeps_the_good_rows_and_returns_the_bad_one(db, course):
     raw = _csv(["Sanne;sanne@example.org;;nl", "Elif;;0612;tr"])
 
+    rows = imports.import_parents(course, raw)
+
+    assert [(r.values["name"], bool(r.error)) for r in rows] == [("Sanne", False), ("Elif", True)]
+    assert [p.name for p in services.course_parents(course)] == ["Sanne"]
+
+
+def test_a_file_with_only_bad_rows_imports_nothing(db, course):
     with pytest.raises(CourseError):
-        imports.import_parents(course, raw)
+        imports.import_parents(course, _csv(["Elif;;0612;tr"]))
 
     assert db.session.query(Parent).count() == 0
+
+
+def test_a_phone_only_parent_gets_sms_and_the_channels_and_consent_columns_count(db, course):
+    raw = ("naam;e-mail;telefoon;taal;kanalen;toestemming\r\nAmina;;0612345678;ar;;\r\n"
+           "Elif;elif@example.org;0612345679;tr;email whatsapp;ja\r\n").encode()
+
+    imports.import_parents(course, raw)
+
+    by_name = {p.name: p for p in services.course_parents(course)}
+    assert by_name["Amina"].channels == ["sms"] and not by_name["Amina"].consent_recording
+    assert by_name["Elif"].channels == ["email", "whatsapp"] and by_name["Elif"].consent_recording
+
+
+def test_a_new_parent_without_a_channel_is_flagged_in_the_preview(client, auth, trainer, course, db):
+    auth.login(trainer.email)
+    raw = "naam;e-mail;telefoon;kanalen\r\nAmina;;0612345678;email\r\n".encode()
+
+    html = _upload(client, course, raw).get_data(as_text=True)
+
+    assert "niet te bereiken" in html and 'id="import-unreachable"' in html
+
+
+def test_the_template_file_imports_as_it_is(client, auth, trainer, course, db):
+    auth.login(trainer.email)
+
+    template = client.get(f"/courses/{course.id}/import/template.csv")
+    rows = imports.check_import(course, template.data)
+
+    assert template.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert [r.error for r in rows] == [None, None, None]

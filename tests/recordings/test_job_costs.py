@@ -3,6 +3,7 @@ read only the due rows, through a partial index and with a LIMIT, in committed b
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -90,6 +91,16 @@ class Seen:
         return plans
 
 
+def _indexes(plans: list[str]) -> list[str]:
+    """The one index each plan reads recordings through; fails on a plan that reads the table whole."""
+    found = []
+    for plan in plans:
+        assert "Seq Scan" not in plan and not re.search(r"SCAN recordings(?! USING)", plan), plan
+        (index,) = set(re.findall(r"\bix_recordings_\w+", plan))
+        found.append(index)
+    return found
+
+
 def _seen(db, run) -> Seen:
     with Seen(db) as seen:
         run()
@@ -120,9 +131,8 @@ def test_the_reaper_with_nothing_stale_costs_the_same_for_10_or_100_recordings(d
     assert "IN ('probing', 'transcoding', 'publishing')" in running
     assert "IN ('received', 'queued', 'transcoded')" in waiting
     assert all("LIMIT" in sql for sql, _params in many.reads())
-    plans = many.plans()
-    assert "ix_recordings_running" in plans[0] and "ix_recordings_waiting" in plans[1], plans
-    assert False, plans
+    # The running part walks its whole partial index: the running steps, as many as the workers run at once.
+    assert _indexes(many.plans()) == ["ix_recordings_running", "ix_recordings_waiting"]
 
 
 @pytest.mark.parametrize(("columns", "task"), [
@@ -192,8 +202,7 @@ def test_expiry_with_nothing_due_costs_the_same_for_10_or_100_published(db, cour
     assert len(few.statements) == len(many.statements) == 1
     ((sql, _params),) = many.reads()
     assert "'expired'" in sql and "LIMIT" in sql
-    (plan,) = many.plans()
-    assert "ix_recordings_unexpired" in plan, plan
+    assert _indexes(many.plans()) == ["ix_recordings_unexpired"]
     assert db.session.scalar(select(func.count()).where(Recording.state == S.expired)) == 10
 
 
