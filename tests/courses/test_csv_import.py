@@ -155,8 +155,8 @@ def test_a_file_with_only_bad_rows_imports_nothing(db, course):
 
 
 def test_a_phone_only_parent_gets_sms_and_the_channels_and_consent_columns_count(db, course):
-    raw = ("naam;e-mail;telefoon;taal;kanalen;toestemming\r\nAmina;;0612345678;ar;;\r\n"
-           "Elif;elif@example.org;0612345679;tr;email whatsapp;ja\r\n").encode()
+    raw = (b"naam;e-mail;telefoon;taal;kanalen;toestemming\r\nAmina;;0612345678;ar;;\r\n"
+           b"Elif;elif@example.org;0612345679;tr;email whatsapp;ja\r\n")
 
     imports.import_parents(course, raw)
 
@@ -167,7 +167,7 @@ def test_a_phone_only_parent_gets_sms_and_the_channels_and_consent_columns_count
 
 def test_a_new_parent_without_a_channel_is_flagged_in_the_preview(client, auth, trainer, course, db):
     auth.login(trainer.email)
-    raw = "naam;e-mail;telefoon;kanalen\r\nAmina;;0612345678;email\r\n".encode()
+    raw = b"naam;e-mail;telefoon;kanalen\r\nAmina;;0612345678;email\r\n"
 
     html = _upload(client, course, raw).get_data(as_text=True)
 
