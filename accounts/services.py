@@ -217,20 +217,29 @@ def invite_user(email: str, *, name: str, organisation: Organisation, coordinato
     return user, token
 
 
-def _trainer_course_counts() -> dict[int, int]:
+def _trainer_course_counts(user_ids: list[int]) -> dict[int, int]:
     # accounts sits below courses and may not import it; the link table is looked up by name instead.
     link = db.metadata.tables.get("course_trainers")
-    if link is None:
+    if link is None or not user_ids:
         return {}
-    rows = db.session.execute(select(link.c.user_id, func.count()).group_by(link.c.user_id))
+    rows = db.session.execute(select(link.c.user_id, func.count()).where(link.c.user_id.in_(user_ids))
+                              .group_by(link.c.user_id))
     return {user_id: count for user_id, count in rows}
 
 
-def list_staff() -> list[tuple[User, int]]:
-    """Every trainer and coordinator by name, each with the number of courses they run."""
-    counts = _trainer_course_counts()
-    users = db.session.scalars(select(User).order_by(User.name, User.email))
-    return [(user, counts.get(user.id, 0)) for user in users]
+STAFF_PER_PAGE = 50
+
+
+def list_staff(organisation_id: int, *, search: str = "", page: int = 1, per_page: int = STAFF_PER_PAGE):
+    """One page of the organisation's trainers and coordinators by name (those whose name or e-mail contains
+    `search`), and the number of courses each of them runs: (pagination, {user id: count}); three queries."""
+    query = select(User).where(User.organisation_id == organisation_id)
+    if search:
+        query = query.where(User.name.icontains(search, autoescape=True) |
+                            User.email.icontains(search, autoescape=True))
+    staff = db.paginate(query.order_by(User.name, User.email, User.id), page=page, per_page=per_page,
+                        error_out=False)
+    return staff, _trainer_course_counts([user.id for user in staff.items])
 
 
 def set_user_active(user: User, active: bool, *, by: User) -> None:

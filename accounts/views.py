@@ -151,8 +151,11 @@ def revoke_token(token_id: int):
 
 
 def _render_trainers(form: InviteForm, status: int = 200):
-    return render_template("accounts/trainers.html", form=form, staff=services.list_staff(), empty=EmptyForm(),
-                           role_form=RoleForm()), status
+    search = request.args.get("q", "").strip()[:100]
+    staff, counts = services.list_staff(current_user.organisation_id, search=search,
+                                        page=request.args.get("page", 1, type=int))
+    return render_template("accounts/trainers.html", form=form, staff=staff, counts=counts, search=search,
+                           empty=EmptyForm(), role_form=RoleForm()), status
 
 
 @bp.route("/trainers", methods=["GET", "POST"])

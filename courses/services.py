@@ -343,8 +343,7 @@ PARENTS_PER_PAGE = 50
 
 def name_filter(column, search: str):
     """SQL condition: `column` contains `search`, case-insensitive, with % and _ taken literally."""
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.ilike(f"%{escaped}%", escape="\\")
+    return column.icontains(search, autoescape=True)
 
 
 def find_course_parents(course: Course, *, search: str = "", page: int = 1,

@@ -241,3 +241,45 @@ def test_trainers_form_without_csrf_token_is_refused(app, client, auth, db, coor
     assert db.session.scalar(db.select(db.func.count(User.id))) == 2
     db.session.refresh(other)
     assert (other.active, other.role) == (True, Role.trainer)
+
+
+def test_the_trainers_list_is_paged_and_searchable_above_50(client, auth, db, coordinator):
+    from accounts import services
+    from accounts.models import User
+    from tests.fixtures.factories import PASSWORD
+
+    for n in range(60):
+        services.create_user(f"t{n:02d}@example.org", name=f"Trainer {n:02d}", password=PASSWORD)
+    db.session.commit()
+    auth.login(coordinator.email)
+
+    first = client.get("/trainers").get_data(as_text=True)
+    second = client.get("/trainers?page=2").get_data(as_text=True)
+    found = client.get("/trainers?q=Trainer 07").get_data(as_text=True)
+
+    assert first.count("@example.org</td>") == 50 and "Pagina 1 van 2" in first
+    assert second.count("@example.org</td>") == db.session.query(User).count() - 50
+    assert found.count("@example.org</td>") == 1 and "t07@example.org" in found
+
+
+def test_the_trainers_list_costs_the_same_statements_for_10_or_60_people(app, client, auth, db, coordinator):
+    from sqlalchemy import event
+
+    from accounts import services
+    from tests.fixtures.factories import PASSWORD
+
+    auth.login(coordinator.email)
+    counts = []
+    for total in (10, 60):
+        while db.session.query(services.User).count() < total:
+            n = db.session.query(services.User).count()
+            services.create_user(f"p{n:03d}@example.org", name=f"Person {n:03d}", password=PASSWORD)
+        db.session.commit()
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        client.get("/trainers")
+        event.remove(db.engine, "before_cursor_execute", listener)
+        counts.append(len(seen))
+
+    assert counts[0] == counts[1]
