@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask.cli import AppGroup
@@ -16,6 +18,17 @@ tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 orgs_cli = AppGroup("orgs", help="Manage organisations (the VVE providers this installation serves).")
 
 
+@contextmanager
+def _committed() -> Iterator[None]:
+    """Commit what the block changed; on a DomainError roll back and stop the command with its message."""
+    try:
+        yield
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from None
+    db.session.commit()
+
+
 @orgs_cli.command("create")
 @click.argument("name")
 @click.option("--language", default="nl", show_default=True, help="Default language of new courses.")
@@ -24,13 +37,9 @@ orgs_cli = AppGroup("orgs", help="Manage organisations (the VVE providers this i
 @click.option("--sender-name", default="", help="Sender name parents see on mail and SMS.")
 def create_organisation(name: str, language: str, retention_days: int, sender_name: str) -> None:
     """Create an organisation; its first coordinator follows with `flask trainers create --org`."""
-    try:
+    with _committed():
         organisation = services.create_organisation(name, language=language, retention_days=retention_days,
                                                     sender_name=sender_name)
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc.message)) from None
-    db.session.commit()
     click.echo(f"Created organisation {organisation.name!r} (id {organisation.id}).")
 
 
@@ -59,13 +68,9 @@ def create_trainer(email: str, name: str, coordinator: bool, password_stdin: boo
     organisation = services.find_organisation(org) if org else services.default_organisation()
     if organisation is None:
         raise click.ClickException(f"No organisation {org!r}; see `flask orgs list`.")
-    try:
+    with _committed():
         user = services.create_user(email, name=name, password=_read_password(password_stdin),
                                     coordinator=coordinator, organisation=organisation)
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc.message)) from None
-    db.session.commit()
     click.echo(f"Created {user.role.value} {user.email} (id {user.id}) in {organisation.name!r}.")
 
 

@@ -2,7 +2,7 @@
 
 from flask import render_template
 from flask_babel import force_locale
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from accounts.models import User
 from core import mail
@@ -11,50 +11,37 @@ from core.queue import task
 from core.urls import external_url
 
 
-@task(name="accounts.send_password_reset", retries=3, retry_delay=60)
-def send_password_reset(user_id: int, token: str) -> None:
-    """Mail a password-reset link to a user (network: SMTP or the log)."""
+def _mail_user(user_id: int, template: str, subject, **values) -> None:
+    """Mail an active user `emails/<template>.txt` + `.html` in their language, with `user` and `values` in the
+    templates; nothing when the user is gone or deactivated (network: SMTP or the log)."""
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return
-    link = external_url("accounts.reset_password", token=token)
     with force_locale(user.language):
-        subject = _("Nieuw wachtwoord voor Ouderkamer")
-        text = render_template("emails/password_reset.txt", user=user, link=link)
-        html = render_template("emails/password_reset.html", user=user, link=link, subject=subject)
+        subject = str(subject)
+        text = render_template(f"emails/{template}.txt", user=user, **values)
+        html = render_template(f"emails/{template}.html", user=user, **values, subject=subject)
     mail.send_message(mail.build_message(
         sender=mail.default_sender(), to=[user.email], subject=subject, text=text, html=html, language=user.language,
     ))
+
+
+@task(name="accounts.send_password_reset", retries=3, retry_delay=60)
+def send_password_reset(user_id: int, token: str) -> None:
+    """Mail a password-reset link to a user (network: SMTP or the log)."""
+    _mail_user(user_id, "password_reset", _l("Nieuw wachtwoord voor Ouderkamer"),
+               link=external_url("accounts.reset_password", token=token))
 
 
 @task(name="accounts.send_invitation", retries=3, retry_delay=60)
 def send_invitation(user_id: int, token: str, inviter_name: str) -> None:
     """Mail a new trainer or coordinator the link to choose a password (network: SMTP or the log)."""
-    user = db.session.get(User, user_id)
-    if user is None or not user.active:
-        return
-    link = external_url("accounts.reset_password", token=token)
-    with force_locale(user.language):
-        subject = _("Je account voor Ouderkamer")
-        values = {"user": user, "link": link, "inviter": inviter_name}
-        text = render_template("emails/invitation.txt", **values)
-        html = render_template("emails/invitation.html", **values, subject=subject)
-    mail.send_message(mail.build_message(
-        sender=mail.default_sender(), to=[user.email], subject=subject, text=text, html=html, language=user.language,
-    ))
+    _mail_user(user_id, "invitation", _l("Je account voor Ouderkamer"),
+               link=external_url("accounts.reset_password", token=token), inviter=inviter_name)
 
 
 @task(name="accounts.send_password_changed", retries=3, retry_delay=60)
 def send_password_changed(user_id: int) -> None:
     """Tell a user their password was just set, so a stranger's change does not go unnoticed (network)."""
-    user = db.session.get(User, user_id)
-    if user is None or not user.active:
-        return
-    link = external_url("accounts.request_reset")
-    with force_locale(user.language):
-        subject = _("Nieuw wachtwoord ingesteld voor Ouderkamer")
-        text = render_template("emails/password_changed.txt", user=user, link=link)
-        html = render_template("emails/password_changed.html", user=user, link=link, subject=subject)
-    mail.send_message(mail.build_message(
-        sender=mail.default_sender(), to=[user.email], subject=subject, text=text, html=html, language=user.language,
-    ))
+    _mail_user(user_id, "password_changed", _l("Nieuw wachtwoord ingesteld voor Ouderkamer"),
+               link=external_url("accounts.request_reset"))

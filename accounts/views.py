@@ -24,7 +24,7 @@ from accounts.forms import (
 )
 from accounts.models import ApiToken, Role, User
 from core import tenancy
-from core.errors import DomainError
+from core.errors import DomainError, press_button
 from core.extensions import db, limiter, login_manager
 from core.queue import enqueue_after_commit
 from core.ratelimits import LoginSlowdown, client_address, configured, login_address_account_key
@@ -143,10 +143,7 @@ def revoke_token(token_id: int):
     row = db.get_or_404(ApiToken, token_id)
     if row.user_id != current_user.id:
         abort(404)
-    if EmptyForm().validate_on_submit():
-        services.revoke_api_token(row)
-        db.session.commit()
-        flash(_("De sleutel is ingetrokken."), "info")
+    press_button(EmptyForm(), lambda: services.revoke_api_token(row), done=_("De sleutel is ingetrokken."))
     return redirect(url_for("accounts.tokens"))
 
 
@@ -188,21 +185,14 @@ def _change_user(user: User, change) -> None:
         flash(_("De wijziging is opgeslagen."), "info")
 
 
-@bp.route("/trainers/<int:user_id>/deactivate", methods=["POST"])
+@bp.route("/trainers/<int:user_id>/deactivate", methods=["POST"], endpoint="deactivate_trainer",
+          defaults={"active": False})
+@bp.route("/trainers/<int:user_id>/activate", methods=["POST"], endpoint="activate_trainer", defaults={"active": True})
 @coordinator_required
-def deactivate_trainer(user_id: int):
+def set_trainer_active(user_id: int, active: bool):
     user = db.get_or_404(User, user_id)  # first: another organisation's user is unknown, whatever the form says
     if EmptyForm().validate_on_submit():
-        _change_user(user, lambda user: services.set_user_active(user, False, by=current_user))
-    return redirect(url_for("accounts.trainers"))
-
-
-@bp.route("/trainers/<int:user_id>/activate", methods=["POST"])
-@coordinator_required
-def activate_trainer(user_id: int):
-    user = db.get_or_404(User, user_id)
-    if EmptyForm().validate_on_submit():
-        _change_user(user, lambda user: services.set_user_active(user, True, by=current_user))
+        _change_user(user, lambda user: services.set_user_active(user, active, by=current_user))
     return redirect(url_for("accounts.trainers"))
 
 

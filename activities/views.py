@@ -16,7 +16,7 @@ from activities import answers, figures, media, services
 from activities.forms import KIND_LABELS, ReplyForm, activity_form_class
 from activities.media import signed_redirect
 from activities.models import ActivityMedia, ActivityResponse, HomeActivity, MediaKind
-from core.errors import DomainError, show_error
+from core.errors import DomainError, press_button, show_error
 from core.extensions import db
 from courses.access import course_or_403, parent_or_404
 from courses.models import Course
@@ -155,10 +155,8 @@ def edit(course_id: int, activity_id: int):
 def delete(course_id: int, activity_id: int):
     course = course_or_403(course_id)
     activity = _activity_or_404(course, activity_id)
-    if EmptyForm().validate_on_submit():
-        services.delete_activity(activity)
-        db.session.commit()
-        flash(_("De opdracht is verwijderd, met alle antwoorden."), "info")
+    press_button(EmptyForm(), lambda: services.delete_activity(activity),
+                 done=_("De opdracht is verwijderd, met alle antwoorden."))
     return redirect(url_for("activities.index", course_id=course.id))
 
 
@@ -170,9 +168,7 @@ def delete_media(course_id: int, activity_id: int, media_id: int):
     row = services.find_part(activity, ActivityMedia, media_id)
     if row is None:
         abort(404)
-    if EmptyForm().validate_on_submit():
-        services.remove_media(row)
-        db.session.commit()
+    press_button(EmptyForm(), lambda: services.remove_media(row))
     return redirect(url_for("activities.edit", course_id=course.id, activity_id=activity.id))
 
 

@@ -66,6 +66,16 @@ def save_form(form, change, *, done: str | None = None):
     return True if result is None else result
 
 
+def press_button(form, change, *, done: str | None = None) -> None:
+    """Run `change()` for a button that changes state once `form` (only its CSRF token) validates, then commit and
+    flash `done`; nothing when it does not validate. A DomainError is not caught here (see save_form)."""
+    if form.validate_on_submit():
+        change()
+        db.session.commit()
+        if done:
+            flash(done, "info")
+
+
 def api_error(code: str, message: str, status: int, field: str | None = None):
     """The one JSON error shape of the API: {"error": {"code", "message", "field"}}."""
     response = jsonify({"error": {"code": code, "message": message, "field": field}})

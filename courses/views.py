@@ -10,7 +10,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from accounts import audit
 from accounts.forms import EmptyForm
-from core.errors import DomainError, save_form, show_error
+from core.errors import DomainError, press_button, save_form, show_error
 from core.extensions import db
 from courses import imports, links, services
 from courses.access import course_or_403, parent_or_404
@@ -77,10 +77,7 @@ def edit(course_id: int):
 @login_required
 def archive(course_id: int):
     course = course_or_403(course_id)
-    if EmptyForm().validate_on_submit():
-        services.archive_course(course)
-        db.session.commit()
-        flash(_("De cursus is gearchiveerd."), "info")
+    press_button(EmptyForm(), lambda: services.archive_course(course), done=_("De cursus is gearchiveerd."))
     return redirect(url_for("courses.index"))
 
 
@@ -158,10 +155,8 @@ def revoke_link(course_id: int, parent_id: int):
 def remove_parent(course_id: int, parent_id: int):
     course = course_or_403(course_id)
     parent = parent_or_404(course, parent_id)
-    if EmptyForm().validate_on_submit():
-        services.remove_from_course(course, parent)
-        db.session.commit()
-        flash(_("%(name)s is uitgeschreven.", name=parent.name), "info")
+    press_button(EmptyForm(), lambda: services.remove_from_course(course, parent),
+                 done=_("%(name)s is uitgeschreven.", name=parent.name))
     return redirect(url_for("dashboard.course", course_id=course.id))
 
 

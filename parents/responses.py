@@ -9,17 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    jsonify,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge

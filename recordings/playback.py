@@ -203,9 +203,8 @@ def watch_page(recording: Recording, file_url, *, language: str | None, back_url
         return _page(language, "playback/expired.html", 410, back_url=back_url)
     if not _can_play(recording, trainers=trainers):
         return _page(language, "playback/not_ready.html", 404, back_url=back_url)
-    context = watch_context(recording, file_url, mode=mode)
-    return _page(language, "playback/watch.html", 200, back_url=back_url, progress_url=progress_url,
-                 start_s=start_s, **context)
+    player = {**watch_context(recording, file_url, mode=mode), "progress_url": progress_url, "start_s": start_s}
+    return _page(language, "playback/watch.html", 200, back_url=back_url, player=player)
 
 
 def _page(language: str | None, template: str, status: int, **context):

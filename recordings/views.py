@@ -190,7 +190,7 @@ def _player(recording: Recording) -> dict | None:
     def file_url(name: str) -> str:
         return url_for("playback.trainer_file", recording_uuid=recording.uuid, name=name)
 
-    return playback.watch_context(recording, file_url, mode=request.args.get("mode", "video"))
+    return {**playback.watch_context(recording, file_url, mode=request.args.get("mode", "video")), "review": True}
 
 
 def _status_page(recording: Recording, caption_form: CaptionForm, status: int = 200):

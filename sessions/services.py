@@ -200,17 +200,28 @@ def _minutes(events: list[AttendanceEvent], until: datetime) -> int:
     return int(total.total_seconds() // 60)
 
 
+#: The room's own events: a parent counts as present only when Jitsi said they joined (IFrame
+#: videoConferenceJoined, or a JaaS PARTICIPANT_JOINED webhook), never from a click on the join link.
+PRESENCE = (AttendanceKind.joined, AttendanceKind.left)
+
+
 def _minutes_by(rows, key, until) -> dict:
-    """Minutes per key(row) from event rows (with .kind and .at) sorted by that key, then time: one pass."""
-    return {k: _minutes(list(own), until(k)) for k, own in groupby(rows, key=key)}
+    """Minutes per key(row) of those with a `joined` event, from event rows (with .kind and .at) sorted by that key,
+    then time: one pass."""
+    found = {}
+    for k, own in groupby(rows, key=key):
+        events = list(own)
+        if any(event.kind is AttendanceKind.joined for event in events):
+            found[k] = _minutes(events, until(k))
+    return found
 
 
 def attendance(workshop_session: WorkshopSession, *, parents: list[Parent] | None = None,
                now: datetime | None = None) -> list[AttendanceRow]:
-    """Per invited parent (or per given parent, e.g. one page of them): attended (any event) and minutes between
-    joined and left events; one query for the events."""
+    """Per invited parent (or per given parent, e.g. one page of them): attended (the room said they joined) and
+    minutes between joined and left events; one query for the events."""
     query = (select(AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at)
-             .where(AttendanceEvent.session_id == workshop_session.id)
+             .where(AttendanceEvent.session_id == workshop_session.id, AttendanceEvent.kind.in_(PRESENCE))
              .order_by(AttendanceEvent.parent_id, AttendanceEvent.at, AttendanceEvent.id))
     if parents is None:
         parents = invitees_of(workshop_session)
@@ -251,7 +262,7 @@ def course_attendance(sessions: list[WorkshopSession], parent_ids: list[int], *,
     events = (select(AttendanceEvent.session_id, AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at)
               .join(pairs, (pairs.c.session_id == AttendanceEvent.session_id)
                     & (pairs.c.parent_id == AttendanceEvent.parent_id))
-              .where(mine)
+              .where(mine, AttendanceEvent.kind.in_(PRESENCE))
               .order_by(AttendanceEvent.parent_id, AttendanceEvent.session_id, AttendanceEvent.at, AttendanceEvent.id))
     ends = {session_id: min(now, s.ends_at) for session_id, s in opened.items()}
     by_pair = _minutes_by(db.session.execute(events), lambda row: (row.parent_id, row.session_id),
@@ -268,7 +279,8 @@ def session_attendance_counts(session_ids: list[int]) -> dict[int, tuple[int, in
         return {}
     pairs = invited_pairs(WorkshopSession.id.in_(session_ids)).subquery()
     attended = exists().where(AttendanceEvent.session_id == pairs.c.session_id,
-                              AttendanceEvent.parent_id == pairs.c.parent_id)
+                              AttendanceEvent.parent_id == pairs.c.parent_id,
+                              AttendanceEvent.kind == AttendanceKind.joined)
     query = (select(pairs.c.session_id, func.count(), func.sum(case((attended, 1), else_=0)))
              .group_by(pairs.c.session_id))
     return {session_id: (invited, int(present or 0)) for session_id, invited, present in db.session.execute(query)}

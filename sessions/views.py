@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from accounts.forms import EmptyForm
-from core.errors import DomainError, save_form
+from core.errors import DomainError, press_button, save_form
 from core.extensions import db
 from courses.access import course_or_403
 from courses.links import course_feed_token, feed_urls, reset_feed_token
@@ -108,10 +108,8 @@ def edit(session_id: int):
 @login_required
 def cancel(session_id: int):
     workshop_session = session_or_403(session_id)
-    if EmptyForm().validate_on_submit():
-        scheduling.cancel_session(workshop_session)
-        db.session.commit()
-        flash(_("De bijeenkomst is geannuleerd."), "info")
+    press_button(EmptyForm(), lambda: scheduling.cancel_session(workshop_session),
+                 done=_("De bijeenkomst is geannuleerd."))
     return redirect(url_for("dashboard.session", session_id=workshop_session.id))
 
 

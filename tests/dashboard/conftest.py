@@ -32,7 +32,7 @@ def figures_course(db, course, create_parent, create_workshop_session):
     joined, left = AttendanceKind.joined, AttendanceKind.left
     for kind, minute in ((joined, 0), (left, 20), (joined, 30), (joined, 31), (left, 45), (left, 50)):
         event(first, anna, kind, minute)  # 20 + 15 minutes: the second join and the last left change nothing
-    event(second, anna, AttendanceKind.join_click, 0)  # attended, no minutes
+    event(second, anna, AttendanceKind.join_click, 0)  # a click on the link only: not present
     event(first, bram, joined, 10)  # never left: counted until the end of the session
     event(second, cees, joined, 0)  # not invited to it: not counted
     event(second, cees, left, 10)
