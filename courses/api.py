@@ -125,20 +125,24 @@ def course_json(course: Course) -> dict:
     }
 
 
-def parent_links(parent: Parent, personal_link: str | None = None) -> dict:
-    """The parent's links: the personal link only in the response that issued it (only its hash is stored)."""
-    token = links.parent_feed_token(parent)  # None while the parent's access is revoked
+def parent_links(parent: Parent, personal_link: str | None = None, *, token: str | None = ...) -> dict:
+    """The parent's links: the personal link only in the response that issued it (only its hash is stored).
+
+    :param token: the parent's calendar token when the caller read it already (a list reads them all at once).
+    """
+    if token is ...:
+        token = links.parent_feed_token(parent)  # None while the parent's access is revoked
     return {"personal_link": personal_link, "calendar_feed": links.feed_urls(token)["https"] if token else None}
 
 
-def parent_json(parent: Parent, personal_link: str | None = None) -> dict:
+def parent_json(parent: Parent, personal_link: str | None = None, *, token: str | None = ...) -> dict:
     """The API representation of a parent (with the personal link only when it was just issued)."""
     return {
         "id": parent.id, "name": parent.name, "email": parent.email, "phone": parent.phone,
         "language": parent.language, "consent_recording": parent.consent_recording,
         "contact_email": parent.contact_email, "contact_sms": parent.contact_sms,
         "contact_whatsapp": parent.contact_whatsapp,
-        **parent_links(parent, personal_link),
+        **parent_links(parent, personal_link, token=token),
     }
 
 
@@ -199,9 +203,10 @@ def archive_course(course_id: int):
 def list_parents(course_id: int):
     course = api_course_or_404(course_id)
     page = paginate(select(Parent).join(Enrolment).where(Enrolment.course_id == course.id), Parent.name, Parent.id)
-    items = [parent_json(p) for p in page.rows]
+    tokens = links.parent_feed_tokens(page.rows)  # one query for the page, not one per parent
+    items = [parent_json(p, token=tokens.get(p.id)) for p in page.rows]
     audit.record("parents.exported", count=len(items))
-    db.session.commit()  # a parent's calendar token is created on first use
+    db.session.commit()
     return page.response(items, deprecated_key="parents")
 
 

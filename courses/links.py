@@ -165,6 +165,16 @@ def parent_feed_token(parent: Parent) -> str | None:
     return _derive(feed.nonce) if feed is not None else None
 
 
+def parent_feed_tokens(parents: list[Parent]) -> dict[int, str]:
+    """{parent id: calendar token} of the given parents whose access is not revoked (one query, read only)."""
+    wanted = [p.id for p in parents if p.access_revoked_at is None]
+    if not wanted:
+        return {}
+    feeds = db.session.execute(select(CalendarFeed.parent_id, CalendarFeed.nonce)
+                               .where(CalendarFeed.parent_id.in_(wanted)))
+    return {parent_id: _derive(nonce) for parent_id, nonce in feeds}
+
+
 def course_feed_token(course: Course) -> str:
     """The course's calendar token for its trainers (created on first use); flushes."""
     return _feed_of(course_id=course.id)[1]

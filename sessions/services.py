@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, exists, func, or_, select, union_all
+from sqlalchemy import Select, and_, exists, func, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from accounts.models import User
@@ -274,13 +274,17 @@ def course_attendance(sessions: list[WorkshopSession], parent_ids: list[int], *,
 
 
 def session_attendance_counts(session_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Per session id (of those given, with any invitee): (parents invited, parents who attended); one query."""
+    """Per session id (of those given, with any invitee): (parents invited, parents the room saw join); one query."""
     if not session_ids:
         return {}
     pairs = invited_pairs(WorkshopSession.id.in_(session_ids)).subquery()
-    attended = exists().where(AttendanceEvent.session_id == pairs.c.session_id,
-                              AttendanceEvent.parent_id == pairs.c.parent_id,
-                              AttendanceEvent.kind == AttendanceKind.joined)
-    query = (select(pairs.c.session_id, func.count(), func.sum(case((attended, 1), else_=0)))
+    # The parents who joined, per session, once each: one pass over the sessions' events instead of a probe per
+    # (session, invitee) pair, which cost a second at a course of 1,000 parents.
+    joined = (select(AttendanceEvent.session_id, AttendanceEvent.parent_id)
+              .where(AttendanceEvent.session_id.in_(session_ids), AttendanceEvent.kind == AttendanceKind.joined)
+              .distinct().subquery())
+    query = (select(pairs.c.session_id, func.count(), func.count(joined.c.parent_id))
+             .outerjoin(joined, (joined.c.session_id == pairs.c.session_id)
+                        & (joined.c.parent_id == pairs.c.parent_id))
              .group_by(pairs.c.session_id))
     return {session_id: (invited, int(present or 0)) for session_id, invited, present in db.session.execute(query)}
