@@ -213,55 +213,42 @@ def status(recording_id: int):
     return _status_page(recording, CaptionForm(language=recording.course.language))
 
 
-@bp.post("/recordings/<int:recording_id>/retry")
-@login_required
-def retry(recording_id: int):
+def _review_step(recording_id: int, step, done):
+    # Retry, Publish and Unpublish: `step(recording)` commits and flashes `done(result)`; 400 without the form's
+    # CSRF token; a RecordingError is rolled back and its message flashed.
     recording = get_recording_or_404(recording_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        review.retry_failed(recording)
+        result = step(recording)
     except RecordingError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
     else:
         db.session.commit()
-        flash(_("We proberen het opnieuw."), "success")
+        flash(done(result), "success")
     return redirect(url_for("recordings.status", recording_id=recording_id))
+
+
+@bp.post("/recordings/<int:recording_id>/retry")
+@login_required
+def retry(recording_id: int):
+    return _review_step(recording_id, review.retry_failed, lambda _result: _("We proberen het opnieuw."))
 
 
 @bp.post("/recordings/<int:recording_id>/publish")
 @login_required
 def publish(recording_id: int):
-    recording = get_recording_or_404(recording_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        told = review.publish_to_parents(recording)
-    except RecordingError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("De opname is gepubliceerd. Ouders krijgen nu een bericht.") if told else
-              _("Ouders kunnen de opname weer bekijken. Ze krijgen er niet opnieuw een bericht over."), "success")
-    return redirect(url_for("recordings.status", recording_id=recording_id))
+    return _review_step(recording_id, review.publish_to_parents, lambda told: (
+        _("De opname is gepubliceerd. Ouders krijgen nu een bericht.") if told else
+        _("Ouders kunnen de opname weer bekijken. Ze krijgen er niet opnieuw een bericht over.")))
 
 
 @bp.post("/recordings/<int:recording_id>/unpublish")
 @login_required
 def unpublish(recording_id: int):
-    recording = get_recording_or_404(recording_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        review.unpublish_recording(recording)
-    except RecordingError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("Ouders zien de opname niet meer. Publiceer hem opnieuw wanneer je wilt."), "success")
-    return redirect(url_for("recordings.status", recording_id=recording_id))
+    return _review_step(recording_id, review.unpublish_recording,
+                        lambda _result: _("Ouders zien de opname niet meer. Publiceer hem opnieuw wanneer je wilt."))
 
 
 @bp.route("/recordings/<int:recording_id>/delete", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from accounts.api import token_required
 from core.api import ApiInputError, json_body, operation, paginate
 from core.errors import DomainError
 from core.extensions import db
+from courses.access import api_course_or_404
 from courses.models import Course, Enrolment, Parent
 from courses.services import can_manage, course_parents
 from sessions import scheduling, services
@@ -103,13 +104,6 @@ def _when(body: dict, default_minutes: int) -> tuple[datetime, int]:
     return starts_local, body.get("duration_minutes", default_minutes)
 
 
-def _course_or_404(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None or not can_manage(g.api_user, course):
-        abort(404)
-    return course
-
-
 #: Columns the API shows as they are stored.
 _PLAIN_FIELDS = ("id", "course_id", "series_id", "title", "description", "timezone", "duration_minutes", "recorded",
                  "lobby_minutes", "sequence")
@@ -153,7 +147,7 @@ def _schedule(course: Course, body: dict) -> list[WorkshopSession]:
            tag="sessions", response=SESSION_SCHEMA, paginated=True, errors=(404,))
 @token_required
 def list_sessions(course_id: int):
-    course = _course_or_404(course_id)
+    course = api_course_or_404(course_id)
     query = (select(WorkshopSession).where(WorkshopSession.course_id == course.id)
              .options(selectinload(WorkshopSession.invitees)))
     page = paginate(query, WorkshopSession.starts_at, WorkshopSession.id)
@@ -164,7 +158,7 @@ def list_sessions(course_id: int):
            tag="sessions", response=SESSION_LIST, status=201, request=SCHEDULE_INPUT, errors=(404, 422))
 @token_required
 def schedule_sessions(course_id: int):
-    course = _course_or_404(course_id)
+    course = api_course_or_404(course_id)
     try:
         created = _schedule(course, json_body(SCHEDULE_INPUT))
     except DomainError:
