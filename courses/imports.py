@@ -12,8 +12,9 @@ from flask_babel import lazy_gettext as _l
 
 from accounts import audit
 from courses import links
+from courses.contacts import CourseError, ParentData, clean_parent
 from courses.models import Course
-from courses.services import CourseError, ParentData, clean_parent, enrol_parent, find_parent
+from courses.services import enrol_parent, find_parent
 
 MAX_IMPORT_ROWS = 2000
 CSV_HEADERS = {"name": "name", "naam": "name", "email": "email", "e-mail": "email", "e-mailadres": "email",

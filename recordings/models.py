@@ -6,6 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,6 +29,23 @@ class RecordingState(enum.Enum):
     published = "published"
     expired = "expired"
     failed = "failed"
+
+
+#: What each state is called on the trainer's pages.
+STATE_LABELS = {
+    RecordingState.received: _l("Ontvangen"),
+    RecordingState.probing: _l("Wordt gecontroleerd"),
+    RecordingState.queued: _l("Wacht op omzetten"),
+    RecordingState.transcoding: _l("Wordt omgezet"),
+    RecordingState.transcoded: _l("Omgezet"),
+    RecordingState.publishing: _l("Wordt klaargezet"),
+    RecordingState.ready_for_review: _l("Klaar om na te kijken; ouders zien hem nog niet"),
+    RecordingState.published: _l("Gepubliceerd: ouders kunnen hem bekijken"),
+    RecordingState.expired: _l("Verlopen"),
+    RecordingState.failed: _l("Mislukt"),
+}
+
+
 
 
 class RecordingSource(enum.Enum):

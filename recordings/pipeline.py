@@ -10,22 +10,18 @@ name, so this module imports no task.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, delete, literal, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import ColumnElement, delete, or_, update
 
 from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_by_name
 from recordings.errors import RecordingError
-from recordings.models import RUNNING_STATES, WAITING_STATES, Recording, RecordingState
+from recordings.models import Recording, RecordingState
 
 log = logging.getLogger(__name__)
 
@@ -89,20 +85,6 @@ RUNNING = {step.running: name for name, step in STEPS.items() if step.running is
 #: The states whose renditions are published to storage and verified there: trainers can watch them.
 STORED = frozenset({S.ready_for_review, S.published})
 
-STATE_LABELS = {
-    S.received: _l("Ontvangen"),
-    S.probing: _l("Wordt gecontroleerd"),
-    S.queued: _l("Wacht op omzetten"),
-    S.transcoding: _l("Wordt omgezet"),
-    S.transcoded: _l("Omgezet"),
-    S.publishing: _l("Wordt klaargezet"),
-    S.ready_for_review: _l("Klaar om na te kijken; ouders zien hem nog niet"),
-    S.published: _l("Gepubliceerd: ouders kunnen hem bekijken"),
-    S.expired: _l("Verlopen"),
-    S.failed: _l("Mislukt"),
-}
-
-
 class IllegalTransition(RuntimeError):
     """A move the transition table does not allow: a bug, never the trainer's doing."""
 
@@ -151,7 +133,7 @@ def claim(recording: Recording, step: str) -> bool:
     if step == DOWNLOAD:
         # The state does not change while downloading, so a fresh heartbeat marks the running download.
         condition &= Recording.original_key.is_(None) & or_(
-            Recording.heartbeat_at.is_(None), Recording.heartbeat_at < _stale_cutoff())
+            Recording.heartbeat_at.is_(None), Recording.heartbeat_at < stale_cutoff())
     now = utcnow()
     done = db.session.execute(
         update(Recording).where(Recording.id == recording.id, condition)
@@ -162,37 +144,6 @@ def claim(recording: Recording, step: str) -> bool:
     db.session.commit()
     db.session.refresh(recording)
     return done.rowcount == 1
-
-
-def heartbeat(recording: Recording, progress: float | None = None) -> None:
-    """Record that the step is alive (and how far it is); commits, so the reaper and the trainer see it."""
-    recording.heartbeat_at = utcnow()
-    if progress is not None:
-        recording.progress = round(min(max(progress, 0.0), 1.0), 4)
-    db.session.commit()
-
-
-@contextmanager
-def heartbeats(recording_id: int, step: str) -> Iterator[None]:
-    """Refresh the running step's heartbeat from a side thread (own connection) while the block runs."""
-    engine, stop = db.engine, threading.Event()
-    running = (Recording.id == recording_id) & (Recording.state == STEPS[step].running)
-
-    def run() -> None:
-        while not stop.wait(HEARTBEAT_EVERY_S):
-            try:
-                with engine.begin() as conn:
-                    conn.execute(update(Recording).where(running).values(heartbeat_at=utcnow()))
-            except SQLAlchemyError as exc:  # a missed beat is harmless; the next one may get through
-                log.warning("recording %s: %s heartbeat failed: %s", recording_id, step, exc)
-
-    thread = threading.Thread(target=run, name=f"{step}-heartbeat-{recording_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def done_state(recording: Recording, step: str) -> RecordingState:
@@ -258,14 +209,14 @@ def _running() -> ColumnElement[bool]:
     # A running step's state, or a download: `received` with a fresh heartbeat (set by `claim`).
     return Recording.state.in_(list(RUNNING)) | (
         (Recording.state == S.received) & Recording.heartbeat_at.is_not(None)
-        & (Recording.heartbeat_at >= _stale_cutoff()))
+        & (Recording.heartbeat_at >= stale_cutoff()))
 
 
 def is_running(recording: Recording) -> bool:
     """True while a step works on the recording (as `_running` says in SQL), so it cannot be deleted now."""
     return recording.state in RUNNING or (
         recording.state is S.received and recording.heartbeat_at is not None
-        and recording.heartbeat_at >= _stale_cutoff())
+        and recording.heartbeat_at >= stale_cutoff())
 
 
 def remove(recording: Recording) -> bool:
@@ -303,54 +254,14 @@ def retry_recording(recording: Recording) -> None:
     advance_recording(recording)
 
 
-def _stale_cutoff(now: datetime | None = None) -> datetime:
+def stale_cutoff(now: datetime | None = None) -> datetime:
+    """The moment before which a running step's heartbeat counts as stopped."""
     seconds = int(current_app.config.get("RECORDING_STALE_HEARTBEAT_S") or DEFAULT_STALE_HEARTBEAT_S)
     return (now or utcnow()) - timedelta(seconds=seconds)
 
 
-#: Stale recordings the reaper reads, moves back and commits at a time, and the most batches per part and run: the
-#: next run goes on.
-REAP_BATCH = 200
-REAP_MAX_BATCHES = 5
-
-
-def _state_in(states: tuple[RecordingState, ...]) -> ColumnElement[bool]:
-    # The states as literals, in the partial index's order: psycopg prepares a statement after five runs, and a
-    # generic plan for `state IN ($1, ...)` could not use a partial index; SQLite uses one only for the same term.
-    return Recording.state.in_([literal(state, Recording.state.type, literal_execute=True) for state in states])
-
-
-def _lost_cutoff(now: datetime | None = None) -> datetime:
-    # A waiting step may sit behind a long transcode backlog; only a much older one means its message was lost.
-    return (now or utcnow()) - WAITING_FACTOR * (utcnow() - _stale_cutoff(utcnow()))
-
-
-def _stale_running(now: datetime | None = None) -> ColumnElement[bool]:
-    """A running step that stopped sending heartbeats (`ix_recordings_running`)."""
-    cutoff = _stale_cutoff(now)
-    return _state_in(RUNNING_STATES) & or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < cutoff)
-
-
-def _lost_waiting(now: datetime | None = None) -> ColumnElement[bool]:
-    """A waiting step whose message was lost: unchanged for WAITING_FACTOR stale periods (`ix_recordings_waiting`)."""
-    return _state_in(WAITING_STATES) & (Recording.updated_at < _lost_cutoff(now))
-
-
-class _Stale(NamedTuple):
-    id: int
-    state: RecordingState
-    original_key: str | None
-    source_url: str | None
-
-
-def _stale_batch(condition: ColumnElement[bool], order: ColumnElement) -> list[_Stale]:
-    query = (select(Recording.id, Recording.state, Recording.original_key, Recording.source_url)
-             .where(condition).order_by(order).limit(REAP_BATCH))
-    return [_Stale(*row) for row in db.session.execute(query)]
-
-
-def _requeue_batch(rows: list[_Stale], condition: ColumnElement[bool]) -> int:
-    """Move the rows back to their step's start and enqueue the step after commit: one conditional UPDATE per
+def requeue_batch(rows: list, condition: ColumnElement[bool]) -> int:
+    """Move the reaper's rows back to their step's start and enqueue the step after commit: one conditional UPDATE per
     state, so a step whose heartbeat came back meanwhile, or another reaper's row, is left alone. Flushes."""
     moved = 0
     for state in dict.fromkeys(row.state for row in rows):
@@ -371,24 +282,6 @@ def _requeue_batch(rows: list[_Stale], condition: ColumnElement[bool]) -> int:
                     enqueue_by_name(db.session, STEPS[step].task, row.id)
         moved += len(requeued)
     return moved
-
-
-def requeue_stale_recordings(*, now: datetime | None = None) -> int:
-    """Put each running step whose heartbeat stopped back to where it starts, and re-enqueue each waiting step
-    whose message was lost (duplicates are no-ops). Each part reads its partial index REAP_BATCH rows at a time and
-    commits each batch (its steps start then), at most REAP_MAX_BATCHES batches per part and run: the next run goes
-    on. Returns how many were re-queued."""
-    requeued = 0
-    for condition, order in ((_stale_running(now), Recording.heartbeat_at),
-                             (_lost_waiting(now), Recording.updated_at)):
-        for _batch in range(REAP_MAX_BATCHES):
-            rows = _stale_batch(condition, order)
-            if rows:
-                requeued += _requeue_batch(rows, condition)
-            db.session.commit()
-            if len(rows) < REAP_BATCH:
-                break
-    return requeued
 
 
 def requeue_stale(recording: Recording) -> None:

@@ -10,7 +10,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit, huey, task
 from core.storage import StorageError
-from recordings import notify, pipeline, publish, steps
+from recordings import heartbeat, notify, pipeline, publish, steps
 from recordings.models import Recording, RecordingState
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def publish_recording(recording_id: int, task=None) -> None:
 
 
 def _publish(recording: Recording) -> None:
-    with pipeline.heartbeats(recording.id, pipeline.PUBLISH):
+    with heartbeat.heartbeats(recording.id, pipeline.PUBLISH):
         publish.publish_recording(recording)
     # Only on the step's one transition out of `publishing`: parents are told once, or the trainers once.
     if recording.state is RecordingState.published:

@@ -20,7 +20,7 @@ from core import media, safefetch
 from core.db import utcnow
 from core.extensions import db
 from core.storage import StorageError
-from recordings import pipeline
+from recordings import heartbeat, pipeline
 from recordings.errors import RecordingError
 from recordings.files import (
     READ_CHUNK,
@@ -167,7 +167,7 @@ def _progress_reporter(recording: Recording) -> Callable[[float], None]:
         now = utcnow().timestamp()
         if now - last[0] >= pipeline.HEARTBEAT_EVERY_S or fraction >= 1.0:
             last[0] = now
-            pipeline.heartbeat(recording, fraction)
+            heartbeat.heartbeat(recording, fraction)
 
     return report
 
@@ -220,7 +220,7 @@ def _save_response(recording: Recording, response, target: Path) -> None:
             out.write(chunk)
             if utcnow().timestamp() - beat >= pipeline.HEARTBEAT_EVERY_S:
                 beat = utcnow().timestamp()
-                pipeline.heartbeat(recording, size / total if total else None)
+                heartbeat.heartbeat(recording, size / total if total else None)
 
 
 def store_downloaded(recording: Recording, path: Path) -> None:

@@ -6,7 +6,7 @@ from huey import crontab
 
 from core.extensions import db
 from core.queue import periodic_task, task
-from recordings import pipeline, steps, uploads
+from recordings import pipeline, reaper, steps, uploads
 
 
 @task(name="recordings.download", retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -31,6 +31,6 @@ def transcode_recording(recording_id: int, task=None) -> None:
 def reap_stale_steps() -> None:
     """Re-queue steps whose worker died (stale heartbeat) or whose message was lost, in committed batches (a bounded
     number per run), and remove abandoned uploads."""
-    pipeline.requeue_stale_recordings()
+    reaper.requeue_stale_recordings()
     uploads.remove_stale_uploads()
     db.session.commit()

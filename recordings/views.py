@@ -32,8 +32,7 @@ from recordings import captions, playback, review, services, steps, uploads
 from recordings.errors import RecordingError
 from recordings.files import max_upload_bytes
 from recordings.forms import CaptionForm, UploadForm
-from recordings.models import Recording, RecordingSource, RecordingState
-from recordings.pipeline import STATE_LABELS
+from recordings.models import STATE_LABELS, Recording, RecordingSource, RecordingState
 from sessions.access import session_or_403
 
 bp = Blueprint("recordings", __name__)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core import queue
 from core.db import utcnow
-from recordings import pipeline, publish, publish_tasks, tasks
+from recordings import pipeline, publish, publish_tasks, reaper, tasks
 from recordings.models import RUNNING_STATES, WAITING_STATES, Recording, RecordingSource, RecordingState
 
 S = RecordingState
@@ -143,8 +143,8 @@ def test_the_reaper_with_nothing_stale_costs_the_same_for_10_or_100_recordings(d
 ])
 def test_a_backlog_of_stale_recordings_is_requeued_in_bounded_batches_one_commit_each(
         db, course, enqueued, monkeypatch, columns, start, task):
-    monkeypatch.setattr(pipeline, "REAP_BATCH", 2)
-    monkeypatch.setattr(pipeline, "REAP_MAX_BATCHES", 2)
+    monkeypatch.setattr(reaper, "REAP_BATCH", 2)
+    monkeypatch.setattr(reaper, "REAP_MAX_BATCHES", 2)
     ids = _add(db, course, 5, updated_at=utcnow() - OLD, **columns)
     sent = []  # how many steps each commit sent (the queue sends them after the commit)
 
@@ -154,8 +154,8 @@ def test_a_backlog_of_stale_recordings_is_requeued_in_bounded_batches_one_commit
     event.listen(Session, "after_commit", count_sent)  # after core.queue's, which sends the steps
     try:
         with Seen(db) as first:
-            runs = [pipeline.requeue_stale_recordings()]
-        runs += [pipeline.requeue_stale_recordings(), pipeline.requeue_stale_recordings()]
+            runs = [reaper.requeue_stale_recordings()]
+        runs += [reaper.requeue_stale_recordings(), reaper.requeue_stale_recordings()]
     finally:
         event.remove(Session, "after_commit", count_sent)
 
@@ -170,7 +170,7 @@ def test_a_backlog_of_stale_recordings_is_requeued_in_bounded_batches_one_commit
 
 def test_the_reaper_leaves_a_step_whose_heartbeat_came_back_after_it_read_the_row(db, course, enqueued, monkeypatch):
     (recording_id,) = _add(db, course, 1, state=S.transcoding, heartbeat_at=utcnow() - OLD)
-    read = pipeline._stale_batch
+    read = reaper._stale_batch
 
     def read_then_beat(condition, order):
         rows = read(condition, order)
@@ -180,9 +180,9 @@ def test_the_reaper_leaves_a_step_whose_heartbeat_came_back_after_it_read_the_ro
                              .values(heartbeat_at=utcnow()))
         return rows
 
-    monkeypatch.setattr(pipeline, "_stale_batch", read_then_beat)
+    monkeypatch.setattr(reaper, "_stale_batch", read_then_beat)
 
-    assert pipeline.requeue_stale_recordings() == 0
+    assert reaper.requeue_stale_recordings() == 0
     db.session.expire_all()
     assert (db.session.get(Recording, recording_id).state, enqueued) == (S.transcoding, [])
 
