@@ -156,11 +156,15 @@ def create_api_token(user: User, *, name: str = "") -> tuple[ApiToken, str]:
     return row, token
 
 
+def _find_by_token(model: type[ApiToken] | type[PasswordReset], token: str) -> ApiToken | PasswordReset | None:
+    # By the token's hash, then compared in constant time, also when no row matched.
+    row = db.session.scalar(select(model).where(model.token_hash == hash_token(token)))
+    return row if same_hash(token, row.token_hash if row else _NO_MATCH) else None
+
+
 def find_user_by_api_token(token: str) -> User | None:
     """The active user owning this unrevoked API token; records its use. Flushes."""
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if not same_hash(token, row.token_hash if row else _NO_MATCH):
-        return None
+    row = _find_by_token(ApiToken, token)
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     row.last_used_at = utcnow()
@@ -187,9 +191,7 @@ def start_password_reset(email: str, *, valid_for: timedelta = RESET_VALID_FOR) 
 
 def find_password_reset(token: str) -> PasswordReset | None:
     """The unused, unexpired reset for this token, else None."""
-    row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token)))
-    if not same_hash(token, row.token_hash if row else _NO_MATCH):
-        return None
+    row = _find_by_token(PasswordReset, token)
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
     return row
