@@ -13,7 +13,7 @@ from core.extensions import db
 from courses.access import course_or_403
 from courses.forms import REMINDER_CHOICES
 from courses.services import find_course_parents
-from dashboard import figures
+from recordings import participation as figures
 from recordings.models import Recording
 from sessions import deliveries, scheduling, services
 from sessions.access import session_or_403

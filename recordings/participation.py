@@ -1,18 +1,29 @@
-"""The course's participation overview for trainers: per session, how many attended and watched the recording."""
+"""The trainer's watched and participation figures, each one aggregate query over the rows it needs; the course
+page computes them only for the parents it shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
+from core.db import utcnow
 from core.extensions import db
 from courses.models import Course
 from recordings.models import Recording, RecordingState, WatchProgress
 from recordings.playback import WATCHED_FRACTION
 from sessions.models import SessionStatus, WorkshopSession
-from sessions.services import SessionAttendance, opened_sessions_attendance
+from sessions.services import invited_pairs, session_attendance_counts
+
+
+@dataclass(frozen=True)
+class WatchSummary:
+    """One parent's viewing of a course's recordings, for the trainer's participants table."""
+
+    watched: int
+    total: int
+    minutes: int
 
 
 @dataclass(frozen=True)
@@ -25,29 +36,52 @@ class SessionParticipation:
     watched: int | None  # None: no published recording
 
 
-def _watchers(recording: Recording, parent_ids: set[int]) -> set[int]:
-    rows = db.session.scalars(select(WatchProgress).where(WatchProgress.recording_id == recording.id))
-    duration = recording.duration_s or 0.0
-    return {r.parent_id for r in rows
-            if r.parent_id in parent_ids and r.furthest_s >= WATCHED_FRACTION * (duration or r.duration_s)}
+def _watched_enough():
+    """SQL condition on WatchProgress joined with its Recording: watched to WATCHED_FRACTION of the recording's
+    duration (the player's when the recording has none)."""
+    duration = func.coalesce(func.nullif(Recording.duration_s, 0), WatchProgress.duration_s)
+    return WatchProgress.furthest_s >= WATCHED_FRACTION * duration
 
 
-def _watched(session: WorkshopSession, parent_ids: set[int]) -> int | None:
-    query = select(Recording).where(Recording.session_id == session.id, Recording.state == RecordingState.published)
-    recordings = list(db.session.scalars(query))
-    if not recordings:
-        return None
-    return len(set().union(*(_watchers(r, parent_ids) for r in recordings)))
+def watch_summary(course: Course, parent_ids: list[int]) -> dict[int, WatchSummary]:
+    """Per parent id (enrolled ones of the page): recordings watched to 90 %, recordings published so far, and
+    minutes watched; {} while nothing is published. Two queries."""
+    published = (Recording.course_id == course.id, Recording.state == RecordingState.published)
+    total = db.session.scalar(select(func.count()).select_from(Recording).where(*published))
+    if not total or not parent_ids:
+        return {}
+    query = (select(WatchProgress.parent_id, func.sum(case((_watched_enough(), 1), else_=0)),
+                    func.sum(WatchProgress.furthest_s))
+             .join(Recording, Recording.id == WatchProgress.recording_id)
+             .where(*published, WatchProgress.parent_id.in_(parent_ids)).group_by(WatchProgress.parent_id))
+    seen = {parent_id: (int(watched or 0), seconds or 0.0) for parent_id, watched, seconds in db.session.execute(query)}
+    return {parent_id: WatchSummary(seen.get(parent_id, (0, 0.0))[0], total,
+                                    round(seen.get(parent_id, (0, 0.0))[1] / 60)) for parent_id in parent_ids}
 
 
-def course_participation(course: Course, *, now: datetime | None = None,
-                         opened: list[SessionAttendance] | None = None) -> list[SessionParticipation]:
-    """Per session that has opened (not cancelled): invited, attended and watched counts, oldest first."""
-    result = []
-    for session, rows in opened_sessions_attendance(course, now=now) if opened is None else opened:
-        if session.status is SessionStatus.cancelled:
-            continue
-        parent_ids = {row.parent.id for row in rows}
-        result.append(SessionParticipation(session=session, invited=len(rows), attended=sum(r.attended for r in rows),
-                                           watched=_watched(session, parent_ids)))
-    return result
+def _watchers(session_ids: list[int]) -> dict[int, int | None]:
+    """Per session id: how many invited parents watched one of its published recordings (None: none published);
+    two queries."""
+    query = (select(Recording.session_id).distinct()
+             .where(Recording.session_id.in_(session_ids), Recording.state == RecordingState.published))
+    found: dict[int, int | None] = {session_id: 0 for session_id in db.session.scalars(query)}
+    if found:
+        pairs = invited_pairs(WorkshopSession.id.in_(list(found))).subquery()
+        watched = (select(WatchProgress.id).join(Recording, Recording.id == WatchProgress.recording_id)
+                   .where(WatchProgress.parent_id == pairs.c.parent_id, Recording.session_id == pairs.c.session_id,
+                          Recording.state == RecordingState.published, _watched_enough()).exists())
+        counts = select(pairs.c.session_id, func.count()).where(watched).group_by(pairs.c.session_id)
+        found.update(db.session.execute(counts).tuples().all())
+    return found
+
+
+def participation(sessions: list[WorkshopSession], *, now: datetime | None = None) -> list[SessionParticipation]:
+    """Per session that has opened (not cancelled): invited, attended and watched counts, oldest first; three
+    queries whatever the number of sessions and parents."""
+    now = now or utcnow()
+    opened = [s for s in sessions if s.opens_at <= now and s.status is not SessionStatus.cancelled]
+    ids = [s.id for s in opened]
+    if not ids:
+        return []
+    attendance, watchers = session_attendance_counts(ids), _watchers(ids)
+    return [SessionParticipation(s, *attendance.get(s.id, (0, 0)), watched=watchers.get(s.id)) for s in opened]

@@ -23,7 +23,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.media import THUMBNAILS
 from core.storage import Storage, get_storage
-from courses.models import Course, Enrolment, Parent
+from courses.models import Parent
 from recordings.models import Recording, RecordingState, WatchProgress
 from recordings.pipeline import STORED
 from recordings.publish import is_expired, recording_prefix
@@ -52,15 +52,6 @@ class Caption:
 
     url: str
     language: str
-
-
-@dataclass(frozen=True)
-class WatchSummary:
-    """One parent's viewing of a course's recordings, for the trainer's participants table."""
-
-    watched: int
-    total: int
-    minutes: int
 
 
 class ProgressError(DomainError):
@@ -255,23 +246,3 @@ def resume_position(recording: Recording, parent: Parent) -> float:
     if progress is None or progress.position_s >= progress.duration_s - tail:
         return 0.0
     return progress.position_s
-
-
-def course_watch_summary(course: Course) -> dict[int, WatchSummary]:
-    """Per enrolled parent id: recordings watched to 90 %, recordings published so far, and minutes watched."""
-    recordings = {r.id: r for r in db.session.scalars(  # not one a trainer took back into review
-        select(Recording).where(Recording.course_id == course.id, Recording.published_at.is_not(None),
-                                Recording.state != RecordingState.ready_for_review))}
-    if not recordings:
-        return {}
-    parent_ids = db.session.scalars(select(Enrolment.parent_id).where(Enrolment.course_id == course.id))
-    totals = {parent_id: [0, 0.0] for parent_id in parent_ids}
-    rows = db.session.scalars(select(WatchProgress).where(WatchProgress.recording_id.in_(recordings)))
-    for row in rows:
-        if row.parent_id not in totals:
-            continue
-        duration = recordings[row.recording_id].duration_s or row.duration_s
-        totals[row.parent_id][0] += row.furthest_s >= WATCHED_FRACTION * duration
-        totals[row.parent_id][1] += row.furthest_s
-    return {parent_id: WatchSummary(int(watched), len(recordings), round(seconds / 60))
-            for parent_id, (watched, seconds) in totals.items()}

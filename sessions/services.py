@@ -17,7 +17,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.jitsi import JitsiError, get_jitsi, iframe_setup, mint_token, room_url
 from core.queue import enqueue_after_commit
-from courses.models import Course, Enrolment, Parent
+from courses.models import Enrolment, Parent
 from courses.services import course_parents
 from sessions.models import (
     AttendanceEvent,
@@ -27,7 +27,7 @@ from sessions.models import (
     WorkshopSession,
     session_invitees,
 )
-from sessions.scheduling import ScheduleError, course_sessions
+from sessions.scheduling import ScheduleError
 from sessions.tasks import send_help_notice
 
 # --- Who is invited -------------------------------------------------------------------------------------------
@@ -236,16 +236,6 @@ def attendance(workshop_session: WorkshopSession, *, parents: list[Parent] | Non
 def request_help(workshop_session: WorkshopSession, parent: Parent) -> None:
     """Tell the course's trainers that this parent cannot get in; mail enqueued after commit."""
     enqueue_after_commit(db.session, send_help_notice, workshop_session.id, parent.id)
-
-
-SessionAttendance = tuple[WorkshopSession, list[AttendanceRow]]
-
-
-def opened_sessions_attendance(course: Course, *, now: datetime | None = None) -> list[SessionAttendance]:
-    """Each session of the course whose lobby has opened, with its attendance rows, in time order."""
-    now = now or utcnow()
-    return [(workshop_session, attendance(workshop_session, now=now)) for workshop_session in course_sessions(course)
-            if workshop_session.opens_at <= now]
 
 
 def course_attendance(sessions: list[WorkshopSession], parent_ids: list[int], *,

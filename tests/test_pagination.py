@@ -5,14 +5,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import event
 
 from accounts import services as accounts
 from activities.models import ActivityResponse, HomeActivity, ResponseKind
@@ -23,6 +21,7 @@ from sessions import scheduling
 from sessions.calendar_models import RsvpAnswer, upsert_rsvp
 from sessions.models import AttendanceEvent, AttendanceKind, WorkshopSession
 from tests.activities.helpers import make_activity
+from tests.fixtures.sql import statements
 
 BASE = "http://ouderkamer.test"
 #: Far enough ahead that a session at any rank is in the future; also the timestamps of activities and responses.
@@ -251,21 +250,6 @@ def test_list_answers_items_next_and_the_deprecated_key(client, world, case):
     if case.deprecated_key:
         assert body[case.deprecated_key] == body["items"]
     assert re.fullmatch(re.escape(BASE + case.path(world)) + r"\?limit=1&cursor=[\w.-]+", body["next"])
-
-
-@contextmanager
-def statements(db):
-    """The SQL statements sent while the block runs."""
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
 
 
 @by_name

@@ -6,7 +6,6 @@ Counted with a SQLAlchemy cursor event on the app's engine; no timing anywhere.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -18,21 +17,7 @@ from courses import services as courses
 from courses.links import parent_feed_token
 from sessions import services
 from sessions.models import RecordingConsent
-
-
-@contextmanager
-def statements(db):
-    """Collect the SQL statements sent while the block runs."""
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+from tests.fixtures.sql import statements
 
 
 def tables_read(seen: list[str]) -> list[str]:

@@ -72,3 +72,12 @@ def test_courses_lists_only_the_trainers_own_courses(client, db, trainer, create
     response = client.get("/api/v1/courses", headers=_bearer(db, trainer))
 
     assert [c["title"] for c in response.get_json()["courses"]] == ["Mijn cursus"]
+
+
+def test_a_sort_key_without_a_python_type_takes_plain_cursor_values():
+    from sqlalchemy import Integer, literal_column
+
+    from core.api import _python_type
+
+    assert _python_type(literal_column("x")) is None  # NullType: no python_type; the cursor checks str/int then
+    assert _python_type(literal_column("n", Integer)) is int

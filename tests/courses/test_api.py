@@ -139,9 +139,8 @@ def test_parent_not_in_the_course_is_404(client, db, trainer, course, create_cou
 
 def test_the_parents_list_reads_calendar_tokens_in_one_query_whatever_the_page_size(client, db, trainer, course,
                                                                                     create_parent):
-    from sqlalchemy import event
-
     from accounts import services as accounts
+    from tests.fixtures.sql import statements
 
     _row, token = accounts.create_api_token(trainer)
     db.session.commit()
@@ -149,11 +148,8 @@ def test_the_parents_list_reads_calendar_tokens_in_one_query_whatever_the_page_s
     for total in (3, 30):
         for n in range(len(course.enrolments), total):
             create_parent(f"Ouder {n:02d}", course=course, email=f"o{n:02d}@example.org")
-        seen = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        body = client.get(f"/api/v1/courses/{course.id}/parents", headers={"Authorization": f"Bearer {token}"})
-        event.remove(db.engine, "before_cursor_execute", listener)
+        with statements(db) as seen:
+            body = client.get(f"/api/v1/courses/{course.id}/parents", headers={"Authorization": f"Bearer {token}"})
         assert len(body.get_json()["items"]) == total and all(p["calendar_feed"] for p in body.get_json()["items"])
         counts.append(len(seen))
 

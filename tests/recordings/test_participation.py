@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from core.db import utcnow
 from recordings.models import Recording, RecordingSource, RecordingState, WatchProgress
-from recordings.participation import course_participation
+from recordings.participation import participation
 from sessions.models import AttendanceEvent, AttendanceKind
+from sessions.scheduling import course_sessions
 
 
 def _past_session_with_recording(db, course, create_parent, create_workshop_session):
@@ -31,7 +32,7 @@ def test_participation_counts_attended_and_watched_out_of_invited(db, course, cr
     session = _past_session_with_recording(db, course, create_parent, create_workshop_session)
     create_workshop_session(title="Later")  # not opened yet: not listed
 
-    rows = course_participation(course)
+    rows = participation(course_sessions(course))
 
     assert [(r.session.id, r.invited, r.attended, r.watched) for r in rows] == [(session.id, 2, 1, 1)]
 
@@ -40,7 +41,7 @@ def test_participation_without_a_recording_has_no_watched_figure(db, course, cre
     create_parent("Sanne", course=course)
     create_workshop_session(title="Voorlezen", starts_at=utcnow() - timedelta(days=2), allow_past=True)
 
-    assert [(r.invited, r.attended, r.watched) for r in course_participation(course)] == [(1, 0, None)]
+    assert [(r.invited, r.attended, r.watched) for r in participation(course_sessions(course))] == [(1, 0, None)]
 
 
 def test_course_page_shows_the_participation_table_with_meters(client, auth, trainer, db, course, create_parent,

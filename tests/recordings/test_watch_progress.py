@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.extensions import db as _db
 from courses.links import issue_personal_link, revoke_access
-from recordings import playback
+from recordings import participation, playback
 from recordings.models import Recording, RecordingSource, RecordingState, WatchProgress
 from tests.recordings import test_playback as playback_fixtures
 
@@ -203,14 +203,14 @@ def test_course_watch_summary_counts_recordings_watched_to_ninety_percent(db, co
     playback.record_progress(unwatched, idle, position=10, duration=60)  # duration from the player: 10/60
     db.session.commit()
 
-    summary = playback.course_watch_summary(course)
+    summary = participation.watch_summary(course, [parent.id, idle.id])
 
-    assert summary == {parent.id: playback.WatchSummary(watched=1, total=3, minutes=2),
-                       idle.id: playback.WatchSummary(watched=0, total=3, minutes=0)}
+    assert summary == {parent.id: participation.WatchSummary(watched=1, total=3, minutes=2),
+                       idle.id: participation.WatchSummary(watched=0, total=3, minutes=0)}
 
 
 def test_course_watch_summary_is_empty_without_published_recordings(db, course, parent):
-    assert playback.course_watch_summary(course) == {}
+    assert participation.watch_summary(course, [parent.id]) == {}
 
 
 def test_course_page_shows_watched_recordings_and_minutes_per_parent(client, auth, trainer, course, parent,

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from accounts import audit
 from accounts import services as accounts
@@ -20,6 +20,7 @@ from core.db import utcnow
 from courses import links, services
 from parents.privacy import delete_parent
 from tests.activities.helpers import make_activity
+from tests.fixtures.sql import statements
 
 pytestmark = pytest.mark.unit
 
@@ -394,14 +395,6 @@ def _walk(fetch, direction: str, start=None) -> list[list[AuditEntry]]:
 
 
 def _statements(db, fetch) -> int:
-    seen = []
-
-    def note(*_args):
-        seen.append(1)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
+    with statements(db) as seen:
         assert fetch().status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
     return len(seen)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from core.db import utcnow
 from core.mail import get_mail_transport
 from sessions import deliveries
 from sessions.calendar_models import DeliveryStatus, FailureReason, InviteDelivery, ReminderDelivery
 from sessions.deliveries import attempt
+from tests.fixtures.sql import count_statements
 
 
 @pytest.fixture
@@ -125,24 +126,12 @@ def test_closing_superseded_invites_costs_the_same_statements_for_2_or_8(db, ahe
         db.session.commit()
 
     lost_invites(2, 0)
-    few = _statements(db, deliveries.requeue_stale_deliveries)
+    few = count_statements(db, deliveries.requeue_stale_deliveries)
     lost_invites(8, 2)
 
-    many = _statements(db, deliveries.requeue_stale_deliveries)
+    many = count_statements(db, deliveries.requeue_stale_deliveries)
 
     assert few == many
     assert db.session.scalar(select(func.count()).where(InviteDelivery.status == DeliveryStatus.failed)) == 10
 
 
-def _statements(db, run) -> int:
-    seen = []
-
-    def note(*_args):
-        seen.append(1)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
-    return len(seen)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from core.db import utcnow
 from courses import services as courses
 from courses.links import parent_feed_token, reset_feed_token
 from sessions import feed_etags
 from sessions.scheduling import set_invitees
+from tests.fixtures.sql import count_statements
 
 
 @pytest.fixture
@@ -33,20 +33,6 @@ def empty_cache():
     feed_etags._cache.clear()
 
 
-def _count(db, fetch) -> int:
-    seen = []
-
-    def note(*_args):
-        seen.append(1)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        fetch()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
-    return len(seen)
-
-
 def _weekly(create_workshop_session, count: int, **kwargs):
     first = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     return [create_workshop_session(starts_at=first + timedelta(weeks=i), title=f"Week {i}", **kwargs)
@@ -57,7 +43,7 @@ def test_revalidation_costs_one_statement_however_many_sessions(db, client, crea
     _weekly(create_workshop_session, 12)
     etag = client.get(f"/c/{token}.ics").headers["ETag"]
 
-    statements = _count(db, lambda: client.get(f"/c/{token}.ics", headers={"If-None-Match": etag}))
+    statements = count_statements(db, lambda: client.get(f"/c/{token}.ics", headers={"If-None-Match": etag}))
 
     assert statements == 1
 
@@ -65,10 +51,10 @@ def test_revalidation_costs_one_statement_however_many_sessions(db, client, crea
 def test_building_a_feed_costs_the_same_statements_for_2_or_12_sessions(db, client, create_workshop_session,
                                                                          token):
     _weekly(create_workshop_session, 2)
-    few = _count(db, lambda: client.get(f"/c/{token}.ics"))
+    few = count_statements(db, lambda: client.get(f"/c/{token}.ics"))
     _weekly(create_workshop_session, 10)
 
-    many = _count(db, lambda: client.get(f"/c/{token}.ics"))
+    many = count_statements(db, lambda: client.get(f"/c/{token}.ics"))
 
     assert many == few
 
@@ -78,7 +64,7 @@ def test_unchanged_feed_is_served_from_memory_after_one_indexed_read(db, client,
     first = client.get(f"/c/{token}.ics")
 
     again = []
-    statements = _count(db, lambda: again.append(client.get(f"/c/{token}.ics")))
+    statements = count_statements(db, lambda: again.append(client.get(f"/c/{token}.ics")))
 
     assert statements == 1
     assert (again[0].status_code, again[0].data, again[0].headers["ETag"]) == (200, first.data, first.headers["ETag"])

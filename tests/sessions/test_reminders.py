@@ -24,6 +24,7 @@ from sessions.models import SessionStatus, WorkshopSession
 from sessions.rsvp import rsvp_urls
 from sessions.scheduling import reschedule_session
 from tests.fixtures.services import need
+from tests.fixtures.sql import count_statements
 
 
 def mails():
@@ -412,27 +413,13 @@ def _add_sessions(db, course, count: int, *, first, step=timedelta(minutes=1)) -
     return ids
 
 
-def _statements(db, run) -> int:
-    seen = []
-
-    def note(*_args):
-        seen.append(1)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        run()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
-    return len(seen)
-
-
 def test_a_tick_with_nothing_due_costs_the_same_statements_for_10_or_100_sessions(db, course, parent):
     first = utcnow().replace(microsecond=0) + timedelta(days=2)  # inside the 7-day window, before any offset
     _add_sessions(db, course, 10, first=first)
-    few = _statements(db, reminders.reminders_tick.call_local)
+    few = count_statements(db, reminders.reminders_tick.call_local)
     _add_sessions(db, course, 90, first=first + timedelta(hours=3), step=timedelta(minutes=30))
 
-    many = _statements(db, reminders.reminders_tick.call_local)
+    many = count_statements(db, reminders.reminders_tick.call_local)
 
     assert few == many == 1  # the window with each session's course offsets, in one read
     assert claims(db) == []
@@ -443,11 +430,11 @@ def test_a_tick_after_every_reminder_is_claimed_costs_the_same_statements_for_10
     first = utcnow().replace(microsecond=0) + timedelta(hours=5)  # the 24-hour reminders are due
     _add_sessions(db, course, 10, first=first)
     reminders.reminders_tick.call_local()
-    few = _statements(db, reminders.reminders_tick.call_local)
+    few = count_statements(db, reminders.reminders_tick.call_local)
     _add_sessions(db, course, 30, first=first + timedelta(hours=1))
     reminders.reminders_tick.call_local()
 
-    many = _statements(db, reminders.reminders_tick.call_local)
+    many = count_statements(db, reminders.reminders_tick.call_local)
 
     assert few == many == 3  # the window, the invitees of the due sessions, and when each was last reminded
     assert len(claims(db)) == 40 * 2  # e-mail and SMS
