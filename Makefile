@@ -7,7 +7,7 @@ PORT ?= 5000
 APT_UPDATED := /tmp/.ouderkamer-apt-updated
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-test system-packages translations lint clean bench
+.PHONY: run test install install-test system-packages translations lint clean bench static
 
 # Debian packages: ffmpeg always, npm for front-end packages, python3-venv where venv is missing.
 system-packages:
@@ -37,14 +37,20 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 # Front-end files from the npm registry, served as static files (no bundler).
+# hls.light.min.js is what the player loads (no subtitles/DRM/alternate-audio code); hls.min.js stays for old pages.
 static/vendor/hls.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
-	cp node_modules/hls.js/dist/hls.min.js node_modules/axe-core/axe.min.js static/vendor/
+	cp node_modules/hls.js/dist/hls.min.js node_modules/hls.js/dist/hls.light.min.js node_modules/axe-core/axe.min.js \
+	  static/vendor/
+
+# Static files gzipped once at install (<file>.gz beside each; core/static.py serves them, or compresses on first use).
+static: static/vendor/hls.min.js $(VENV)/.requirements
+	$(BIN)/python -m core.static static >/dev/null
 
 translations: $(VENV)/.requirements
 	$(BIN)/pybabel compile -d translations
 
-install: system-packages $(VENV)/.requirements node_modules/.package-lock.json static/vendor/hls.min.js translations
+install: system-packages $(VENV)/.requirements node_modules/.package-lock.json static/vendor/hls.min.js static translations
 
 install-test: install $(VENV)/.requirements-test
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -62,8 +68,10 @@ run: install
 lint: $(VENV)/.requirements-test
 	$(BIN)/ruff check .
 
+# One pytest process per core (pytest-xdist); each test file runs whole in one process. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= auto
 test: install-test lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Benchmarks (docs/performance.md): PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379, as for the tests.
 bench: install-test

@@ -38,6 +38,12 @@ ACTIONS = {
     "parents.exported": _l("Gegevens van ouders opgehaald via de API"),
     "parent.exported": _l("Eigen gegevens gedownload door de ouder"),
     "parent.deleted": _l("Gegevens gewist op verzoek van de ouder"),
+    "parent.deletion_requested": _l("Verwijdering van de gegevens gevraagd door de ouder"),
+    "parent.deletion_cancelled": _l("Verwijdering van de gegevens ingetrokken door de ouder"),
+    "consent.given": _l("Toestemming gegeven om opgenomen te worden"),
+    "consent.withdrawn": _l("Geen toestemming om opgenomen te worden (geweigerd of ingetrokken)"),
+    "recording.received": _l("Opname ontvangen; toestemming op het moment van opnemen"),
+    "recording.confirmed": _l("Opname bevestigd door de trainer, ook zonder toestemming van iedereen"),
 }
 ACTOR_KINDS = {"staff": _l("Medewerker"), "api": _l("API"), "parent": _l("Ouder"), "system": _l("Systeem")}
 #: Details are facts, not content: short values only (field names, counts, channels).
@@ -101,10 +107,12 @@ def _check_details(details: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in details.items()}
 
 
-def record(action: str, *, parent: Any = None, course_id: int | None = None, **details: Any) -> AuditEntry:
+def record(action: str, *, parent: Any = None, course_id: int | None = None, organisation_id: int | None = None,
+           **details: Any) -> AuditEntry:
     """Add an audit row for the current actor in the current transaction; flushes.
 
     :param course_id: defaults to the `course_id` in the request's URL, if any.
+    :param organisation_id: for a row without a parent written by no one logged in (a webhook, a worker).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -113,7 +121,7 @@ def record(action: str, *, parent: Any = None, course_id: int | None = None, **d
     kind, actor = _actor()
     if parent is not None and parent.id is None:
         db.session.flush()  # a parent added in this transaction gets its id
-    entry = AuditEntry(organisation_id=_organisation_of(parent, actor), action=action, actor_kind=kind, actor_id=actor.id if actor else None,
+    entry = AuditEntry(organisation_id=organisation_id or _organisation_of(parent, actor), action=action, actor_kind=kind, actor_id=actor.id if actor else None,
                        actor_name=actor.name if actor else "", parent_id=parent.id if parent else None,
                        parent_name=parent.name if parent else None, course_id=course_id,
                        details=_check_details(details))

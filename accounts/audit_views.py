@@ -14,7 +14,9 @@ from accounts.access import coordinator_required
 
 bp = Blueprint("audit", __name__)
 
-DETAIL_LABELS = {"fields": _l("Velden"), "count": _l("Aantal"), "activity": _l("Thuisactiviteit")}
+DETAIL_LABELS = {"fields": _l("Velden"), "count": _l("Aantal"), "activity": _l("Thuisactiviteit"),
+                 "recording": _l("Opname"), "session": _l("Bijeenkomst"), "present": _l("Aanwezig (ouder #)"),
+                 "consented": _l("Met toestemming (ouder #)"), "without_consent": _l("Zonder toestemming (ouder #)")}
 SEARCH_MAX = 200
 
 

@@ -1,4 +1,4 @@
-"""`flask orgs create|list`, `flask trainers create` and `flask tokens create`."""
+"""`flask orgs create|list`, `flask trainers create|set-phone` and `flask tokens create`."""
 
 from __future__ import annotations
 
@@ -72,6 +72,19 @@ def create_trainer(email: str, name: str, coordinator: bool, password_stdin: boo
         user = services.create_user(email, name=name, password=_read_password(password_stdin),
                                     coordinator=coordinator, organisation=organisation)
     click.echo(f"Created {user.role.value} {user.email} (id {user.id}) in {organisation.name!r}.")
+
+
+@trainers_cli.command("set-phone")
+@click.argument("email")
+@click.argument("phone")
+def set_phone(email: str, phone: str) -> None:
+    """Set the phone number parents may call or WhatsApp when they cannot get in ("" clears it)."""
+    user = services.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No account with e-mail {email!r}.")
+    with _committed():
+        services.set_user_phone(user, phone)
+    click.echo(f"{user.email}: {user.phone or 'no phone number'}")
 
 
 @tokens_cli.command("create")

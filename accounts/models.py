@@ -58,6 +58,8 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(Enum(Role, name="user_role"), default=Role.trainer)
     #: Language of the trainer interface and of mails to this user.
     language: Mapped[str] = mapped_column(String(8), default="nl")
+    #: E.164; shown to parents who cannot get into the live room ("call or WhatsApp your trainer").
+    phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Part of the login session's id; replaced at logout and at a password change, which ends every session.

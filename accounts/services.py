@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from datetime import timedelta
 
+import phonenumbers
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -132,6 +133,21 @@ def authenticate(email: str, password: str) -> User | None:
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
     return user
+
+
+def set_user_phone(user: User, raw: str) -> None:
+    """Store the trainer's phone number as E.164 (Dutch numbers may omit +31), or clear it when empty; flushes."""
+    raw = raw.strip()
+    number = None
+    if raw:
+        try:
+            number = phonenumbers.parse(raw, "NL")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise AccountError(_l("Dit telefoonnummer klopt niet: %(phone)s", phone=raw), field="phone")
+    user.phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else None
+    db.session.flush()
 
 
 def set_password(user: User, password: str) -> None:

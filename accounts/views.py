@@ -48,7 +48,7 @@ def _safe_next(target: str | None) -> str:
     # Only same-site paths: an absolute or scheme-relative "next" would be an open redirect.
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("courses.index")
+    return url_for("dashboard.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])

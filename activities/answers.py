@@ -4,6 +4,7 @@ answer yet."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -201,18 +202,38 @@ def last_nudges(activity: HomeActivity, parent_ids: list[int] | None = None) -> 
     return {parent_id: at for parent_id, at in db.session.execute(query)}
 
 
+@dataclass
+class NudgePlan:
+    """Who a nudge would reach now (parent, channel), and who of those who have not answered it leaves out."""
+
+    targets: list[tuple[Parent, str]] = field(default_factory=list)
+    nudged_lately: list[Parent] = field(default_factory=list)
+    unreachable: list[Parent] = field(default_factory=list)
+
+
+def nudge_plan(activity: HomeActivity, *, now: datetime | None = None) -> NudgePlan:
+    """What nudge() would send now, without sending it (the trainer's confirmation step)."""
+    now = now or utcnow()
+    done, recent, plan = responders(activity), last_nudges(activity), NudgePlan()
+    for parent in addressees(activity):
+        channel = nudge_channel(parent)
+        if parent.id in done:
+            continue
+        if parent.id in recent and now - recent[parent.id] < NUDGE_PAUSE:
+            plan.nudged_lately.append(parent)
+        elif channel is None:
+            plan.unreachable.append(parent)
+        else:
+            plan.targets.append((parent, channel))
+    return plan
+
+
 def nudge(activity: HomeActivity, *, now: datetime | None = None) -> list[ActivityNudge]:
     """Remind every addressee who has not answered (and was not nudged in NUDGE_PAUSE), one message each,
     sent after commit in their language on their channel; flushes."""
     now = now or utcnow()
-    done, recent = responders(activity), last_nudges(activity)
-    nudges = []
-    for parent in addressees(activity):
-        channel = nudge_channel(parent)
-        nudged_lately = parent.id in recent and now - recent[parent.id] < NUDGE_PAUSE
-        if parent.id in done or channel is None or nudged_lately:
-            continue
-        nudges.append(ActivityNudge(activity_id=activity.id, parent_id=parent.id, channel=channel, created_at=now))
+    nudges = [ActivityNudge(activity_id=activity.id, parent_id=parent.id, channel=channel, created_at=now)
+              for parent, channel in nudge_plan(activity, now=now).targets]
     db.session.add_all(nudges)
     db.session.flush()
     for item in nudges:

@@ -142,6 +142,21 @@ def _store_photo(path: Path, folder: str) -> StoredFile:
     return StoredFile("photo", stored.key, "image/jpeg", stored.size)
 
 
+#: A photo as a phone shows it: 720 px is a 360-px screen at DPR 2.
+THUMBNAIL_SIDE, THUMBNAIL_BYTES = 720, 150 * 1024
+
+
+def store_thumbnail(row) -> str:
+    """Store a screen-sized JPEG of a ready photo next to it and set it as the row's poster; returns its key."""
+    storage = get_storage()
+    with storage.open(row.media_key) as fh:
+        data = images.reencode_photo(fh, max_side=THUMBNAIL_SIDE, max_bytes=THUMBNAIL_BYTES,
+                                     max_pixels=MAX_DECODED_PIXELS)
+    key = row.media_key.rsplit("/", 1)[0] + "/thumb.jpg"
+    row.poster_key = storage.put_bytes(key, data, content_type="image/jpeg", cache_control=STORED_CACHE).key
+    return row.poster_key
+
+
 def _store_voice(path: Path, folder: str) -> StoredFile:
     target = path.with_name("voice.m4a")
     try:

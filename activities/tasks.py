@@ -17,6 +17,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit, periodic_task, task
 from core.storage import StorageError
+from core.text import isolate
 from core.urls import external_url
 from courses.links import parent_feed_token
 from courses.models import Parent
@@ -109,7 +110,8 @@ def send_nudge(nudge_id: int) -> None:
                 # WhatsApp template "activity_nudge": 1 parent's name, 2 activity title, 3 response link.
                 sms.send_to_phone(nudge.channel, parent.phone, text=nudge_sms_text(activity, parent, link),
                                   kind="activity_nudge", language=parent.language,
-                                  variables={"1": parent.name, "2": activity.text_in(parent.language, "title"), "3": link},
+                                  variables={"1": parent.name, "2": isolate(activity.text_in(parent.language, "title")),
+                                             "3": link},
                                   sms_instead="sms" not in parent.channels)
         except (mail.MailError, sms.SmsError) as exc:
             db.session.rollback()
@@ -130,7 +132,7 @@ def response_link(activity: HomeActivity, parent: Parent) -> str:
 def nudge_message(activity: HomeActivity, parent: Parent, link: str):
     """The nudge e-mail in the current locale (no side effects)."""
     title = activity.text_in(parent.language, "title")
-    subject = _("Een vraag van je cursus: %(title)s", title=title)
+    subject = _("Een vraag van je cursus: %(title)s", title=isolate(title))
     context = {"parent": parent, "title": title, "link": link, "subject": subject, "due_on": activity.due_on,
                "request": activity.text_in(parent.language, "request_text")}
     return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject,

@@ -19,6 +19,7 @@ from activities.models import ActivityMedia, ActivityResponse, HomeActivity, Med
 from core.errors import DomainError, press_button, show_error
 from core.extensions import db
 from courses.access import course_or_403, parent_or_404
+from courses.forms import ConfirmForm
 from courses.models import Course
 from sessions.scheduling import course_sessions
 
@@ -210,17 +211,20 @@ def reply(course_id: int, activity_id: int, parent_id: int):
                             _anchor=f"parent-{parent.id}"))
 
 
-@bp.route("/<int:activity_id>/nudge", methods=["POST"])
+@bp.route("/<int:activity_id>/nudge", methods=["GET", "POST"])
 @login_required
 def nudge(course_id: int, activity_id: int):
     course = course_or_403(course_id)
     activity = _activity_or_404(course, activity_id)
-    if EmptyForm().validate_on_submit():
+    form = ConfirmForm()
+    if form.validate_on_submit() and form.confirmed.data:  # a one-click POST only shows the confirmation
         sent = answers.nudge(activity)
         db.session.commit()
         flash(_("%(n)d ouders krijgen een herinnering in hun eigen taal.", n=len(sent)) if sent else
               _("Er is niemand om te herinneren (of iedereen kreeg vandaag al een herinnering)."), "info")
-    return redirect(url_for("activities.inbox", course_id=course.id, activity_id=activity.id))
+        return redirect(url_for("activities.inbox", course_id=course.id, activity_id=activity.id))
+    plan = answers.nudge_plan(activity)
+    return render_template("activities/nudge.html", course=course, activity=activity, form=form, plan=plan)
 
 
 def _signed_part(course_id: int, activity_id: int, model, row_id: int, part: str):

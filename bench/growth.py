@@ -165,7 +165,7 @@ def seed(app, size: Size) -> dict:
     from core.tokens import hash_token
     from courses import links
     from courses import services as courses
-    from courses.models import CalendarFeed, Course, Enrolment, Parent, course_trainers
+    from courses.models import CalendarFeed, Course, CourseConsent, Enrolment, Parent, course_trainers
     from recordings.models import Recording, RecordingSource, RecordingState, WatchProgress
     from sessions.calendar_models import (
         DeliveryStatus,
@@ -178,7 +178,6 @@ def seed(app, size: Size) -> dict:
     from sessions.models import (
         AttendanceEvent,
         AttendanceKind,
-        RecordingConsent,
         SessionStatus,
         WorkshopSeries,
         WorkshopSession,
@@ -348,16 +347,16 @@ def seed(app, size: Size) -> dict:
                                                        (AttendanceKind.joined, timedelta(minutes=1)),
                                                        (AttendanceKind.left, timedelta(minutes=55)))]
                     if pid % 5 == 0:
-                        consents.append({"session_id": sid, "parent_id": pid, "objected": pid % 50 == 0,
-                                         "created_at": starts})
+                        consents.append({"course_id": course_ids[_i], "parent_id": pid,
+                                         "consented": pid % 50 != 0, "source": "parent", "created_at": starts})
         _bulk(InviteDelivery, invites)
         _bulk(ReminderDelivery, reminders)
         _bulk(AttendanceEvent, attendance)
-        _bulk(RecordingConsent, consents)
+        _bulk(CourseConsent, consents)
         _bulk(Rsvp, rsvps)
         db.session.commit()
         counts.update(invite_deliveries=len(invites), reminder_deliveries=len(reminders),
-                      attendance_events=len(attendance), recording_consents=len(consents), rsvps=len(rsvps),
+                      attendance_events=len(attendance), course_consents=len(consents), rsvps=len(rsvps),
                       stale_deliveries=sum(1 for r in invites if r["status"] is DeliveryStatus.pending))
 
         # Recordings of the recorded past sessions: published (a few past their retention), one stale transcode per

@@ -3,7 +3,7 @@
     .venv/bin/python bench/join_storm.py [--parents 500] [--window 10] [--flows 600]
 
 On a private PostgreSQL database and gunicorn with 2 workers (the real `wsgi:app`, production settings, rate
-limits on, counted in a private Redis), in one run:
+limits on, counted in a private Redis that is also its REDIS_URL, as at scale), in one run:
 
 1. **storm**: `--parents` parents arrive evenly over `--window` seconds, each from their own address; each opens
    the route map (`/p/<token>`), the lobby of the session about to start (`/p/<token>/s/<id>`, which mints the
@@ -14,6 +14,9 @@ limits on, counted in a private Redis), in one run:
    served by gunicorn the same way (bench/bare_app.py): vs_bare = our requests/s / bare requests/s;
 4. **one address**: the storm once more with every parent behind one address (a school's NAT, or a proxy
    without X-Forwarded-For handling), counting the requests the rate limits refuse.
+
+Worker CPU per request is reported for the throughput run (`cpu_ms_per_request`, the three routes mixed) and, right
+after it, per route (`cpu_ms_route_map`, `cpu_ms_lobby`, `cpu_ms_poll`: `--flows` requests of that route alone).
 
 Prints one JSON line.
 """
@@ -83,6 +86,19 @@ async def parent_flow(port: int, visit: dict, source_ip: str | None) -> list[har
     return replies
 
 
+#: The three requests of a visit, by route: their worker CPU is also measured one route at a time.
+ROUTES = {"route_map": "/p/{token}", "lobby": "/p/{token}/s/{session_id}",
+          "poll": "/p/{token}/s/{session_id}/join.json"}
+
+
+def route_flow(route: str):
+    """A flow of one request to one route of the visit (for the per-route CPU figures)."""
+    async def flow(port: int, visit: dict, source_ip: str | None) -> list[harness.Reply]:
+        return [await harness.request(port, ROUTES[route].format(**visit), source_ip=source_ip)]
+
+    return flow
+
+
 async def bare_flow(port: int, visit: dict, source_ip: str | None) -> list[harness.Reply]:
     return [await harness.request(port, f"/bare/{visit['token']}", source_ip=source_ip) for _ in range(3)]
 
@@ -127,7 +143,9 @@ def run(parents: int, window: float, flows: int, log_dir: Path | None, profile: 
             from core.extensions import db
 
             db.engine.dispose()
-        web_env = {**env, **harness.production_env(instance, database_url, base, RATELIMIT_STORAGE_URI=limits_url)}
+        # REDIS_URL as at scale: the workers share the rate-limit counters, Jitsi tokens and lobby passes (core.cache).
+        web_env = {**env, **harness.production_env(instance, database_url, base, RATELIMIT_STORAGE_URI=limits_url,
+                                                   REDIS_URL=limits_url)}
         load_before = harness.load_average()
         with harness.gunicorn("wsgi:app", web_env, port=port, log=log_dir and log_dir / "join_web.log") as web:
             asyncio.run(throughput(parent_flow, port, visits, WARM_UP))  # both workers warm, as in production
@@ -137,6 +155,13 @@ def run(parents: int, window: float, flows: int, log_dir: Path | None, profile: 
                 cpu = harness.cpu_seconds(workers)
                 ours_tp, ours_rps = asyncio.run(throughput(parent_flow, port, visits, flows))
                 cpu = harness.cpu_seconds(workers) - cpu
+                by_route, route_errors = {}, 0
+                for route in ROUTES:  # after the throughput run: every lobby was opened once, as in a storm
+                    used = harness.cpu_seconds(workers)
+                    tally, _ = asyncio.run(throughput(route_flow(route), port, visits, flows))
+                    used = harness.cpu_seconds(workers) - used
+                    by_route[route] = round(1000 * used / max(1, len(tally.latencies)), 2)
+                    route_errors += errors(tally)
             nat, _ = asyncio.run(storm(parent_flow, port, visits, window, one_address=True))
         with harness.gunicorn("bare_app:app", web_env, port=bare_port, extra=("--pythonpath", "bench"),
                               log=log_dir and log_dir / "join_bare.log") as bare_web:
@@ -154,6 +179,7 @@ def run(parents: int, window: float, flows: int, log_dir: Path | None, profile: 
         "storm_s": round(storm_s, 2), "requests": storm_summary["requests"],
         # CPU of the web workers per request in the throughput run: what the machine's other load barely changes.
         "cpu_ms_per_request": round(1000 * cpu / max(1, len(ours_tp.latencies)), 2),
+        **{f"cpu_ms_{route}": ms for route, ms in by_route.items()}, "route_errors": route_errors,
         "bare_cpu_ms_per_request": round(1000 * bare_cpu / max(1, len(bare_tp.latencies)), 2),
         "bare_p50_ms": bare.summary()["p50_ms"], "bare_p99_ms": bare.summary()["p99_ms"],
         "bare_errors": errors(bare) + errors(bare_tp), "bare_storm_s": round(bare_storm_s, 2),

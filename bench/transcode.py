@@ -1,10 +1,14 @@
 """Transcode benchmark (issue 6): our pipeline vs the best single ffmpeg command vs one ffmpeg per rendition.
 
-    .venv/bin/python bench/transcode.py [--source FILE] [--seconds 600] [--cache DIR]
+    .venv/bin/python bench/transcode.py [--source FILE] [--seconds 600] [--cache DIR] [--long] [--first-playable-only]
 
 Makes (or takes) a 1280x720 30-fps H.264/AAC source encoded like Jibri before PR #562 (video.md §2), then in one
 run times (b) the reference command (video.md §4.2 + §4.3), (a) the pipeline from `received` to `transcoded` in a
-separate worker process, and (c) the naive way. Prints one JSON line.
+separate worker process, and (c) the naive way. Prints one JSON line. The pipeline's first playable version
+(issue 18: a remux published right after the probe) is timed from the original stored to that version published
+(`first_playable_s`). `--long` adds the same figures (but the naive way) for a 90-minute source under "long": nine
+stream-copied rounds of the 10-minute one, so it costs seconds to make. `--first-playable-only` times only the
+pipeline up to its first version (and, with `--long`, the 90-minute one's): no reference, ladder or naive run.
 """
 
 from __future__ import annotations
@@ -151,8 +155,9 @@ class ChildPeakRss:
                     self.peak_kb = max(self.peak_kb, int(fields["VmHWM"].split()[0]))
 
 
-def run_pipeline_worker(src: Path) -> dict:
-    """In this (worker) process: a fresh app and database, the original stored, then received -> transcoded."""
+def run_pipeline_worker(src: Path, *, first_only: bool = False) -> dict:
+    """In this (worker) process: a fresh app and database, the original stored, then received -> transcoded (or
+    only -> playable, the first version published, with `first_only`)."""
     instance = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-"))
     os.environ["INSTANCE_PATH"] = str(instance)
     sys.path.insert(0, str(ROOT))
@@ -172,6 +177,16 @@ def run_pipeline_worker(src: Path) -> dict:
     from sessions import scheduling as sessions
 
     queue.TASKS["recordings.publish"] = lambda _id: None  # stop at `transcoded`: the pipeline enqueues by name
+    marks: dict[str, float] = {}
+    ladder = queue.TASKS["recordings.transcode"]
+
+    def transcode_after_first_version(recording_id: int) -> None:
+        # Enqueued once the probe step committed `playable`: the first version is published and plays from now on.
+        marks.setdefault("first_playable", time.perf_counter())
+        if not first_only:
+            ladder(recording_id)
+
+    queue.TASKS["recordings.transcode"] = transcode_after_first_version
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite'}",
                       "HUEY_IMMEDIATE": True, "SECRET_KEY": "bench-" + "x" * 40, "MAIL_TRANSPORT": "memory",
                       "SMS_TRANSPORT": "memory"})
@@ -199,12 +214,13 @@ def run_pipeline_worker(src: Path) -> dict:
 
         db.session.expire_all()
         recording = db.session.get(type(recording), recording.id)
-        if recording.state is not RecordingState.transcoded:
+        if recording.state is not (RecordingState.playable if first_only else RecordingState.transcoded):
             raise SystemExit(f"pipeline ended {recording.state.value}: {recording.error_message}")
-        result = {"wall_s": wall, "duration_s": recording.duration_s,
+        first = (marks["first_playable"] - start) if recording.playable_at and "first_playable" in marks else None
+        result = {"wall_s": wall, "duration_s": recording.duration_s, "first_playable_s": first,
                   "python_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "ffmpeg_rss_mb": children.peak_kb / 1024,
-                  "files": len(recording.renditions)}
+                  "files": len(recording.renditions or recording.first_renditions or {})}
     shutil.rmtree(instance, ignore_errors=True)
     return result
 
@@ -214,10 +230,13 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="use this file instead of generating one")
     parser.add_argument("--seconds", type=int, default=600, help="length of the generated source")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "ouderkamer-bench")
+    parser.add_argument("--long", action="store_true", help="also time a 90-minute source (figures under \"long\")")
+    parser.add_argument("--first-playable-only", action="store_true",
+                        help="only the first playable version's figures: the pipeline stops at `playable`")
     parser.add_argument("--pipeline-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pipeline_worker:
-        print(json.dumps(run_pipeline_worker(args.pipeline_worker)))
+        print(json.dumps(run_pipeline_worker(args.pipeline_worker, first_only=args.first_playable_only)))
         return
     src = args.source
     if src is None:
@@ -226,6 +245,9 @@ def main() -> None:
         if not src.exists():
             make_source(src, args.seconds)
     seconds = source_seconds(src)
+    if args.first_playable_only:
+        print(json.dumps(first_playable_only(src, args.cache, long=args.long)))
+        return
     work = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-out-"))
     try:
         (work / "ref").mkdir()
@@ -256,7 +278,75 @@ def main() -> None:
         # with every core busy all the time: the ceiling no pipeline built on that command can pass.
         "reference_cpu_s": round(cpu_ref, 1),
         "reference_cpu_bound_x_realtime": round(pipeline["duration_s"] / (cpu_ref / os.cpu_count()), 2),
+        **first_playable_figures(pipeline, cpu_ref),
+        **({"long": long_run(src, args.cache)} if args.long else {}),
     }))
+
+
+def first_playable_figures(pipeline: dict, reference_cpu_s: float) -> dict:
+    """Issue 18's figures of one pipeline run: the original stored -> the first version published, and the
+    pipeline's realtime factor against the reference command's CPU-bound ceiling on this many cores."""
+    source_s, first = pipeline["duration_s"], pipeline.get("first_playable_s")
+    cpu_bound_x_realtime = source_s / (reference_cpu_s / os.cpu_count())
+    return {
+        "first_playable_s": round(first, 2) if first else None,
+        "first_playable_x_realtime": round(source_s / first, 1) if first else None,
+        "ladder_vs_cpu_bound": round(source_s / pipeline["wall_s"] / cpu_bound_x_realtime, 3),
+    }
+
+
+def long_source(src: Path, cache: Path, rounds: int = 9) -> Path:
+    """A 90-minute source: `rounds` times the 10-minute one, stream-copied end to end (same encoding throughout)."""
+    target = cache / f"{src.stem}_x{rounds}.mp4"
+    if not target.exists():
+        listing = cache / f"{src.stem}_x{rounds}.txt"
+        listing.write_text(f"file '{src.resolve()}'\n" * rounds, encoding="utf-8")
+        subprocess.run(["ffmpeg", *QUIET, "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+                        "-movflags", "+faststart", str(target) + ".part.mp4"], check=True)
+        os.replace(str(target) + ".part.mp4", target)
+    return target
+
+
+def long_run(src: Path, cache: Path) -> dict:
+    """The reference command and the pipeline on the 90-minute source, with the same figures (not the naive way)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    long_src = long_source(src, cache)
+    work = Path(tempfile.mkdtemp(prefix="ouderkamer-bench-long-"))
+    try:
+        (work / "ref").mkdir()
+        cpu_before = _children_cpu_s()
+        wall_ref = timed(reference(long_src, work / "ref", source_seconds(long_src)))
+        cpu_ref = _children_cpu_s() - cpu_before
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    worker = subprocess.run([sys.executable, __file__, "--pipeline-worker", str(long_src)], check=True,
+                            capture_output=True, text=True, cwd=ROOT)
+    pipeline = json.loads(worker.stdout.strip().splitlines()[-1])
+    return {
+        "source_s": round(pipeline["duration_s"], 3),
+        "pipeline_wall_s": round(pipeline["wall_s"], 2),
+        "reference_wall_s": round(wall_ref, 2),
+        "x_realtime": round(pipeline["duration_s"] / pipeline["wall_s"], 2),
+        "vs_reference": round(pipeline["wall_s"] / wall_ref, 3),
+        "reference_cpu_s": round(cpu_ref, 1),
+        "reference_cpu_bound_x_realtime": round(pipeline["duration_s"] / (cpu_ref / os.cpu_count()), 2),
+        **first_playable_figures(pipeline, cpu_ref),
+    }
+
+
+
+def first_playable_only(src: Path, cache: Path, *, long: bool) -> dict:
+    """The first playable version's figures alone (seconds to run, also for 90 minutes): the pipeline stops there."""
+    result: dict = {}
+    for key, source in (("", src), *((("long", long_source(src, cache)),) if long else ())):
+        worker = subprocess.run([sys.executable, __file__, "--pipeline-worker", str(source), "--first-playable-only"],
+                                check=True, capture_output=True, text=True, cwd=ROOT)
+        pipeline = json.loads(worker.stdout.strip().splitlines()[-1])
+        first = pipeline["first_playable_s"]
+        figures = {"source_s": round(pipeline["duration_s"], 3), "first_playable_s": round(first, 2),
+                   "first_playable_x_realtime": round(pipeline["duration_s"] / first, 1), "files": pipeline["files"]}
+        result.update({key: figures} if key else figures)
+    return result
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import activities.tasks  # noqa: F401
 import courses.api  # noqa: F401
 import courses.tasks  # noqa: F401
 import demo
+import parents.tasks  # noqa: F401
 import recordings.api  # noqa: F401  (registers API routes)
 import recordings.publish_tasks  # noqa: F401
 import recordings.tasks  # noqa: F401
@@ -28,19 +29,23 @@ from accounts.audit_views import bp as audit_bp
 from accounts.cli import orgs_cli, tokens_cli, trainers_cli
 from accounts.views import bp as accounts_bp
 from activities.views import bp as activities_bp
-from core import queue
+from core import queue, ratelimits
 from core.api import api_blueprint
 from core.cli import worker_command
 from core.config import PROJECT_ROOT, load_config
 from core.errors import register_error_handlers
 from core.extensions import babel, csrf, db, limiter, login_manager, migrate
 from core.logs import install_redaction
+from core.static import init_static
+from core.text import bdi, in_page_language, isolate
 from core.urls import IdConverter
 from core.views import bp as core_bp
 from courses.views import bp as courses_bp
 from dashboard.views import bp as dashboard_bp
+from parents.access import ForgivingLinks, known_link
 from parents.feeds import bp as feeds_bp
 from parents.lobby import bp as lobby_bp
+from parents.presence import bp as presence_bp
 from parents.responses import bp as responses_bp
 from parents.routemap import bp as parents_bp
 from parents.rsvp import bp as rsvp_bp
@@ -154,6 +159,7 @@ def _init_extensions(app: Flask) -> None:
     app.config["RATELIMIT_ENABLED"] = True
     limiter.init_app(app)
     app.config["RATELIMIT_ENABLED"] = limiter.enabled = enabled
+    ratelimits.headers_on_refusals_only(app, limiter)
 
 
 def _init_queue(app: Flask) -> None:
@@ -174,17 +180,23 @@ def create_app(overrides: dict | None = None) -> Flask:
         # Behind N trusted proxies: the client address (rate limits) and https come from their headers.
         hops = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    app.wsgi_app = ForgivingLinks(app.wsgi_app)  # a link with a trailing ".", ")", "/" or line break still opens
+    app.extensions["known_link"] = known_link  # core.ratelimits: a valid link is never refused for others' guesses
     _init_extensions(app)
     _init_queue(app)
     api = api_blueprint()
     csrf.exempt(api)  # the API authenticates with bearer tokens, not cookies
     for blueprint in (core_bp, accounts_bp, audit_bp, courses_bp, activities_bp, parents_bp, responses_bp, sessions_bp,
-                      lobby_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, watch_bp, dashboard_bp, api):
+                      lobby_bp, presence_bp, rsvp_bp, feeds_bp, recordings_bp, playback_bp, watch_bp, dashboard_bp, api):
         app.register_blueprint(blueprint)
     for command in (worker_command, orgs_cli, trainers_cli, tokens_cli, demo.demo_command, storage_cli):
         app.cli.add_command(command)
     sessions.outbox.connect_scheduling_signals()
     register_error_handlers(app)
+    init_static(app)
     app.context_processor(_template_globals)
+    app.jinja_env.filters["bdi"] = bdi  # trainer-entered text on parent pages, direction-isolated
+    app.jinja_env.filters["local"] = in_page_language  # a title or description in the page's language
+    app.jinja_env.filters["isolate"] = isolate  # the same in plain text (SMS, text mails): Unicode isolates
     app.after_request(_security_headers)
     return app

@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", "Absolute base URL used in every link we send"),
     Setting("INSTANCE_PATH", None, "Folder for the SQLite database, queue and local media (default `instance/`)"),
     Setting("DATABASE_URL", None, "SQLAlchemy URL; default SQLite in the instance folder; `postgresql://…` at scale"),
-    Setting("REDIS_URL", None, "Redis URL: task queue (RedisHuey) and rate-limit storage; unset = SQLite queue"),
+    Setting("REDIS_URL", None, "Redis URL: task queue (RedisHuey), rate-limit storage, shared cache; unset = SQLite queue"),
     Setting("WORKERS", "2", "Worker threads started by `flask worker`", "int"),
     Setting("MEDIA_ROOT", None, "Local media folder when S3 is not configured (default `instance/media`)"),
     Setting("S3_BUCKET", None, "Private bucket; setting it switches media storage to S3"),
@@ -57,6 +57,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JITSI_XMPP_DOMAIN", None, "XMPP domain of a self-hosted Jitsi (token `sub`); default the host of JITSI_BASE_URL"),
     Setting("JITSI_ROOM_API_URL", None, "Prosody HTTP address for room-size polling, e.g. `http://prosody:5280`"),
     Setting("JITSI_TOKEN_GRACE_MINUTES", "60", "Minutes a room token stays valid after the session ends", "int0"),
+    Setting("JITSI_LOAD_TIMEOUT_S", "20", "Seconds a live page waits for the Jitsi room before it says the room does "
+            "not load (with a new-tab link and Retry)", "int"),
     Setting("JAAS_APP_ID", None, "JaaS tenant (`vpaas-magic-cookie-…`)"),
     Setting("JAAS_KEY_ID", None, "JaaS API key id (`kid`); requires JAAS_APP_ID and a private key"),
     Setting("JAAS_PRIVATE_KEY", None, "JaaS RS256 private key (PEM text)"),
@@ -67,6 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECORDING_MAX_UPLOAD_BYTES", "8589934592", "Largest recording a trainer may upload (bytes; 8 GB)", "int"),
     Setting("RECORDING_STALE_HEARTBEAT_S", "300", "Seconds without a heartbeat before a pipeline step is re-queued", "int"),
     Setting("MEDIA_MAX_GOP_S", "10", "Longest source keyframe interval (s) that still allows the fast remux path", "int"),
+    Setting("MEDIA_FIRST_PLAYABLE_MAX_GOP_S", "12", "Longest source keyframe interval (s) that still gets a first "
+            "playable version by remux before the full ladder (H.264 + AAC sources); 0 turns it off", "int0"),
     Setting("MEDIA_TRANSCODE_TIMEOUT_S", None, "Time limit for one transcode (s); default 120 s plus the duration", "int"),
     Setting("MEDIA_SMALL_LADDER", "false", "Transcode to the 360p rung only (`true`/`false`), for small machines", "bool"),
     Setting("JAAS_WEBHOOK_TOLERANCE_S", "300", "Largest age (s) of a JaaS webhook signature timestamp", "int"),
@@ -296,7 +300,7 @@ def flask_config(s: dict[str, str | None]) -> dict:
     cfg["LANGUAGES"] = [x.strip() for x in s["LANGUAGES"].split(",") if x.strip()]
     cfg["RATELIMIT_STORAGE_URI"] = s["RATELIMIT_STORAGE_URI"] or s["REDIS_URL"] or "memory://"
     cfg["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: limit per process rather than fail requests
-    cfg["RATELIMIT_HEADERS_ENABLED"] = True  # Retry-After on a 429
+    cfg["RATELIMIT_HEADERS_ENABLED"] = True  # on a 429 only (core.ratelimits.headers_on_refusals_only): Retry-After
     https = cfg["PUBLIC_BASE_URL"].startswith("https://")
     # Test each pooled connection before use: after a database restart the app reconnects instead of failing.
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}

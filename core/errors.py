@@ -97,10 +97,12 @@ def _http_error(exc: HTTPException):
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
-    if exc.code == 429 and link_token():
-        g.page_languages = current_app.config["LANGUAGES"]  # a parent's link: all the parents' languages
+    parent_link = bool(link_token()) or request.path.startswith(("/p/", "/c/", "/r/"))
+    if exc.code in (404, 429) and parent_link:
+        # A parent's link: all the parents' languages, the browser's first (a dead link has no parent to ask).
+        g.page_languages = current_app.config["LANGUAGES"]
     if exc.code in (403, 404, 429, 500):  # 429: Flask-Limiter adds Retry-After after the handler
-        return render_template(f"errors/{exc.code}.html"), exc.code
+        return render_template(f"errors/{exc.code}.html", parent_link=parent_link), exc.code
     return exc
 
 

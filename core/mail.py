@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from flask import current_app
 
-from core.text import replace_control_chars
+from core.text import FSI, PDI, replace_control_chars
 
 logger = logging.getLogger("ouderkamer.mail")
 
@@ -99,7 +99,9 @@ def _finish(msg: EmailMessage, language: str | None) -> None:
 def _set_headers(msg: EmailMessage, *, sender, to, subject, reply_to) -> None:
     msg["From"] = sender
     msg["To"] = to if isinstance(to, str) else ", ".join(to)
-    msg["Subject"] = replace_control_chars(subject)  # a line break in a stored title must not stop the mail
+    # A line break in a stored title must not stop the mail; the isolates around a title (core.text.isolate) stay.
+    msg["Subject"] = FSI.join(PDI.join(replace_control_chars(piece) for piece in part.split(PDI))
+                              for part in subject.split(FSI))
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=sender_address(msg).rpartition("@")[2] or None)
     if reply_to:

@@ -7,12 +7,15 @@ counted per address instead, by the misses limit: only requests on a token route
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 
-from flask import current_app, request
+from flask import Flask, current_app, jsonify, request
 from flask_limiter import ApplicationLimit, Limiter
-from limits.storage import MemoryStorage, Storage
+from limits import parse_many
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from werkzeug.exceptions import NotFound
 
 #: Failed logins of an account are forgotten this long after the first one (or at a successful login).
 LOGIN_FAILURES_KEPT_S = 24 * 3600
@@ -143,7 +146,119 @@ def _is_miss(response) -> bool:
     return response.status_code == 404
 
 
-#: Wrong personal, calendar, reset or RSVP links per client address, whatever the token.
+def _known_link() -> bool:
+    # The composition root registers the parent portal's cheap token check (one indexed read) under this name:
+    # a valid link is never refused for the guesses of others behind the same address (school Wi-Fi, carrier NAT).
+    known = current_app.extensions.get("known_link")
+    return bool(known and known())
+
+
+#: Wrong personal, calendar, reset or RSVP links per client address, whatever the token; only misses are counted
+#: and only they are refused, since the token is checked first.
 LINK_MISSES = ApplicationLimit(limit_provider=configured("RATELIMIT_LINK_MISSES"), key_function=client_address,
-                               scope="link-misses", exempt_when=lambda: link_token() is None,
+                               scope="link-misses", exempt_when=lambda: link_token() is None or _known_link(),
                                deduct_when=_is_miss)
+
+
+# --- The lobby poll's limit: one storage round trip, headers only on a refusal -----------------------------------
+
+
+def one_trip_limit(limiter: Limiter, limit_provider, *, scope: str):
+    """Count a polled view's per-link limit and read the address's LINK_MISSES in one storage round trip.
+
+    Use instead of `@limiter.limit` on a view that is also `@limiter.exempt` (Flask-Limiter would spend three or four
+    round trips). The same counters as Flask-Limiter's: a miss (404) counts towards LINK_MISSES afterwards, and
+    past that limit only an unknown link is refused, so a parent's valid link is never turned away for others'
+    guesses (a second round trip only on misses and refusals).
+    """
+
+    def decorate(view):
+        @functools.wraps(view)
+        def limited(*args, **kwargs):
+            if not limiter.enabled:
+                return view(*args, **kwargs)
+            prefix = [p for p in (current_app.config.get("RATELIMIT_KEY_PREFIX"),) if p]
+            hits = [(item, item.key_for(*prefix, limit_key(), scope)) for item in _items(limit_provider)]
+            tests = [(item, item.key_for(*prefix, LINK_MISSES.key_function(), LINK_MISSES.scope))
+                     for item in _items(LINK_MISSES.limit_provider)]
+            storage, counts = _ONE_TRIP.counts(limiter, hits, tests)
+            for (item, key), count in zip(hits, counts):
+                if count > item.amount:
+                    return _refused(storage, item, key)
+            guessing = [(item, key) for (item, key), count in zip(tests, counts[len(hits):]) if count >= item.amount]
+            try:
+                response = current_app.make_response(view(*args, **kwargs))
+            except NotFound:
+                response = None
+            if response is not None and response.status_code != 404:
+                return response
+            for item, key in tests:
+                storage.incr(key, item.get_expiry())
+            if guessing:
+                return _refused(storage, *guessing[0])
+            if response is None:
+                raise NotFound()
+            return response
+
+        return limited
+
+    return decorate
+
+
+def _items(provider) -> list:
+    return parse_many(provider() if callable(provider) else provider)
+
+
+class _OneTrip:
+    """The pipelined counting, with the login slow-down's fallback: Redis down -> memory for a while."""
+
+    def __init__(self):
+        self._fallback = MemoryStorage()
+        self._skip_until = 0.0
+
+    def counts(self, limiter: Limiter, hits: list, tests: list) -> tuple[Storage, list[int]]:
+        storage = limiter.storage
+        if time.monotonic() >= self._skip_until:
+            try:
+                return storage, _counts(storage, hits, tests)
+            except storage.base_exceptions:
+                current_app.logger.warning("Rate-limit storage unreachable; the lobby poll counted in memory")
+                self._skip_until = time.monotonic() + LOGIN_STORAGE_RETRY_S
+        return self._fallback, _counts(self._fallback, hits, tests)
+
+
+_ONE_TRIP = _OneTrip()
+
+
+def _counts(storage: Storage, hits: list, tests: list) -> list[int]:
+    """Increment each `hits` counter (expiring like limits' fixed window) and read each `tests` counter."""
+    if not isinstance(storage, RedisStorage):
+        return [storage.incr(key, item.get_expiry()) for item, key in hits] + [storage.get(key) for _i, key in tests]
+    pipe = storage.get_connection().pipeline(transaction=True)  # MULTI ... EXEC: one round trip, atomic
+    for item, key in hits:
+        pipe.set(storage.prefixed_key(key), 0, ex=item.get_expiry(), nx=True)
+        pipe.incrby(storage.prefixed_key(key), 1)
+    for _item, key in tests:
+        pipe.get(storage.prefixed_key(key))
+    answers = pipe.execute()
+    return [int(a) for a in answers[1:2 * len(hits):2]] + [int(a or 0) for a in answers[2 * len(hits):]]
+
+
+def _refused(storage: Storage, item, key: str):
+    reset = int(storage.get_expiry(key))
+    response = jsonify(error="too many requests")
+    response.status_code = 429
+    response.headers.update({"X-RateLimit-Limit": str(item.amount), "X-RateLimit-Remaining": "0",
+                             "X-RateLimit-Reset": str(reset), "Retry-After": str(max(1, reset - int(time.time())))})
+    return response
+
+
+def headers_on_refusals_only(app: Flask, limiter: Limiter) -> None:
+    """Flask-Limiter's X-RateLimit-* headers on 429 answers only: writing them reads the storage again on every
+    answer. Register after `limiter.init_app`, so this hook runs before the limiter's."""
+
+    @app.after_request
+    def _no_headers_unless_refused(response):
+        if response.status_code != 429 and limiter.enabled:
+            limiter.context.view_rate_limit = None
+        return response

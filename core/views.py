@@ -16,7 +16,7 @@ bp = Blueprint("core", __name__)
 @bp.route("/")
 def home():
     if current_user.is_authenticated:
-        return redirect(url_for("courses.index"))
+        return redirect(url_for("dashboard.home"))  # the trainer's "today and next"
     return render_template("core/home.html")
 
 
@@ -28,6 +28,14 @@ def set_language(lang: str):
     target = request.form.get("next", "")
     safe = target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc
     return redirect(target if safe else url_for("core.home"))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    # Browsers and apps ask for /favicon.ico whatever the page links: answer it instead of a 404 on every page.
+    response = current_app.send_static_file("favicon.ico")
+    response.headers["Cache-Control"] = "public, max-age=604800"
+    return response
 
 
 @bp.route("/healthz")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import current_app
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -11,6 +13,7 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -59,6 +62,29 @@ class CheckboxesField(SelectMultipleField):
 def _not_too_many(form, field) -> None:
     if len(field.data or []) > MAX_REMINDERS:
         raise ValidationError(_l("Kies hoogstens %(n)d herinneringen.", n=MAX_REMINDERS))
+
+
+def translation_fields(languages: list[str]) -> dict:
+    """`title_<lang>` and `description_<lang>` for each parent language but Dutch: the trainer's own versions."""
+    fields = {}
+    for lang in languages:
+        native = Locale.parse(lang).get_display_name(lang)  # each language named in itself: no translation needed
+        fields[f"title_{lang}"] = StringField(LazyString(lambda n=native: f"{_l('Titel')} ({n})"),
+                                              validators=[Length(max=200)])
+        fields[f"description_{lang}"] = TextAreaField(LazyString(lambda n=native: f"{_l('Beschrijving')} ({n})"),
+                                                      validators=[Length(max=5000)])
+    return fields
+
+
+def typed_translations(form, languages: list[str]) -> dict:
+    """The per-language titles and descriptions typed in a form: {lang: {"title": .., "description": ..}}, empty
+    ones left out (the Dutch is shown instead)."""
+    found = {}
+    for lang in languages:
+        texts = {name: (getattr(form, f"{name}_{lang}").data or "").strip() for name in ("title", "description")}
+        if any(texts.values()):
+            found[lang] = {name: text for name, text in texts.items() if text}
+    return found
 
 
 class CourseForm(FlaskForm):
@@ -113,3 +139,20 @@ class ImportUploadForm(FlaskForm):
 class ImportConfirmForm(FlaskForm):
     #: The uploaded file, signed by the server; re-checked in full before anything is imported.
     payload = HiddenField(validators=[DataRequired()])
+
+
+class RecordingConsentForm(FlaskForm):
+    """A parent's answer on being recorded in a course's live sessions (two buttons named `choice`)."""
+
+    choice = RadioField(_l("Opnemen"), choices=[SelectChoice("yes", _l("Ja, dat mag")),
+                                                SelectChoice("no", _l("Nee, liever niet"))],
+                        validators=[InputRequired()])
+    #: The lobby the answer was given in, to go back to; empty on the route map.
+    session_id = IntegerField(validators=[Optional()])
+
+
+class ConfirmForm(FlaskForm):
+    """The confirmation step of an action that cannot be undone: it acts only when posted with `confirmed` (the
+    confirmation page's button), never on a one-click POST."""
+
+    confirmed = HiddenField()

@@ -26,6 +26,7 @@ TEMPLATE = ("naam;e-mail;telefoon;taal;kanalen;toestemming\r\n"
             "Amina El Amrani;;0612345678;ar;whatsapp sms;nee\r\n"
             "Elif Yılmaz;elif@example.org;0612345679;tr;email sms;ja\r\n")
 CHANNELS = ("email", "sms", "whatsapp")
+CHANNEL_NAMES = {"email": _l("e-mail"), "sms": _l("sms"), "whatsapp": "WhatsApp"}
 YES = {"ja", "yes", "j", "y", "1", "true", "x", "evet", "نعم"}
 
 
@@ -41,6 +42,8 @@ class ImportRow:
     status: str = "new"
     #: The contact choices of a new parent: contact_email/contact_sms/contact_whatsapp and consent_recording.
     choices: dict | None = None
+    #: The channels of an already known parent: their record stays as it is.
+    known_channels: list[str] | None = None
 
     @property
     def welcome_channels(self) -> list[str]:
@@ -49,6 +52,17 @@ class ImportRow:
             return []
         return [c for c in CHANNELS if self.choices.get(f"contact_{c}") and
                 (self.data.email if c == "email" else self.data.phone)]
+
+    @property
+    def message_channels(self) -> list[str]:
+        """Where this row's parent gets messages: a new parent's welcome channels, a known parent's own channels;
+        empty: they can't be reached."""
+        return (self.known_channels or []) if self.status == "existing" else self.welcome_channels
+
+    @property
+    def channel_names(self) -> str:
+        """message_channels as the trainer reads them ("e-mail, WhatsApp"), in the current language."""
+        return ", ".join(str(CHANNEL_NAMES[c]) for c in self.message_channels)
 
 
 def _decode(raw: bytes) -> str:
@@ -99,8 +113,8 @@ def _check_row(row: ImportRow, default_language: str, seen: dict, organisation_i
     keys = [k for k in (row.data.email, row.data.phone) if k]
     if any(k in seen for k in keys):
         row.status = "repeat"
-    elif find_parent(organisation_id, email=row.data.email, phone=row.data.phone) is not None:
-        row.status = "existing"
+    elif (known := find_parent(organisation_id, email=row.data.email, phone=row.data.phone)) is not None:
+        row.status, row.known_channels = "existing", known.channels
     seen.update(dict.fromkeys(keys, row.line))
 
 

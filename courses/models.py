@@ -47,6 +47,8 @@ class Course(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="nl")
+    #: The trainer's own versions per parent language: {"ar": {"title": ..., "description": ...}}; Dutch otherwise.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
@@ -63,6 +65,10 @@ class Course(db.Model):
     organisation: Mapped[Organisation] = relationship()
     trainers: Mapped[list[User]] = relationship(secondary=course_trainers, order_by=User.name)
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
+
+    def text_in(self, language: str | None, name: str) -> str:
+        """`title` or `description` in `language` when the trainer wrote it, else the Dutch (main) text."""
+        return ((self.translations or {}).get(language) or {}).get(name) or getattr(self, name)
 
     def __repr__(self) -> str:
         return f"<Course {self.id} {self.title!r}>"
@@ -94,6 +100,8 @@ class Parent(db.Model):
     contact_sms: Mapped[bool] = mapped_column(default=False, server_default=false())
     contact_whatsapp: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The parent asked for their data to be deleted; a periodic task does so after the grace period (issue 19).
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     organisation: Mapped[Organisation] = relationship()
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="parent", cascade="all, delete-orphan")
@@ -120,6 +128,28 @@ class Enrolment(db.Model):
 
     course: Mapped[Course] = relationship(back_populates="enrolments")
     parent: Mapped[Parent] = relationship(back_populates="enrolments")
+
+
+class CourseConsent(db.Model):
+    """One answer of a parent on being recorded in a course's live sessions, as given; the latest counts and the
+    earlier ones are the history (rewatching is not part of it)."""
+
+    __tablename__ = "course_consents"
+    #: A parent's latest answer in a course (and its history), newest last; also the course foreign key's index.
+    __table_args__ = (Index("ix_course_consents_course_id_parent_id", "course_id", "parent_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id", ondelete="CASCADE"), index=True)
+    consented: Mapped[bool]
+    #: Who gave the answer: "parent" (route map or lobby) or "session" (a per-session answer from before 0017).
+    source: Mapped[str] = mapped_column(String(16), default="parent")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Parent] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<CourseConsent course={self.course_id} parent={self.parent_id} {self.consented}>"
 
 
 class CalendarFeed(db.Model):
@@ -157,5 +187,6 @@ def parents_of(organisation_id: int):
 tenancy.register(Course, lambda org: Course.organisation_id == org)
 tenancy.register(Parent, lambda org: Parent.organisation_id == org)
 tenancy.register(Enrolment, lambda org: Enrolment.course_id.in_(courses_of(org)))
+tenancy.register(CourseConsent, lambda org: CourseConsent.course_id.in_(courses_of(org)))
 tenancy.register(CalendarFeed, lambda org: or_(CalendarFeed.parent_id.in_(parents_of(org)),
                                                CalendarFeed.course_id.in_(courses_of(org))))

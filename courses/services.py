@@ -58,6 +58,18 @@ def _check_course(*, title: str, language: str, timezone: str, starts_on: date |
     raise_all(errors)
 
 
+def translation_errors(translations: dict) -> list[CourseError]:
+    """The refused texts among a course's titles and descriptions per language (issue 19), on their form fields."""
+    errors = []
+    for language, texts in translations.items():
+        if has_control_chars(texts.get("title", "")):
+            errors.append(CourseError(_l("Schrijf de titel op één regel, zonder tabs of onzichtbare tekens."),
+                                      field=f"title_{language}"))
+        if has_control_chars(texts.get("description", ""), multi_line=True):
+            errors.append(CourseError(_l("Deze tekst bevat een teken dat niet kan."), field=f"description_{language}"))
+    return errors
+
+
 def _title_errors(title: str) -> list[CourseError]:
     if not title.strip():
         return [CourseError(_l("Geef de cursus een titel."), field="title")]
@@ -79,23 +91,24 @@ def clean_reminder_offsets(offsets) -> list[int]:
 def create_course(*, title: str, trainers: list[User], description: str = "", language: str = "nl",
                   timezone: str = DEFAULT_TIMEZONE, starts_on: date | None = None, ends_on: date | None = None,
                   retention_days: int = 60, reminder_offsets=DEFAULT_REMINDERS,
-                  publish_automatically: bool = False) -> Course:
+                  publish_automatically: bool = False, translations: dict | None = None) -> Course:
     """Create a course run by the given trainers, in their organisation; flushes."""
     organisation_id = trainers[0].organisation_id if trainers else None
     _check_course(title=title, language=language, timezone=timezone, starts_on=starts_on, ends_on=ends_on,
                   retention_days=retention_days, trainers=list(trainers), description=description,
                   organisation_id=organisation_id)
+    raise_all(translation_errors(translations or {}))
     course = Course(organisation_id=organisation_id, title=title.strip(), description=description or "", language=language, timezone=timezone,
                     starts_on=starts_on, ends_on=ends_on, retention_days=retention_days, trainers=list(trainers),
                     reminder_offsets=clean_reminder_offsets(reminder_offsets),
-                    publish_automatically=bool(publish_automatically))
+                    publish_automatically=bool(publish_automatically), translations=translations or {})
     db.session.add(course)
     db.session.flush()
     return course
 
 
 COURSE_FIELDS = ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days", "trainers",
-                 "reminder_offsets", "publish_automatically")
+                 "reminder_offsets", "publish_automatically", "translations")
 
 
 def update_course(course: Course, **changes) -> Course:
@@ -106,6 +119,7 @@ def update_course(course: Course, **changes) -> Course:
                   trainers=list(values["trainers"]), description=values["description"],
                   organisation_id=course.organisation_id)
     values["reminder_offsets"] = clean_reminder_offsets(values["reminder_offsets"])
+    raise_all(translation_errors(values["translations"] or {}))
     for name, value in values.items():
         setattr(course, name, list(value) if name == "trainers" else value)
     course.title = course.title.strip()

@@ -1,4 +1,5 @@
-"""The trainer's course pages: courses, their parents and the parents' CSV import."""
+"""The trainer's course pages: courses, their parents and the parents' CSV import; archiving, unenrolling and
+revoking a link each ask for a confirmation that says what will happen."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ from core.errors import DomainError, press_button, save_form, show_error
 from core.extensions import db
 from courses import imports, links, services
 from courses.access import course_or_403, parent_or_404
-from courses.forms import CourseForm, ImportConfirmForm, ImportUploadForm, MoveParentForm, ParentForm
+from courses.forms import (
+    ConfirmForm,
+    ImportConfirmForm,
+    ImportUploadForm,
+    MoveParentForm,
+    ParentForm,
+    translation_fields,
+    typed_translations,
+)
+from courses.forms import CourseForm as BaseCourseForm
 from courses.models import Course
 
 bp = Blueprint("courses", __name__)
@@ -22,23 +32,35 @@ bp = Blueprint("courses", __name__)
 IMPORT_MAX_AGE = 3600  # seconds a previewed upload stays valid
 
 
-def _course_values(form: CourseForm) -> dict:
+def _course_values(form: BaseCourseForm) -> dict:
     values = {name: getattr(form, name).data for name in
               ("title", "description", "language", "timezone", "starts_on", "ends_on", "retention_days",
                "reminder_offsets", "publish_automatically")}
     if current_user.is_coordinator:
         values["trainers"] = services.find_trainers(form.trainers.data or [], current_user.organisation_id)
+    values["translations"] = typed_translations(form, _other_languages())
     return values
 
 
-def _course_form(course: Course | None = None) -> CourseForm:
+def _other_languages() -> list[str]:
+    return [lang for lang in current_app.config["LANGUAGES"] if lang != "nl"]
+
+
+def _course_form(course: Course | None = None) -> BaseCourseForm:
+    # Titles and descriptions in the parents' other languages (optional; parents see the Dutch otherwise).
+    CourseForm = type("TranslatedCourseForm", (BaseCourseForm,), translation_fields(_other_languages()))  # noqa: N806
     if not current_user.is_coordinator:
         form = CourseForm(obj=course)
         del form.trainers  # only coordinators assign trainers; a trainer's new course is their own
-        return form
-    form = CourseForm(obj=course, trainer_choices=services.trainer_choices(current_user.organisation_id))
-    if not form.is_submitted():
-        form.trainers.data = [t.id for t in course.trainers] if course else [current_user.id]
+    else:
+        form = CourseForm(obj=course, trainer_choices=services.trainer_choices(current_user.organisation_id))
+        if not form.is_submitted():
+            form.trainers.data = [t.id for t in course.trainers] if course else [current_user.id]
+    if course is not None and not form.is_submitted():
+        for lang, texts in (course.translations or {}).items():
+            for name, text in texts.items():
+                if hasattr(form, f"{name}_{lang}"):
+                    getattr(form, f"{name}_{lang}").data = text
     return form
 
 
@@ -73,12 +95,33 @@ def edit(course_id: int):
     return render_template("courses/edit.html", form=form, course=course), 400 if form.errors else 200
 
 
-@bp.route("/courses/<int:course_id>/archive", methods=["POST"])
+def _confirmed(form: ConfirmForm, change, *, done: str) -> bool:
+    """Run `change()` only when the confirmation page's button posted the form (a one-click POST shows the page)."""
+    if not (form.validate_on_submit() and form.confirmed.data):
+        return False
+    press_button(form, change, done=done)
+    return True
+
+
+def _confirm_page(course: Course, *, title: str, lines: list[str], action: str, form: ConfirmForm):
+    return render_template("courses/confirm.html", course=course, title=title, lines=lines, action=action,
+                           form=form, back=url_for("dashboard.course", course_id=course.id))
+
+
+@bp.route("/courses/<int:course_id>/archive", methods=["GET", "POST"])
 @login_required
 def archive(course_id: int):
     course = course_or_403(course_id)
-    press_button(EmptyForm(), lambda: services.archive_course(course), done=_("De cursus is gearchiveerd."))
-    return redirect(url_for("courses.index"))
+    form = ConfirmForm()
+    if _confirmed(form, lambda: services.archive_course(course), done=_("De cursus is gearchiveerd.")):
+        return redirect(url_for("courses.index"))
+    parents = len(services.course_parents(course))
+    return _confirm_page(course, form=form, title=_("Cursus archiveren?"), action=_("Ja, archiveren"), lines=[
+        _("De cursus verdwijnt uit de lijst met cursussen; de gegevens blijven bewaard."),
+        ngettext("%(num)d ouder ziet de cursus niet meer op de eigen pagina.",
+                 "%(num)d ouders zien de cursus niet meer op hun eigen pagina.", parents),
+        _("Geplande bijeenkomsten worden niet geannuleerd en ouders krijgen geen bericht: annuleer ze eerst als ze "
+          "niet doorgaan.")])
 
 
 def _parent_values(form: ParentForm) -> dict:
@@ -137,27 +180,47 @@ def reissue_link(course_id: int, parent_id: int):
     return redirect(url_for("dashboard.course", course_id=course.id))
 
 
-@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/link/revoke", methods=["POST"])
+def _revoke(parent) -> None:
+    links.revoke_access(parent)
+    audit.record("link.revoked", parent=parent)
+
+
+@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/link/revoke", methods=["GET", "POST"])
 @login_required
 def revoke_link(course_id: int, parent_id: int):
     course = course_or_403(course_id)
     parent = parent_or_404(course, parent_id)
-    if EmptyForm().validate_on_submit():
-        links.revoke_access(parent)
-        audit.record("link.revoked", parent=parent)
-        db.session.commit()
-        flash(_("De persoonlijke link van %(name)s is ingetrokken.", name=parent.name), "info")
-    return redirect(url_for("dashboard.course", course_id=course.id))
+    form = ConfirmForm()
+    if _confirmed(form, lambda: _revoke(parent),
+                  done=_("De persoonlijke link van %(name)s is ingetrokken.", name=parent.name)):
+        return redirect(url_for("dashboard.course", course_id=course.id))
+    courses = len(parent.enrolments)
+    return _confirm_page(course, form=form, title=_("Link van %(name)s intrekken?", name=parent.name),
+                         action=_("Ja, link intrekken"), lines=[
+        ngettext("De persoonlijke link en de agenda-link van %(name)s werken meteen niet meer, voor %(num)d cursus.",
+                 "De persoonlijke link en de agenda-link van %(name)s werken meteen niet meer, voor alle %(num)d "
+                 "cursussen.", courses, name=parent.name),
+        _("%(name)s krijgt geen uitnodigingen en herinneringen meer, tot je een nieuwe link stuurt.", name=parent.name)])
 
 
-@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/remove", methods=["POST"])
+@bp.route("/courses/<int:course_id>/parents/<int:parent_id>/remove", methods=["GET", "POST"])
 @login_required
 def remove_parent(course_id: int, parent_id: int):
     course = course_or_403(course_id)
     parent = parent_or_404(course, parent_id)
-    press_button(EmptyForm(), lambda: services.remove_from_course(course, parent),
-                 done=_("%(name)s is uitgeschreven.", name=parent.name))
-    return redirect(url_for("dashboard.course", course_id=course.id))
+    form = ConfirmForm()
+    if _confirmed(form, lambda: services.remove_from_course(course, parent),
+                  done=_("%(name)s is uitgeschreven.", name=parent.name)):
+        return redirect(url_for("dashboard.course", course_id=course.id))
+    others = len(parent.enrolments) - 1
+    return _confirm_page(course, form=form, title=_("%(name)s uitschrijven?", name=parent.name),
+                         action=_("Ja, uitschrijven"), lines=[
+        _("%(name)s krijgt geen uitnodigingen en herinneringen meer voor %(course)s.", name=parent.name,
+          course=course.title),
+        ngettext("%(name)s blijft ingeschreven bij %(num)d andere cursus.",
+                 "%(name)s blijft ingeschreven bij %(num)d andere cursussen.", others, name=parent.name)
+        if others else _("Dit is de laatste cursus van %(name)s: de persoonlijke link en de agenda-link werken daarna "
+                         "niet meer.", name=parent.name)])
 
 
 @bp.route("/courses/<int:course_id>/parents/<int:parent_id>/move", methods=["GET", "POST"])

@@ -18,7 +18,16 @@ from core.ratelimits import configured
 from courses.links import find_feed, parent_feed_token
 from courses.models import Enrolment
 from parents.access import parent_or_404
-from sessions.calendar import current_date, download_ics, event_spec, is_cancelled, join_url, local_when, series_specs
+from sessions.calendar import (
+    current_date,
+    download_ics,
+    event_spec,
+    in_language,
+    is_cancelled,
+    join_url,
+    local_when,
+    series_specs,
+)
 from sessions.calendar_models import CalendarFeed
 from sessions.feed_etags import cached_body, feed_version
 from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
@@ -80,6 +89,8 @@ def feed_body(feed: CalendarFeed, token: str | None = None) -> bytes:
         token = parent_feed_token(feed.parent)
     # Each parent's feed carries their own join links; the course feed for trainers carries none.
     specs = _feed_specs(feed, sessions, token)
+    if feed.parent is not None:
+        specs = in_language(specs, sessions, feed.parent.language)
     owner = f"parent-{feed.parent_id}" if feed.parent_id else f"course-{feed.course_id}"
     host = specs[0].uid.rpartition("@")[2] if specs else "ouderkamer"
     cal = ical.build_feed(specs, name=_feed_name(feed), uid=ical.make_uid("feed", owner, host),

@@ -18,7 +18,7 @@ from activities import answers, services
 from activities import media as activity_media
 from activities.forms import ResponseForm
 from activities.media import signed_redirect
-from activities.models import ActivityMedia, ActivityResponse, HomeActivity, MediaState
+from activities.models import ActivityMedia, ActivityResponse, HomeActivity, MediaState, ResponseKind
 from core.errors import DomainError
 from core.extensions import csrf, db, limiter
 from core.ratelimits import configured
@@ -68,8 +68,9 @@ def _page(parent: Parent, activity: HomeActivity, token: str, language: str, *, 
             due=format_date(activity.due_on, "long") if activity.due_on else None,
             asked=[k.value for k in activity.requested], accept=_accept(activity), form=form, error=error,
             items=answers.thread(activity, parent), back_url=back,
-            parent_file_url=lambda item, part: url_for("responses.response_file", token=token,
-                                                       activity_id=activity.id, response_id=item.id, part=part),
+            parent_file_url=lambda item, part: url_for(
+                "responses.response_file", token=token, activity_id=activity.id, response_id=item.id,
+                part="thumb" if part == "file" and item.kind is ResponseKind.photo else part),
             parent_delete_url=lambda item: url_for("responses.delete_response", token=token,
                                                    activity_id=activity.id, response_id=item.id),
             media=[m for m in activity.media if m.state is MediaState.ready],
@@ -164,11 +165,20 @@ def _own_response_or_404(parent: Parent, activity: HomeActivity, response_id: in
     return response
 
 
-@bp.route("/responses/<int:response_id>/<any(file, poster):part>")
+@bp.route("/responses/<int:response_id>/<any(file, poster, thumb):part>")
 @limiter.limit(RATE_LIMIT)
 def response_file(token: str, activity_id: int, response_id: int, part: str):
     parent, activity = _activity_or_404(token, activity_id)
-    return signed_redirect(_own_response_or_404(parent, activity, response_id), part)
+    response = _own_response_or_404(parent, activity, response_id)
+    if part == "thumb":
+        # A screen-sized copy of the parent's own photo, made on first view and kept as the row's poster.
+        if response.kind is not ResponseKind.photo or response.state is not MediaState.ready:
+            abort(404)
+        if not response.poster_key:
+            activity_media.store_thumbnail(response)
+            db.session.commit()
+        part = "poster"
+    return signed_redirect(response, part)
 
 
 @bp.route("/media/<int:media_id>/<any(file, poster):part>")

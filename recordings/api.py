@@ -32,6 +32,9 @@ RECORDING_SCHEMA = {
         "original_sha256": {"type": ["string", "null"]},
         "original_size": {"type": ["integer", "null"]},
         "duration_s": {"type": ["number", "null"]},
+        "playable_at": {"type": ["string", "null"], "format": "date-time",
+                        "description": "When a first version (the source remuxed, before the full ladder) could "
+                                       "first be played; null when there was none"},
     },
 }
 
@@ -44,6 +47,7 @@ def recording_json(recording: Recording) -> dict:
         "progress": round((recording.progress or 0) * 100), "error": recording.error_message,
         "failed_step": recording.failed_step, "original_sha256": recording.original_sha256,
         "original_size": recording.original_size, "duration_s": recording.duration_s,
+        "playable_at": recording.playable_at.isoformat() if recording.playable_at else None,
     }
 
 

@@ -7,11 +7,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 
 
 class UploadForm(FlaskForm):
     file = FileField(_l("Videobestand"), validators=[FileRequired(_l("Kies een videobestand."))])
+    #: Asked only when a parent present in the session had not consented to being recorded (recordings/consent.py).
+    confirm_without_consent = BooleanField(_l("Ik gebruik de opname toch: ik heb het met deze ouders besproken, of "
+                                              "ze zijn niet in beeld of te horen."))
 
 
 class CaptionForm(FlaskForm):

@@ -20,6 +20,8 @@ from sessions.models import WorkshopSession
 class RecordingState(enum.Enum):
     received = "received"
     probing = "probing"
+    #: A first version (the source's own streams, remuxed) is stored and plays; the full ladder runs from here.
+    playable = "playable"
     queued = "queued"
     transcoding = "transcoding"
     transcoded = "transcoded"
@@ -35,6 +37,7 @@ class RecordingState(enum.Enum):
 STATE_LABELS = {
     RecordingState.received: _l("Ontvangen"),
     RecordingState.probing: _l("Wordt gecontroleerd"),
+    RecordingState.playable: _l("Te bekijken; de volledige versie wordt nu gemaakt"),
     RecordingState.queued: _l("Wacht op omzetten"),
     RecordingState.transcoding: _l("Wordt omgezet"),
     RecordingState.transcoded: _l("Omgezet"),
@@ -56,9 +59,11 @@ class RecordingSource(enum.Enum):
 
 #: The states a step runs in, and the states a step waits in (`pipeline.RUNNING` and its steps' start states; a test
 #: checks), in the order the reaper's partial indexes and queries spell them: SQLite uses a partial index only for a
-#: query that repeats its WHERE term exactly.
-RUNNING_STATES = (RecordingState.probing, RecordingState.transcoding, RecordingState.publishing)
-WAITING_STATES = (RecordingState.received, RecordingState.queued, RecordingState.transcoded)
+#: query that repeats its WHERE term exactly. The ladder after a first version runs in `playable` itself, marked by
+#: its heartbeat (`pipeline.BEATING`), so `playable` is in both.
+RUNNING_STATES = (RecordingState.probing, RecordingState.transcoding, RecordingState.publishing,
+                  RecordingState.playable)
+WAITING_STATES = (RecordingState.received, RecordingState.queued, RecordingState.transcoded, RecordingState.playable)
 
 
 def _state_in(states: tuple[RecordingState, ...]) -> dict:
@@ -83,6 +88,9 @@ class Recording(db.Model):
         Index("ix_recordings_waiting", "updated_at", **_state_in(WAITING_STATES)),
         Index("ix_recordings_unexpired", "expires_at", sqlite_where=text("state <> 'expired'"),
               postgresql_where=text("state <> 'expired'")),
+        # The few recordings whose first playable version is still stored (migration 0016): the clean-up's reaper.
+        Index("ix_recordings_first_version", "updated_at", sqlite_where=text("first_prefix IS NOT NULL"),
+              postgresql_where=text("first_prefix IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,14 +128,29 @@ class Recording(db.Model):
     renditions: Mapped[dict | None] = mapped_column(JSON)
 
     published_prefix: Mapped[str | None] = mapped_column(String(512))
+    #: When the first version (a remux of the source, before the full ladder) could first be played; None if none.
+    playable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Where the first version is stored and its files (relative path -> content type), until the full ladder has
+    #: replaced it and no player can hold a URL for it any more (then both are None again).
+    first_prefix: Mapped[str | None] = mapped_column(String(512))
+    first_renditions: Mapped[dict | None] = mapped_column(JSON)
     #: When parents could first watch it (the "recording ready" messages went out then); None while in review.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The consent state at recording time (recordings/consent.py): "at", "present" [{parent_id, consented}],
+    #: "without_consent" [parent ids] and, once a trainer confirmed those, "confirmed_by" and "confirmed_at".
+    consent_snapshot: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     course: Mapped[Course] = relationship()
     session: Mapped[WorkshopSession | None] = relationship()
+
+    @property
+    def needs_consent_confirmation(self) -> bool:
+        """True while a parent present without consent is not confirmed by a trainer: it stays in review."""
+        snapshot = self.consent_snapshot or {}
+        return bool(snapshot.get("without_consent")) and not snapshot.get("confirmed_at")
 
     def __repr__(self) -> str:
         return f"<Recording {self.id} {self.state.value}>"

@@ -20,6 +20,7 @@ from accounts.models import User
 from core import mail, sms
 from core.extensions import db
 from core.queue import enqueue_after_commit, task
+from core.text import in_page_language, isolate
 from core.urls import external_url
 from courses.links import parent_feed_token
 from courses.models import Enrolment, Parent
@@ -54,8 +55,9 @@ def watch_link(recording: Recording, parent: Parent) -> str:
 
 
 def title_of(recording: Recording) -> str:
-    """What the recording is called in messages: its session's title, else its course's."""
-    return recording.session.title if recording.session else recording.course.title
+    """What the recording is called in messages: its session's title, else its course's, in the current language
+    where the trainer gave one (the Dutch otherwise)."""
+    return in_page_language(recording.session or recording.course, "title")
 
 
 @task(name="recordings.notify_ready", retries=3, retry_delay=60)
@@ -86,7 +88,7 @@ def send_recording_ready(recording_id: int, parent_id: int, channel: str, link: 
             else:  # sms, or a WhatsApp template ("recording_ready": 1 name, 2 title, 3 watch link)
                 sms.send_to_phone(channel, parent.phone, text=ready_sms_text(recording, link), kind="recording_ready",
                                   language=parent.language,
-                                  variables={"1": parent.name, "2": title_of(recording), "3": link})
+                                  variables={"1": parent.name, "2": isolate(title_of(recording)), "3": link})
         except (mail.MailError, sms.SmsError) as exc:
             if exc.transient:
                 raise
@@ -96,7 +98,7 @@ def send_recording_ready(recording_id: int, parent_id: int, channel: str, link: 
 def ready_message(recording: Recording, parent: Parent, link: str):
     """The "recording ready" e-mail in the current locale (no side effects)."""
     title = title_of(recording)
-    subject = _("De opname van %(title)s staat klaar", title=title)
+    subject = _("De opname van %(title)s staat klaar", title=isolate(title))
     context = {"parent": parent, "title": title, "link": link, "subject": subject}
     return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email], subject=subject,
                               text=render_template("emails/recording_ready.txt", **context),

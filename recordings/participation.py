@@ -14,7 +14,7 @@ from courses.models import Course
 from recordings.models import Recording, RecordingState, WatchProgress
 from recordings.playback import WATCHED_FRACTION
 from sessions.models import SessionStatus, WorkshopSession
-from sessions.services import invited_pairs, session_attendance_counts
+from sessions.services import invited_parent, session_attendance_counts
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,13 @@ def _watchers(session_ids: list[int]) -> dict[int, int | None]:
              .where(Recording.session_id.in_(session_ids), Recording.state == RecordingState.published))
     found: dict[int, int | None] = {session_id: 0 for session_id in db.session.scalars(query)}
     if found:
-        pairs = invited_pairs(WorkshopSession.id.in_(list(found))).subquery()
-        watched = (select(WatchProgress.id).join(Recording, Recording.id == WatchProgress.recording_id)
-                   .where(WatchProgress.parent_id == pairs.c.parent_id, Recording.session_id == pairs.c.session_id,
-                          Recording.state == RecordingState.published, _watched_enough()).exists())
-        counts = select(pairs.c.session_id, func.count()).where(watched).group_by(pairs.c.session_id)
+        # From the watch rows of these recordings (few), not from every (session, invitee) pair (many).
+        counts = (select(Recording.session_id, func.count(WatchProgress.parent_id.distinct()))
+                  .join(Recording, Recording.id == WatchProgress.recording_id)
+                  .join(WorkshopSession, WorkshopSession.id == Recording.session_id)
+                  .where(Recording.session_id.in_(list(found)), Recording.state == RecordingState.published,
+                         _watched_enough(), invited_parent(WatchProgress.parent_id))
+                  .group_by(Recording.session_id))
         found.update(db.session.execute(counts).tuples().all())
     return found
 

@@ -1,10 +1,11 @@
 """The recording state machine (architecture.md): one transition table, and the only code that writes the state.
 
 PeerTube's video-state shape. A step waits in one state, holds its own state (with a heartbeat) while it runs,
-and ends in the next waiting state or `failed`. `TABLE` says where each state may go and which step runs from
-it; `STEPS` names each step's task and states. claim, finish, fail, release, retry, requeue, publish, unpublish
-and expire are the only moves (remove deletes the row), and `advance_recording` enqueues the next step by its task
-name, so this module imports no task.
+and ends in the next waiting state or `failed`. A step without a state of its own (the download, and the ladder
+after a first playable version) runs in its waiting state, marked by a fresh heartbeat. `TABLE` says where each
+state may go and which step runs from it; `STEPS` names each step's task and states. claim, finish, fail, release,
+retry, requeue, publish, unpublish and expire are the only moves (remove deletes the row), and `advance_recording`
+enqueues the next step by its task name, so this module imports no task.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import ColumnElement, delete, or_, update
 
 from core.db import utcnow
 from core.extensions import db
-from core.queue import enqueue_by_name
+from core.queue import TASKS, enqueue_after_commit, enqueue_by_name
 from recordings.errors import RecordingError
 from recordings.models import Recording, RecordingState
 
@@ -32,6 +33,12 @@ HEARTBEAT_EVERY_S = 2.0
 WAITING_FACTOR = 12
 
 DOWNLOAD, PROBE, TRANSCODE, PUBLISH = "downloading", "probing", "transcoding", "publishing"
+#: The full ladder after a first playable version: the transcode task runs it from `playable`, in `playable`.
+LADDER = "transcoding_playable"
+#: The task that removes a replaced first version, once no player can hold a URL for it any more.
+REMOVE_FIRST_VERSION = "recordings.remove_first_version"
+#: Added to the playback URL lifetime before that removal: a playlist signed while the ladder was being published.
+FIRST_VERSION_GRACE_S = 60
 
 
 class Step(NamedTuple):
@@ -50,6 +57,9 @@ STEPS = {
     DOWNLOAD: Step("recordings.download", S.received, S.received, S.received, S.received),
     PROBE: Step("recordings.probe", S.received, S.probing, S.queued, S.received),
     TRANSCODE: Step("recordings.transcode", S.queued, S.transcoding, S.transcoded, S.queued),
+    # After a first version (a remux published by the probe step) the ladder runs in `playable`, marked by its
+    # heartbeat, so the first version keeps playing; the same task, which picks the step by the row's state.
+    LADDER: Step("recordings.transcode", S.playable, S.playable, S.transcoded, S.playable),
     # Retry re-runs a failed publish from the original: after a storage repair the work copy is gone. A publish
     # ends in review, or in `published` when the course publishes automatically (`done_state`).
     PUBLISH: Step("recordings.publish", S.transcoded, S.publishing, S.ready_for_review, S.received),
@@ -69,7 +79,9 @@ def _row(step: str | None, *states: RecordingState) -> Row:
 #: Retention may end any state once a recording was published, hence `expired` in every row.
 TABLE = {
     S.received: _row(PROBE, S.received, S.probing, S.failed, S.expired),  # DOWNLOAD while only a link is known
-    S.probing: _row(None, S.queued, S.received, S.failed, S.expired),
+    S.probing: _row(None, S.queued, S.playable, S.received, S.failed, S.expired),  # playable: a first version
+    # The first version plays (trainers; parents when the course publishes automatically) while the ladder runs.
+    S.playable: _row(LADDER, S.playable, S.transcoded, S.failed, S.expired),
     S.queued: _row(TRANSCODE, S.transcoding, S.expired),
     S.transcoding: _row(None, S.transcoded, S.queued, S.failed, S.expired),
     S.transcoded: _row(PUBLISH, S.publishing, S.expired),
@@ -77,13 +89,17 @@ TABLE = {
     # Trainers watch it; a trainer's Publish moves it on. failed: the storage audit found objects missing.
     S.ready_for_review: _row(None, S.published, S.failed, S.expired),
     S.published: _row(None, S.ready_for_review, S.failed, S.expired),  # ready_for_review: a trainer's Unpublish
-    S.failed: _row(None, S.received, S.queued, S.expired),  # Retry, from the failed step's `retry_from`
+    S.failed: _row(None, S.received, S.queued, S.playable, S.expired),  # Retry, from the failed step's `retry_from`
     S.expired: _row(None),
 }
 #: The step running in each running state: the reaper puts a dead one back to where it starts.
 RUNNING = {step.running: name for name, step in STEPS.items() if step.running is not step.start}
+#: The waiting states a step also runs in, marked by a fresh heartbeat: the download's and the ladder's.
+BEATING = frozenset(step.start for step in STEPS.values() if step.running is step.start)
 #: The states whose renditions are published to storage and verified there: trainers can watch them.
 STORED = frozenset({S.ready_for_review, S.published})
+#: The states in which a stored first version is what plays: from the probe until the ladder is published.
+FIRST_VERSION_PLAYS = frozenset({S.playable, S.transcoded, S.publishing})
 
 class IllegalTransition(RuntimeError):
     """A move the transition table does not allow: a bug, never the trainer's doing."""
@@ -101,6 +117,11 @@ def _move(recording: Recording, new: RecordingState) -> None:
 
 
 # --- the next step --------------------------------------------------------------------------------------------
+
+
+def transcode_step(state: RecordingState) -> str:
+    """The step the transcode task runs for a recording in `state`: the ladder after a first version, or not."""
+    return LADDER if state is S.playable else TRANSCODE
 
 
 def _step_from(state: RecordingState, original_key: str | None, source_url: str | None) -> str | None:
@@ -130,10 +151,11 @@ def claim(recording: Recording, step: str) -> bool:
     spec = STEPS[step]
     check(spec.start, spec.running)
     condition = Recording.state == spec.start
+    if spec.running is spec.start:
+        # The state does not change while the download or the ladder runs, so a fresh heartbeat marks the run.
+        condition &= or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < stale_cutoff())
     if step == DOWNLOAD:
-        # The state does not change while downloading, so a fresh heartbeat marks the running download.
-        condition &= Recording.original_key.is_(None) & or_(
-            Recording.heartbeat_at.is_(None), Recording.heartbeat_at < stale_cutoff())
+        condition &= Recording.original_key.is_(None)
     now = utcnow()
     done = db.session.execute(
         update(Recording).where(Recording.id == recording.id, condition)
@@ -147,18 +169,37 @@ def claim(recording: Recording, step: str) -> bool:
 
 
 def done_state(recording: Recording, step: str) -> RecordingState:
-    """The state `step` ends in: a publish goes straight to `published` when the course publishes automatically."""
-    if step == PUBLISH and recording.course.publish_automatically:
+    """The state `step` ends in: a probe that stored a first version ends in `playable`; a publish goes straight to
+    `published` when the course publishes automatically."""
+    if step == PROBE and recording.first_prefix:
+        return S.playable
+    # A parent present without consent keeps it in review until a trainer confirms (recordings/consent.py).
+    if step == PUBLISH and recording.course.publish_automatically and not recording.needs_consent_confirmation:
         return S.published
     return STEPS[step].done
 
 
 def finish(recording: Recording, step: str) -> None:
-    """The step is done: move to the state it ends in and enqueue the next step after commit; flushes."""
+    """The step is done: move to the state it ends in and enqueue the next step after commit; flushes. A publish
+    that replaced a first version schedules that version's removal (`first_version_lifetime` later)."""
     _move(recording, done_state(recording, step))
-    recording.progress, recording.heartbeat_at = 1.0, None
+    recording.progress, recording.heartbeat_at = (0.0 if recording.state is S.playable else 1.0), None
     db.session.flush()
     advance_recording(recording)
+    if step == PUBLISH and recording.first_prefix:
+        enqueue_after_commit(db.session, TASKS[REMOVE_FIRST_VERSION].schedule, args=(recording.id,),
+                             delay=first_version_lifetime())
+
+
+def first_version_lifetime() -> int:
+    """Seconds a replaced first version stays stored: a player that started on it holds URLs signed for up to
+    PLAYBACK_URL_TTL_SECONDS (playback.url_ttl), signed at the latest as the ladder was published, plus a margin."""
+    return int(current_app.config.get("PLAYBACK_URL_TTL_SECONDS", 300)) + FIRST_VERSION_GRACE_S
+
+
+def first_version_replaced(recording: Recording) -> bool:
+    """True when the ladder has replaced the recording's stored first version: it may go once its URLs expired."""
+    return bool(recording.first_prefix) and recording.state in STORED
 
 
 def fail(recording: Recording, step: str, message: str) -> None:
@@ -206,16 +247,16 @@ def unpublish(recording: Recording) -> bool:
 
 
 def _running() -> ColumnElement[bool]:
-    # A running step's state, or a download: `received` with a fresh heartbeat (set by `claim`).
+    # A running step's state, or a download or ladder: `received` or `playable` with a fresh heartbeat (`claim`).
     return Recording.state.in_(list(RUNNING)) | (
-        (Recording.state == S.received) & Recording.heartbeat_at.is_not(None)
+        Recording.state.in_(sorted(BEATING, key=lambda state: state.value)) & Recording.heartbeat_at.is_not(None)
         & (Recording.heartbeat_at >= stale_cutoff()))
 
 
 def is_running(recording: Recording) -> bool:
     """True while a step works on the recording (as `_running` says in SQL), so it cannot be deleted now."""
     return recording.state in RUNNING or (
-        recording.state is S.received and recording.heartbeat_at is not None
+        recording.state in BEATING and recording.heartbeat_at is not None
         and recording.heartbeat_at >= stale_cutoff())
 
 
@@ -231,6 +272,8 @@ def remove(recording: Recording) -> bool:
 
 
 def _retry_from(recording: Recording) -> RecordingState:
+    if recording.failed_step == LADDER and not recording.first_prefix:
+        return S.queued  # no first version left to play meanwhile
     step = STEPS.get(recording.failed_step or "")
     return step.retry_from if step else S.received
 
@@ -295,6 +338,8 @@ def requeue_stale(recording: Recording) -> None:
 
 
 def expire(recording: Recording) -> None:
-    """Mark the recording expired (its retention ended); flushes. Deleting its objects is the caller's part."""
+    """Mark the recording expired (its retention ended); flushes. Deleting its objects (the first version's too,
+    under the same prefix) is the caller's part."""
     _move(recording, S.expired)
+    recording.first_prefix = recording.first_renditions = None
     db.session.flush()

@@ -25,7 +25,7 @@ from core.media import THUMBNAILS
 from core.storage import Storage, get_storage
 from courses.models import Parent
 from recordings.models import Recording, RecordingState, WatchProgress
-from recordings.pipeline import STORED
+from recordings.pipeline import FIRST_VERSION_PLAYS, PUBLISH, STORED, done_state
 from recordings.publish import is_expired, recording_prefix
 
 DEFAULT_URL_TTL_S = 300
@@ -71,14 +71,31 @@ def recording_or_404(recording_uuid: str) -> Recording:
     return recording
 
 
+def first_version_plays(recording: Recording) -> bool:
+    """True while the recording's stored first version (a remux of the source) is what plays: the ladder runs."""
+    return bool(recording.first_prefix and recording.first_renditions) and recording.state in FIRST_VERSION_PLAYS
+
+
 def playable(recording: Recording) -> bool:
-    """True when parents may watch the recording: published and not expired."""
-    return recording.state == RecordingState.published and not is_expired(recording)
+    """True when parents may watch the recording: published (or its first version, when the course publishes
+    automatically: the ladder will end in `published`), and not expired."""
+    if recording.state is not RecordingState.published and not (
+            first_version_plays(recording) and done_state(recording, PUBLISH) is RecordingState.published):
+        return False
+    return not is_expired(recording)
 
 
 def playable_by_trainers(recording: Recording) -> bool:
-    """True when the course's trainers may watch the recording: published or waiting for their review, not expired."""
-    return recording.state in STORED and not is_expired(recording)
+    """True when the course's trainers may watch the recording: published, waiting for their review, or its first
+    version while the ladder runs; not expired."""
+    return (recording.state in STORED or first_version_plays(recording)) and not is_expired(recording)
+
+
+def _version(recording: Recording) -> tuple[str, dict[str, str]]:
+    # The prefix and files of what plays: the full ladder once stored (the first version is then on its way out).
+    if recording.state not in STORED and first_version_plays(recording):
+        return recording.first_prefix, recording.first_renditions
+    return recording_prefix(recording), recording.renditions or {}
 
 
 def _can_play(recording: Recording, *, trainers: bool) -> bool:
@@ -92,13 +109,19 @@ def _private(response):
 
 
 def rewrite_playlist(text: str, name: str, prefix: str, sign) -> str:
-    """Point every non-playlist URI of the playlist `name` at `sign(key)`; playlist URIs stay relative (ours)."""
-    folder = posixpath.dirname(name)
+    """Point every non-playlist URI of the playlist `name` at `sign(key)`; playlist URIs stay relative (ours).
+
+    Each key is signed once: a byte-range playlist (the first version) names one file on every segment, so its
+    init section and segments share one URL; the BYTERANGE attributes and tags are kept as they are."""
+    folder, signed = posixpath.dirname(name), {}
 
     def target(uri: str) -> str:
         if uri.endswith(".m3u8") or "://" in uri:
             return uri
-        return sign(prefix + posixpath.normpath(posixpath.join(folder, uri)))
+        key = prefix + posixpath.normpath(posixpath.join(folder, uri))
+        if key not in signed:
+            signed[key] = sign(key)
+        return signed[key]
 
     lines = []
     for line in text.splitlines():
@@ -117,21 +140,21 @@ def _signer(storage: Storage, filename: str | None = None):
 
 def serve_file(recording: Recording, name: str, *, trainers: bool = False):
     """A playlist (rewritten) or a captions file of a recording playable for parents (or for its `trainers`)."""
-    renditions = recording.renditions or {}
+    prefix, renditions = _version(recording)
     if not _can_play(recording, trainers=trainers) or name not in renditions or not name.endswith((".m3u8", ".vtt")):
         abort(404)
     storage = get_storage()
-    with storage.open(recording_prefix(recording) + name) as fh:
+    with storage.open(prefix + name) as fh:
         body = fh.read().decode("utf-8")
     if name.endswith(".m3u8"):
-        body = rewrite_playlist(body, name, recording_prefix(recording), _signer(storage))
+        body = rewrite_playlist(body, name, prefix, _signer(storage))
     response = make_response(body)
     response.headers["Content-Type"] = renditions[name] if name.endswith(".m3u8") else "text/vtt; charset=utf-8"
     return _private(response)
 
 
-def _mp4_name(recording: Recording) -> str | None:
-    return next((n for n in sorted(recording.renditions or {}) if n.endswith(".mp4") and "/" not in n), None)
+def _mp4_name(renditions: dict[str, str]) -> str | None:
+    return next((n for n in sorted(renditions) if n.endswith(".mp4") and "/" not in n), None)
 
 
 def _download_name(recording: Recording) -> str:
@@ -141,10 +164,10 @@ def _download_name(recording: Recording) -> str:
 
 def watch_context(recording: Recording, file_url, *, mode: str) -> dict:
     """What the watch page shows: playlist, MP4, poster and captions URLs for a playable recording."""
-    storage, prefix, renditions = get_storage(), recording_prefix(recording), recording.renditions or {}
+    storage, (prefix, renditions) = get_storage(), _version(recording)
     sign = _signer(storage)
     audio = mode == "audio" and AUDIO_PLAYLIST in renditions
-    mp4 = _mp4_name(recording)
+    mp4 = _mp4_name(renditions)
     captions = [Caption(file_url(name), posixpath.basename(name).split(".")[0][:8])
                 for name in sorted(renditions) if name.endswith(".vtt")]
     return {
@@ -156,9 +179,11 @@ def watch_context(recording: Recording, file_url, *, mode: str) -> dict:
         "mp4_url": sign(prefix + mp4) if mp4 else None,
         "download_url": _signer(storage, _download_name(recording))(prefix + mp4) if mp4 else None,
         "poster_url": sign(prefix + POSTER) if POSTER in renditions and not audio else None,
-        "chapters": [] if audio else _chapters(recording, sign, prefix),
+        "chapters": [] if audio else _chapters(recording, renditions, sign, prefix),
         "captions": captions,
-        "hls_js": url_for("static", filename="vendor/hls.min.js"),
+        # Audio-only needs no video or alternate-audio code: hls.js's light build (120 KB gzipped, not 190 KB);
+        # the video's master has its audio as an alternate rendition, which only the full build plays.
+        "hls_js": url_for("static", filename="vendor/hls.light.min.js" if audio else "vendor/hls.min.js"),
     }
 
 
@@ -175,9 +200,9 @@ class Chapter:
         return f"{minutes}:{seconds:02d}"
 
 
-def _chapters(recording: Recording, sign, prefix: str) -> list[Chapter]:
+def _chapters(recording: Recording, renditions: dict[str, str], sign, prefix: str) -> list[Chapter]:
     # The pipeline takes thumb_NN.jpg from the middle of each of media.THUMBNAILS equal parts (core.media).
-    names = sorted(name for name in recording.renditions or {} if THUMBNAIL.match(name))
+    names = sorted(name for name in renditions if THUMBNAIL.match(name))
     if not names or not recording.duration_s:
         return []
     part = recording.duration_s / THUMBNAILS

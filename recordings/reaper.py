@@ -1,9 +1,10 @@
 """The reaper's reads: running steps whose heartbeat stopped and waiting steps whose message was lost, each through
-its partial index, a batch at a time; the moves themselves are the transition table's (pipeline.requeue_batch)."""
+its partial index, a batch at a time; the moves themselves are the transition table's (pipeline.requeue_batch). And
+the replaced first versions whose scheduled removal was lost."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, literal, or_, select
@@ -11,7 +12,7 @@ from sqlalchemy import ColumnElement, literal, or_, select
 from core.db import utcnow
 from core.extensions import db
 from recordings.models import RUNNING_STATES, WAITING_STATES, Recording, RecordingState
-from recordings.pipeline import WAITING_FACTOR, requeue_batch, stale_cutoff
+from recordings.pipeline import STORED, WAITING_FACTOR, first_version_lifetime, requeue_batch, stale_cutoff
 
 #: Stale recordings the reaper reads, moves back and commits at a time, and the most batches per part and run: the
 #: next run goes on.
@@ -31,14 +32,19 @@ def _lost_cutoff(now: datetime | None = None) -> datetime:
 
 
 def _stale_running(now: datetime | None = None) -> ColumnElement[bool]:
-    """A running step that stopped sending heartbeats (`ix_recordings_running`)."""
+    """A running step that stopped sending heartbeats (`ix_recordings_running`): in `playable` only a ladder that had
+    one (without a heartbeat it waits for its turn)."""
     cutoff = stale_cutoff(now)
-    return _state_in(RUNNING_STATES) & or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < cutoff)
+    waiting = Recording.state == literal(RecordingState.playable, Recording.state.type, literal_execute=True)
+    return _state_in(RUNNING_STATES) & or_(Recording.heartbeat_at < cutoff,
+                                           Recording.heartbeat_at.is_(None) & ~waiting)
 
 
 def _lost_waiting(now: datetime | None = None) -> ColumnElement[bool]:
-    """A waiting step whose message was lost: unchanged for WAITING_FACTOR stale periods (`ix_recordings_waiting`)."""
-    return _state_in(WAITING_STATES) & (Recording.updated_at < _lost_cutoff(now))
+    """A waiting step whose message was lost: unchanged for WAITING_FACTOR stale periods (`ix_recordings_waiting`),
+    and not a download or ladder that runs in it (a fresh heartbeat)."""
+    not_running = or_(Recording.heartbeat_at.is_(None), Recording.heartbeat_at < stale_cutoff(now))
+    return _state_in(WAITING_STATES) & (Recording.updated_at < _lost_cutoff(now)) & not_running
 
 
 class _Stale(NamedTuple):
@@ -70,3 +76,15 @@ def requeue_stale_recordings(*, now: datetime | None = None) -> int:
             if len(rows) < REAP_BATCH:
                 break
     return requeued
+
+
+def replaced_first_versions(*, now: datetime | None = None) -> list[int]:
+    """Up to REAP_BATCH recordings whose first version the ladder replaced more than a URL lifetime ago and is still
+    stored (`ix_recordings_first_version`): their scheduled removal was lost."""
+    cutoff = (now or utcnow()) - timedelta(seconds=first_version_lifetime())
+    query = (select(Recording.id)
+             .where(Recording.first_prefix.is_not(None), Recording.updated_at < cutoff,
+                    Recording.state.in_([literal(state, Recording.state.type, literal_execute=True)
+                                         for state in sorted(STORED, key=lambda state: state.value)]))
+             .order_by(Recording.updated_at).limit(REAP_BATCH))
+    return list(db.session.scalars(query))

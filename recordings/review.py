@@ -10,11 +10,12 @@ import logging
 
 from flask_babel import lazy_gettext as _l
 
+from accounts.models import User
 from core.db import utcnow
 from core.extensions import db
 from core.queue import enqueue_after_commit
 from core.storage import Storage, StorageError
-from recordings import notify, pipeline, publish, steps
+from recordings import consent, notify, pipeline, publish, steps
 from recordings.errors import RecordingError
 from recordings.models import Recording, RecordingState
 
@@ -23,16 +24,23 @@ MSG_NOT_PUBLISHED = _l("Deze opname is niet gepubliceerd voor ouders.")
 MSG_EXPIRED = _l("Deze opname is verlopen en kan niet meer gepubliceerd worden.")
 MSG_RUNNING = _l("Aan deze opname wordt nu gewerkt. Verwijderen kan zodra die stap klaar of mislukt is.")
 MSG_NOT_RETRYABLE = _l("Opnieuw proberen helpt hier niet. Upload de video opnieuw.")
+MSG_CONSENT = _l("Niet iedereen die erbij was, vond opnemen goed. Bevestig eerst dat je de opname toch wilt "
+                 "gebruiken.")
 MSG_STORAGE = _l("De opname kon niet helemaal uit de opslag worden gewist. Probeer het later opnieuw.")
 
 log = logging.getLogger(__name__)
 
 
-def publish_to_parents(recording: Recording) -> bool:
+def publish_to_parents(recording: Recording, *, confirmed_by: User | None = None) -> bool:
     """Publish a reviewed recording to parents; flushes. The first time, the "recording ready" messages are enqueued
-    (after commit) and True returned; parents told before are not told again. RecordingError when not in review."""
+    (after commit) and True returned; parents told before are not told again. RecordingError when not in review,
+    or when a parent present without consent is not confirmed (`confirmed_by`: the trainer who ticked it)."""
     if publish.is_expired(recording):
         raise RecordingError(str(MSG_EXPIRED))
+    if recording.needs_consent_confirmation:
+        if confirmed_by is None:
+            raise RecordingError(str(MSG_CONSENT), field="confirm_without_consent")
+        consent.confirm(recording, confirmed_by)
     if not pipeline.publish(recording):
         raise RecordingError(str(MSG_NOT_IN_REVIEW))
     if recording.published_at is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from core.extensions import db
 from core.storage import file_sha256, get_storage
 from courses.models import Course
+from recordings.consent import take_snapshot
 from recordings.errors import RecordingError
 from recordings.files import (
     copy_stream,
@@ -71,6 +72,7 @@ def create_recording(workshop_session: WorkshopSession, *, source: RecordingSour
                           source_url=source_url)
     db.session.add(recording)
     db.session.flush()
+    take_snapshot(recording, workshop_session)  # who was present, who had consented (issue 17)
     return recording
 
 

@@ -1,4 +1,5 @@
-"""The bodies of the download, probe and transcode steps, and `run_step`, which claims and runs any step.
+"""The bodies of the download, probe (with the first playable version) and transcode steps, and `run_step`, which
+claims and runs any step.
 
 Each body records its result through pipeline.py (finish or fail); the publish step's body is in publish.py.
 """
@@ -19,8 +20,9 @@ from flask_babel import lazy_gettext as _l
 from core import media, safefetch
 from core.db import utcnow
 from core.extensions import db
-from core.storage import StorageError
-from recordings import heartbeat, pipeline
+from core.media import remux
+from core.storage import StorageError, get_storage
+from recordings import heartbeat, pipeline, publish
 from recordings.errors import RecordingError
 from recordings.files import (
     READ_CHUNK,
@@ -31,10 +33,11 @@ from recordings.files import (
     max_upload_bytes,
     output_dir,
     too_large_message,
+    work_dir,
     work_root,
 )
 from recordings.models import Recording, RecordingState
-from recordings.pipeline import DOWNLOAD, PROBE, PUBLISH, TRANSCODE
+from recordings.pipeline import DOWNLOAD, LADDER, PROBE, PUBLISH, TRANSCODE
 from recordings.services import store_original
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,8 @@ FINAL = (*MESSAGES.values(), MSG_UNUSABLE, MSG_LINK_EXPIRED, MSG_LINK_REFUSED)
 #: Errors worth Huey's retry while the task has retries left (a StorageError only when it says it is transient).
 TRANSIENT = (StorageError, requests.RequestException)
 #: The plain message of a step that gives up after storage or network errors.
-GIVE_UP = {DOWNLOAD: MSG_DOWNLOAD, PROBE: MSG_STORAGE, TRANSCODE: MSG_STORAGE, PUBLISH: MSG_STORAGE}
+GIVE_UP = {DOWNLOAD: MSG_DOWNLOAD, PROBE: MSG_STORAGE, TRANSCODE: MSG_STORAGE, LADDER: MSG_STORAGE,
+           PUBLISH: MSG_STORAGE}
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -122,29 +126,101 @@ def media_message(exc: media.MediaError) -> str:
 
 
 def run_probe(recording: Recording) -> None:
-    """Probe the original; record its facts and queue it, or fail with a plain message."""
+    """Probe the original; record its facts, publish a first playable version when the source allows one, and
+    move on (to `playable` or `queued`), or fail with a plain message."""
+    max_gop_s = first_max_gop_s()
     try:
-        info = media.probe(fetch_original(recording))
+        # Sampled when a first version may follow: the remux checks every keyframe gap anyway (its segments'
+        # lengths), and the ladder probes in full before it runs (run_transcode).
+        info = media.probe(fetch_original(recording), sample=max_gop_s > 0)
     except media.MediaError as exc:
         log.info("recording %s failed the probe: %s %s", recording.id, exc.message, exc.detail[-300:])
         pipeline.fail(recording, PROBE, media_message(exc))
         return
+    # The first version before any column changes: a flush would lock the row (PostgreSQL) or the database
+    # (SQLite) until the commit, and the heartbeat thread, which the remux waits for, would wait on that lock.
+    if remux.qualifies(info, max_gop_s=max_gop_s):
+        publish_first_version(recording, info, max_gop_s=max_gop_s)
     recording.duration_s, recording.width, recording.height = info.duration_s, info.width, info.height
     recording.probe = {k: getattr(info, k) for k in info.__dataclass_fields__}
     pipeline.finish(recording, PROBE)
 
 
+def first_max_gop_s() -> float:
+    """The longest keyframe interval of a source that gets a first version (MEDIA_FIRST_PLAYABLE_MAX_GOP_S; 0: none)."""
+    value = current_app.config.get("MEDIA_FIRST_PLAYABLE_MAX_GOP_S")
+    return float(remux.FIRST_MAX_GOP_S if value is None else value)
+
+
+def first_prefix(recording: Recording) -> str:
+    """Where the recording's first version is stored: `first/` under its own prefix (deleted with it)."""
+    return publish.recording_prefix(recording) + "first/"
+
+
+def publish_first_version(recording: Recording, info: media.ProbeResult, *,
+                          max_gop_s: float = remux.FIRST_MAX_GOP_S) -> bool:
+    """Remux the original into the first playable version and publish it under `first_prefix` (the probe step's
+    heartbeat runs meanwhile); True when it is stored. A segment longer than `max_gop_s` (a keyframe gap the probe's
+    first minutes did not show), or any ffmpeg, disk or storage trouble, only means no first version: the
+    recording goes the normal way."""
+    folder, prefix, storage = work_dir(recording) / "first", first_prefix(recording), get_storage()
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        # Nothing may flush in here (see run_probe): the heartbeat thread updates the row on its own connection.
+        with db.session.no_autoflush, heartbeat.heartbeats(recording.id, PROBE):
+            result = remux.remux(fetch_original(recording), folder, info=info)
+            if result.longest_segment_s > max_gop_s + remux.SEGMENT_SLACK_S:
+                raise media.MediaError(f"a {result.longest_segment_s:.1f}-s segment (over {max_gop_s:g} s)")
+            # Three objects (master, media playlist, the one fMP4 file): moved into local storage, not copied.
+            for name, content_type in sorted(result.files.items()):
+                storage.adopt_file(prefix + name, folder / name, content_type=content_type,
+                                   cache_control=publish.cache_control_for(name))
+    except (media.MediaError, OSError, StorageError) as exc:
+        log.warning("recording %s: no first playable version (%s)", recording.id, exc)
+        _delete_quietly(storage, prefix)
+        return False
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    recording.first_prefix, recording.first_renditions = prefix, result.files
+    recording.playable_at = recording.playable_at or utcnow()
+    return True
+
+
+def _delete_quietly(storage, prefix: str) -> None:
+    try:
+        storage.delete_prefix(prefix)
+    except (StorageError, OSError) as exc:  # left for the recording's expiry or deletion, which take its prefix
+        log.warning("could not delete the half-published first version %s: %s", prefix, exc)
+
+
+def remove_first_version(recording: Recording) -> int:
+    """Delete the stored first version the full ladder replaced and forget it; flushes; network. Returns how many
+    objects were deleted (0 when it was gone already: safe to run twice)."""
+    if not pipeline.first_version_replaced(recording):
+        return 0
+    deleted = get_storage().delete_prefix(recording.first_prefix)
+    recording.first_prefix = recording.first_renditions = None
+    db.session.flush()
+    return deleted
+
+
 def run_transcode(recording: Recording) -> None:
-    """Transcode the original into a fresh output folder, reporting progress; record the renditions."""
+    """Transcode the original into a fresh output folder, reporting progress; record the renditions. Runs as the
+    transcode step, or as the ladder step while a first version plays."""
+    step = pipeline.transcode_step(recording.state)
     out = output_dir(recording)
     shutil.rmtree(out, ignore_errors=True)  # leftovers of a run whose worker died
     if not enough_disk_to_transcode(recording):
-        pipeline.fail(recording, TRANSCODE, str(MSG_DISK))
+        pipeline.fail(recording, step, str(MSG_DISK))
         return
     config = current_app.config
     try:
+        info = media.ProbeResult(**recording.probe)
+        if info.keyframes_sampled:  # the probe read the first and last minutes only: the ladder needs every gap
+            info = media.probe(fetch_original(recording))
+            recording.probe = {k: getattr(info, k) for k in info.__dataclass_fields__}
         result = media.transcode(
-            fetch_original(recording), out, info=media.ProbeResult(**recording.probe),
+            fetch_original(recording), out, info=info,
             max_gop_s=float(config.get("MEDIA_MAX_GOP_S") or DEFAULT_MAX_GOP_S),
             timeout_s=config.get("MEDIA_TRANSCODE_TIMEOUT_S") or DEFAULT_TRANSCODE_TIMEOUT_S,
             small=bool(config.get("MEDIA_SMALL_LADDER")), on_progress=_progress_reporter(recording))
@@ -154,10 +230,10 @@ def run_transcode(recording: Recording) -> None:
         full = disk_filled_up(recording, exc)
         log.warning("recording %s transcode failed%s: %s", recording.id, " (disk full)" * full, exc)
         shutil.rmtree(out, ignore_errors=True)  # no partial segments left behind
-        pipeline.fail(recording, TRANSCODE, str(MSG_DISK if full else MSG_TRANSCODE))
+        pipeline.fail(recording, step, str(MSG_DISK if full else MSG_TRANSCODE))
         return
     recording.renditions = result.files
-    pipeline.finish(recording, TRANSCODE)
+    pipeline.finish(recording, step)
 
 
 def _progress_reporter(recording: Recording) -> Callable[[float], None]:

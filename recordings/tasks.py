@@ -1,4 +1,5 @@
-"""Pipeline steps run by the worker: download, probe, transcode, and the stale-step reaper (thin: steps.py works)."""
+"""Pipeline steps run by the worker: download, probe, transcode, the stale-step reaper, and the removal of replaced
+first versions (thin: steps.py works)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from huey import crontab
 from core.extensions import db
 from core.queue import periodic_task, task
 from recordings import pipeline, reaper, steps, uploads
+from recordings.models import Recording
 
 
 @task(name="recordings.download", retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -23,8 +25,20 @@ def probe_recording(recording_id: int, task=None) -> None:
 
 @task(name="recordings.transcode", retries=2, retry_delay=60, retry_backoff=2, context=True)
 def transcode_recording(recording_id: int, task=None) -> None:
-    """Transcode the original into the HLS ladder, poster and MP4 in the recording's work folder."""
-    steps.run_step(recording_id, pipeline.TRANSCODE, steps.run_transcode, task)
+    """Transcode the original into the HLS ladder, poster and MP4 in the recording's work folder (the ladder step
+    when a first version plays meanwhile)."""
+    recording = db.session.get(Recording, recording_id)
+    step = pipeline.transcode_step(recording.state) if recording is not None else pipeline.TRANSCODE
+    steps.run_step(recording_id, step, steps.run_transcode, task)
+
+
+@task(name=pipeline.REMOVE_FIRST_VERSION, retries=3, retry_delay=300)
+def remove_first_version(recording_id: int) -> None:
+    """Delete a first version the full ladder replaced, scheduled once its URLs have expired; safe to run twice."""
+    recording = db.session.get(Recording, recording_id)
+    if recording is not None and pipeline.first_version_replaced(recording):
+        steps.remove_first_version(recording)
+        db.session.commit()
 
 
 @periodic_task(crontab(minute="*/2"), name="recordings.reap_stale_steps")
@@ -34,3 +48,10 @@ def reap_stale_steps() -> None:
     reaper.requeue_stale_recordings()
     uploads.remove_stale_uploads()
     db.session.commit()
+
+
+@periodic_task(crontab(minute="*/10"), name="recordings.reap_first_versions")
+def reap_first_versions() -> None:
+    """Remove the replaced first versions whose scheduled removal was lost (their URLs expired long ago)."""
+    for recording_id in reaper.replaced_first_versions():
+        remove_first_version(recording_id)

@@ -15,8 +15,10 @@ from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
 
+from accounts.models import User
 from core.db import utcnow
 from core.extensions import db
+from recordings.consent import confirm
 from recordings.errors import DiskFullError, RecordingError
 from recordings.files import (
     READ_CHUNK,
@@ -40,8 +42,12 @@ def _upload_dir(upload_id: str) -> Path:
     return work_root() / "uploads" / upload_id
 
 
-def start_upload(workshop_session: WorkshopSession, *, user_id: int, filename: str, total: int) -> str:
-    """Reserve a resumable upload of `total` bytes and return its id."""
+def start_upload(workshop_session: WorkshopSession, *, user_id: int, filename: str, total: int,
+                 confirmed: bool = False) -> str:
+    """Reserve a resumable upload of `total` bytes and return its id.
+
+    :param confirmed: the trainer confirmed it although parents present had not consented (recordings/consent.py).
+    """
     if total <= 0:
         raise RecordingError(str(_l("Dit bestand is leeg.")), field="file")
     if total > max_upload_bytes():
@@ -50,7 +56,8 @@ def start_upload(workshop_session: WorkshopSession, *, user_id: int, filename: s
     upload_id = secrets.token_hex(16)
     folder = _upload_dir(upload_id)
     folder.mkdir(parents=True)
-    meta = {"session_id": workshop_session.id, "user_id": user_id, "filename": safe_name(filename), "total": total}
+    meta = {"session_id": workshop_session.id, "user_id": user_id, "filename": safe_name(filename), "total": total,
+            "confirmed": confirmed}
     (folder / "meta.json").write_text(json.dumps(meta))
     (folder / "data").touch()
     return upload_id
@@ -96,10 +103,13 @@ def finish_upload(upload_id: str, *, user_id: int) -> Recording:
         raise RecordingError(str(_l("De upload is nog niet compleet.")))
     workshop_session = db.session.get(WorkshopSession, meta["session_id"])
     try:
-        return receive_file(workshop_session, _upload_dir(upload_id) / "data", meta["filename"],
-                            source=RecordingSource.upload)
+        recording = receive_file(workshop_session, _upload_dir(upload_id) / "data", meta["filename"],
+                                 source=RecordingSource.upload)
     finally:
         cancel_upload(upload_id)
+    if meta.get("confirmed"):
+        confirm(recording, db.session.get(User, user_id))
+    return recording
 
 
 def cancel_upload(upload_id: str) -> None:

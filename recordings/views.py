@@ -28,11 +28,13 @@ from accounts.forms import EmptyForm
 from core.extensions import csrf, db
 from core.jitsi import JitsiSignatureError, verify_jaas_signature
 from courses.services import can_manage
-from recordings import captions, playback, review, services, steps, uploads
+from recordings import captions, consent, playback, review, services, steps, uploads
 from recordings.errors import RecordingError
 from recordings.files import max_upload_bytes
 from recordings.forms import CaptionForm, UploadForm
 from recordings.models import STATE_LABELS, Recording, RecordingSource, RecordingState
+from sessions import presence
+from sessions import services as session_services
 from sessions.access import session_or_403
 
 bp = Blueprint("recordings", __name__)
@@ -41,7 +43,7 @@ S = RecordingState
 CONTENT_RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19})$")  # 19 digits: no int conversion limit hit
 DEFAULT_WEBHOOK_TOLERANCE_S = 300
 REFRESH_S = 5
-BUSY = {S.received, S.probing, S.queued, S.transcoding, S.transcoded, S.publishing}
+BUSY = {S.received, S.probing, S.playable, S.queued, S.transcoding, S.transcoded, S.publishing}
 
 
 @bp.app_template_filter("recording_state")
@@ -67,17 +69,24 @@ def upload(session_id: int):
     workshop_session = session_or_403(session_id)
     request.max_content_length = max_upload_bytes() + 1024 * 1024  # the form fields around the file
     form = UploadForm()
+    without_consent = consent.present_without_consent(workshop_session)
     if form.validate_on_submit():
-        try:
-            recording = services.receive_stream(workshop_session, form.file.data.stream, form.file.data.filename,
-                                                source=RecordingSource.upload)
-        except RecordingError as exc:
-            form.file.errors.append(exc.message)
+        if without_consent and not form.confirm_without_consent.data:
+            form.confirm_without_consent.errors.append(_("Vink dit aan om de opname toch te uploaden."))
         else:
-            db.session.commit()
-            flash(_("De video is ontvangen. We zetten hem nu om."), "success")
-            return redirect(url_for("recordings.status", recording_id=recording.id))
+            try:
+                recording = services.receive_stream(workshop_session, form.file.data.stream,
+                                                    form.file.data.filename, source=RecordingSource.upload)
+            except RecordingError as exc:
+                form.file.errors.append(exc.message)
+            else:
+                if form.confirm_without_consent.data:
+                    consent.confirm(recording, current_user)
+                db.session.commit()
+                flash(_("De video is ontvangen. We zetten hem nu om."), "success")
+                return redirect(url_for("recordings.status", recording_id=recording.id))
     return render_template("recordings/upload.html", form=form, workshop_session=workshop_session,
+                           without_consent=without_consent,
                            recordings=services.recordings_for_session(workshop_session),
                            max_bytes=max_upload_bytes(), state_labels=STATE_LABELS), \
         400 if form.errors else 200  # a missing CSRF token too (the view is exempt from CSRFProtect, see below)
@@ -89,9 +98,14 @@ def start_upload(session_id: int):
     workshop_session = session_or_403(session_id)
     data = request.get_json(silent=True)
     data = data if isinstance(data, dict) else {}  # a JSON list or string is no upload description
+    without_consent = consent.present_without_consent(workshop_session)
+    if without_consent and data.get("confirm_without_consent") is not True:
+        return jsonify(error=_("Vink eerst aan dat je de opname toch wilt uploaden."), field="confirm_without_consent",
+                       without_consent=[p.name for p in without_consent]), 409
     try:
         upload_id = uploads.start_upload(workshop_session, user_id=current_user.id,
-                                         filename=str(data.get("filename") or ""), total=int(data.get("size") or 0))
+                                         filename=str(data.get("filename") or ""), total=int(data.get("size") or 0),
+                                         confirmed=bool(without_consent))
     except (RecordingError, ValueError, TypeError, OverflowError) as exc:  # "size": "x", [1], 1e400
         status = getattr(exc, "status", None) or (413 if "groot" in str(exc) else 422)
         return jsonify(error=getattr(exc, "message", str(exc))), status
@@ -163,8 +177,12 @@ def jaas_webhook():
         event = json.loads(body)
     except ValueError:
         return jsonify(error="body is not JSON"), 400
+    event = event if isinstance(event, dict) else {}
     try:
-        outcome = services.receive_jaas_event(event if isinstance(event, dict) else {})
+        if event.get("eventType") in presence.JAAS_EVENTS:  # attendance (sessions.presence)
+            outcome = presence.receive_jaas_participant(event, is_invited=session_services.is_invited)
+        else:
+            outcome = services.receive_jaas_event(event)
         db.session.commit()
     except IntegrityError:  # the same event delivered twice at once
         db.session.rollback()
@@ -198,8 +216,9 @@ def _status_page(recording: Recording, caption_form: CaptionForm, status: int = 
         "recordings/status.html", recording=recording, form=EmptyForm(), state_label=STATE_LABELS[recording.state],
         busy=busy, percent=round((recording.progress or 0) * 100), refresh_s=REFRESH_S,
         caption_form=caption_form, captions=captions.captions_of(recording), player=_player(recording),
-        retryable=steps.retryable(recording), deletable=review.deletable(recording)), status)
-    if busy:
+        retryable=steps.retryable(recording), deletable=review.deletable(recording),
+        without_consent=consent.parents_without_consent(recording)), status)
+    if busy and not playback.first_version_plays(recording):  # a reload would stop the first version playing
         response.headers["Refresh"] = str(REFRESH_S)  # a live progress bar without JavaScript
     response.headers["Cache-Control"] = "no-store"  # the player carries signed media URLs
     return response
@@ -238,7 +257,9 @@ def retry(recording_id: int):
 @bp.post("/recordings/<int:recording_id>/publish")
 @login_required
 def publish(recording_id: int):
-    return _review_step(recording_id, review.publish_to_parents, lambda told: (
+    # The trainer's tick on the status page, asked when a parent present had not consented to being recorded.
+    confirmed_by = current_user if request.form.get("confirm_without_consent") else None
+    return _review_step(recording_id, lambda r: review.publish_to_parents(r, confirmed_by=confirmed_by), lambda told: (
         _("De opname is gepubliceerd. Ouders krijgen nu een bericht.") if told else
         _("Ouders kunnen de opname weer bekijken. Ze krijgen er niet opnieuw een bericht over.")))
 

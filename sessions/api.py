@@ -1,8 +1,9 @@
-"""Live sessions in the JSON API: schedule, reschedule, cancel (one date or a series), list, attendance."""
+"""Live sessions in the JSON API: schedule, reschedule, cancel (one date or a series), list, attendance; a local
+time that occurs twice (the night the clocks go back) needs its UTC offset."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import abort, g, jsonify
 from sqlalchemy import Select, String, func, select
@@ -53,7 +54,10 @@ SCHEDULE_INPUT = {
         "title": {"type": "string", "maxLength": 200},
         "description": {"type": "string", "maxLength": 5000},
         "kind": {"type": "string", "enum": [k.value for k in SessionKind]},
-        "starts_at": {"type": "string", "maxLength": 40, "description": "Local start, YYYY-MM-DDTHH:MM, in `timezone`"},
+        "starts_at": {"type": "string", "maxLength": 40,
+                      "description": "Local start, YYYY-MM-DDTHH:MM, in `timezone`; with its UTC offset "
+                                     "(YYYY-MM-DDTHH:MM+01:00) when the time occurs twice (the night the clocks go "
+                                     "back): without it that is a 422"},
         "ends_at": {"type": "string", "maxLength": 10,
                     "description": "Local end HH:MM (same day); or give duration_minutes"},
         "duration_minutes": {"type": "integer", "minimum": 5, "maximum": 480},
@@ -94,14 +98,40 @@ def _parse(value: str, kind, field: str, hint: str):
         raise ApiInputError(f"Use {hint}.", field=field) from None
 
 
-def _when(body: dict, default_minutes: int) -> tuple[datetime, int]:
-    starts_local = _parse(body["starts_at"], datetime.fromisoformat, "starts_at", "YYYY-MM-DDTHH:MM")
-    if starts_local.tzinfo is not None:
-        raise ApiInputError("Give the local time without an offset; the zone goes in `timezone`.", field="starts_at")
+def _iso_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _fold(starts: datetime, tzid: str) -> tuple[datetime, int | None]:
+    """The local time without its offset, and which occurrence the offset picks when the time occurs twice."""
+    offset, naive = starts.utcoffset(), starts.replace(tzinfo=None)
+    if offset is None:
+        return naive, None
+    first, second = scheduling.offsets_at(naive, tzid)
+    if offset not in (first, second):
+        raise ApiInputError(f"{naive:%Y-%m-%dT%H:%M} in {tzid} is at UTC{_iso_offset(first)}, not "
+                            f"{_iso_offset(offset)}: give the local time in `timezone`.", field="starts_at")
+    return naive, (None if first == second else 0 if offset == first else 1)
+
+
+def _when(body: dict, default_minutes: int, tzid: str) -> tuple[datetime, int, int | None]:
+    starts_local, fold = _fold(_parse(body["starts_at"], datetime.fromisoformat, "starts_at", "YYYY-MM-DDTHH:MM"),
+                               tzid)
     if "ends_at" in body:
         end = _parse(body["ends_at"], lambda v: datetime.strptime(v, "%H:%M").time(), "ends_at", "HH:MM")
-        return starts_local, scheduling.minutes_between(starts_local, datetime.combine(starts_local.date(), end))
-    return starts_local, body.get("duration_minutes", default_minutes)
+        return (starts_local, scheduling.minutes_between(starts_local, datetime.combine(starts_local.date(), end)),
+                fold)
+    return starts_local, body.get("duration_minutes", default_minutes), fold
+
+
+def _ambiguous(exc: scheduling.AmbiguousTimeError, starts_local: datetime) -> ApiInputError:
+    local, (summer, winter) = f"{exc.local:%Y-%m-%dT%H:%M}", exc.offsets
+    how = (f"give its offset: {local}{_iso_offset(summer)} (summer time) or {local}{_iso_offset(winter)} "
+           "(winter time)" if exc.local.date() == starts_local.date()
+           else "schedule that date on its own with its offset, or choose another time")
+    return ApiInputError(f"{local} occurs twice in {exc.tzid} (the clocks go back an hour that night): {how}.",
+                         field="starts_at")
 
 
 #: Columns the API shows as they are stored.
@@ -130,11 +160,20 @@ def _invitees(course: Course, ids: list[int] | None):
 
 
 def _schedule(course: Course, body: dict) -> list[WorkshopSession]:
-    starts_local, minutes = _when(body, 60)
+    tzid = body.get("timezone", course.timezone)
+    starts_local, minutes, fold = _when(body, 60, tzid)
+    try:
+        return _schedule_at(course, body, starts_local, minutes, fold=fold)
+    except scheduling.AmbiguousTimeError as exc:
+        raise _ambiguous(exc, starts_local) from None
+
+
+def _schedule_at(course: Course, body: dict, starts_local: datetime, minutes: int, *,
+                 fold: int | None) -> list[WorkshopSession]:
     values = dict(title=body["title"], timezone=body.get("timezone", course.timezone), duration_minutes=minutes,
                   kind=SessionKind(body.get("kind", "workshop")), recorded=body.get("recorded", False),
                   description=body.get("description", ""), lobby_minutes=body.get("lobby_minutes", 15),
-                  invitees=_invitees(course, body.get("invitee_ids")))
+                  invitees=_invitees(course, body.get("invitee_ids")), fold=fold)
     if "count" in body or "until" in body:
         until = _parse(body["until"], date.fromisoformat, "until", "YYYY-MM-DD") if "until" in body else None
         series = scheduling.schedule_series(course, first_local=starts_local, count=body.get("count"), until=until,
@@ -175,9 +214,13 @@ def reschedule_session(session_id: int):
     workshop_session = api_session_or_404(session_id)
     body = json_body(RESCHEDULE_INPUT)
     try:
-        starts_local, minutes = _when(body, workshop_session.duration_minutes)
-        scheduling.reschedule_session(workshop_session, starts_local=starts_local, timezone=body.get("timezone"),
-                                      duration_minutes=minutes)
+        starts_local, minutes, fold = _when(body, workshop_session.duration_minutes,
+                                            body.get("timezone") or workshop_session.timezone)
+        try:
+            scheduling.reschedule_session(workshop_session, starts_local=starts_local, timezone=body.get("timezone"),
+                                          duration_minutes=minutes, fold=fold)
+        except scheduling.AmbiguousTimeError as exc:
+            raise _ambiguous(exc, starts_local) from None
     except DomainError:
         db.session.rollback()
         raise

@@ -1,5 +1,5 @@
-"""Workshop sessions as calendar events: UIDs, EventSpecs, .ics bytes, a parent's calendar links and the iTIP
-e-mails (what to send, never when: that is sessions.outbox).
+"""Workshop sessions as calendar events: UIDs, EventSpecs, .ics bytes and a parent's calendar links (the iTIP
+e-mails around them are sessions.invite_messages; when they go is sessions.outbox).
 
 A single session is one VEVENT with its own UID. A weekly series is ONE event (ical.md §5), so a parent gets
 one invite: a master with RRULE COUNT from the original starts, EXDATE for cancelled dates and one
@@ -10,16 +10,17 @@ whole UID (CANCEL_ALL).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-from flask import current_app, render_template
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from core import ical, mail
+from core import ical
 from core.db import utcnow
 from core.urls import external_url
 from courses.links import parent_feed_token
@@ -94,19 +95,48 @@ def _itip_bytes(specs: list[ical.EventSpec], cancel: bool) -> bytes:
     return ical.to_bytes(ical.build_cancel(specs) if cancel else ical.build_invite(specs, "REQUEST"))
 
 
+def in_language(specs: list[ical.EventSpec], sessions: list[WorkshopSession], language: str) -> list[ical.EventSpec]:
+    """The events with the titles and descriptions the trainer wrote in `language` (else the Dutch ones) and the
+    join link labelled in it (feeds, downloads and invites alike)."""
+    singles = {session_uid(s): s for s in sessions if s.series_id is None}
+    # A series' master and overrides are found by their Dutch texts (they share the series' UID).
+    titles = {s.title: s.text_in(language, "title") for s in sessions}
+    descriptions = {s.description: s.text_in(language, "description") for s in sessions if s.description}
+    with force_locale(language):
+        label = _("Meedoen met de bijeenkomst")
+
+    def localised(spec: ical.EventSpec) -> ical.EventSpec:
+        single = singles.get(spec.uid)
+        summary = single.text_in(language, "title") if single else titles.get(spec.summary, spec.summary)
+        description = (single.text_in(language, "description") if single
+                       else descriptions.get(spec.description, spec.description))
+        return dataclasses.replace(spec, summary=summary, description=description or "",
+                                   join_label=label if spec.join_url else None)
+
+    return [localised(spec) for spec in specs]
+
+
+def _for_parent(specs: list[ical.EventSpec], sessions: list[WorkshopSession], parent: Parent | None):
+    return in_language(specs, sessions, parent.language) if parent is not None and parent.language else specs
+
+
 def invite_ics(workshop_session: WorkshopSession, parent: Parent, method: str = "REQUEST") -> bytes:
-    """The iTIP REQUEST or CANCEL for one parent (only that parent as ATTENDEE, DTSTAMP = now); flushes."""
+    """The iTIP REQUEST or CANCEL for one parent (only that parent as ATTENDEE, DTSTAMP = now), in their language;
+    flushes."""
     link = join_url(parent, workshop_session)
-    return _itip_bytes([event_spec(workshop_session, parent=parent, stamp=utcnow(), link=link)], method == "CANCEL")
+    specs = [event_spec(workshop_session, parent=parent, stamp=utcnow(), link=link)]
+    return _itip_bytes(_for_parent(specs, [workshop_session], parent), method == "CANCEL")
 
 
 def download_ics(workshop_session: WorkshopSession, parent: Parent | None = None) -> bytes:
-    """A PUBLISH .ics for "add to calendar" (no ATTENDEE): the session, or its whole series; flushes."""
+    """A PUBLISH .ics for "add to calendar" (no ATTENDEE): the session, or its whole series, in the parent's
+    language; flushes."""
     if workshop_session.series is not None:
         specs = series_specs(workshop_session.series, parent=parent)
+        sessions = list(workshop_session.series.sessions)
     else:
-        specs = [event_spec(workshop_session, link=join_url(parent, workshop_session))]
-    return ical.to_bytes(ical.build_invite(specs, "PUBLISH"))
+        specs, sessions = [event_spec(workshop_session, link=join_url(parent, workshop_session))], [workshop_session]
+    return ical.to_bytes(ical.build_invite(_for_parent(specs, sessions, parent), "PUBLISH"))
 
 
 # --- a weekly series as one event --------------------------------------------------------------------------------
@@ -195,53 +225,39 @@ def series_ics(series: WorkshopSeries, parent: Parent, scope: str = FULL,
                workshop_session: WorkshopSession | None = None) -> bytes:
     """The iTIP REQUEST or CANCEL of a series for one parent (only that parent as ATTENDEE, DTSTAMP = now)."""
     specs = series_specs(series, parent=parent, stamp=utcnow(), scope=scope, workshop_session=workshop_session)
-    return _itip_bytes(specs, scope in CANCEL_SCOPES)
+    return _itip_bytes(_for_parent(specs, list(series.sessions), parent), scope in CANCEL_SCOPES)
 
 
-# --- the e-mails, in the parent's language -----------------------------------------------------------------------
+# --- dates in the parent's language ------------------------------------------------------------------------------
+
+
+# One format per locale for everything a parent reads (pages, mails, SMS, .ics descriptions): the locale's full date
+# ("maandag 7 december 2026", "الاثنين، ٧ ديسمبر ٢٠٢٦" as Babel gives it), its short time, glued the locale's way;
+# SMS use the locale's short weekday-day-month skeleton instead of the full date.
+DATE_FORMAT, SHORT_DATE_SKELETON, TIME_FORMAT = "full", "MMMEd", "short"
+
+
+def local_date(moment: datetime, tzid: str, language: str, *, short: bool = False) -> str:
+    """The local date of a UTC instant in `language`: full, or (short, for SMS) weekday, day and month."""
+    zone = ZoneInfo(tzid)
+    if short:
+        return format_skeleton(SHORT_DATE_SKELETON, moment, tzinfo=zone, locale=language)
+    return format_date(moment.astimezone(zone).date(), DATE_FORMAT, locale=language)
+
+
+def local_time(moment: datetime, tzid: str, language: str) -> str:
+    """The local time of a UTC instant in `language` (the locale's short time: "19:00", "7:00 م")."""
+    # CLDR puts a narrow no-break space before "PM": a plain one keeps an English SMS in the GSM alphabet.
+    return format_time(moment, TIME_FORMAT, tzinfo=ZoneInfo(tzid), locale=language).replace("\u202f", " ")
+
+
+def local_datetime(moment: datetime, tzid: str, language: str, *, short: bool = False) -> str:
+    """Date and time of a UTC instant in `language`, joined as the locale joins them."""
+    glue = get_datetime_format("medium", locale=language)
+    return glue.replace("{1}", local_date(moment, tzid, language, short=short)).replace(
+        "{0}", local_time(moment, tzid, language))
 
 
 def local_when(workshop_session: WorkshopSession, language: str) -> str:
-    """The session's local start as a readable date and time in `language`."""
-    zone = ZoneInfo(workshop_session.timezone)
-    return format_datetime(workshop_session.starts_at, "EEEE d MMMM y, HH:mm", tzinfo=zone, locale=language)
-
-
-def invite_message(workshop_session: WorkshopSession, parent: Parent, method: str = "REQUEST"):
-    """The RFC 6047 invite (or cancellation) e-mail for one parent, in the parent's language; flushes."""
-    calendar = invite_ics(workshop_session, parent, method)
-    return _itip_message(workshop_session, parent, method, calendar, join_url(parent, workshop_session),
-                         workshop_session.sequence > 0)
-
-
-def series_message(series: WorkshopSeries, parent: Parent, scope: str = FULL,
-                   workshop_session: WorkshopSession | None = None):
-    """The RFC 6047 e-mail of a series message (see series_specs) for one parent, in their language; flushes."""
-    calendar = series_ics(series, parent, scope, workshop_session)
-    method = "CANCEL" if scope in CANCEL_SCOPES else "REQUEST"
-    if workshop_session is not None:
-        shown, link = workshop_session, join_url(parent, workshop_session)
-    else:
-        shown, link = current_date(series), series_join_url(parent, series)
-    return _itip_message(shown, parent, method, calendar, link, series.sequence > 0)
-
-
-def _itip_message(workshop_session: WorkshopSession, parent: Parent, method: str, calendar: bytes, link: str | None,
-                  changed: bool):
-    when = local_when(workshop_session, parent.language)
-    cancelled = method == "CANCEL"
-    title = workshop_session.title
-    with force_locale(parent.language):
-        if cancelled:
-            subject = _("Afgelast: %(title)s op %(when)s", title=title, when=when)
-        elif changed:
-            subject = _("Gewijzigd: %(title)s op %(when)s", title=title, when=when)
-        else:
-            subject = _("Uitnodiging: %(title)s op %(when)s", title=title, when=when)
-        context = {"parent": parent, "session": workshop_session, "when": when, "link": link,
-                   "cancelled": cancelled, "subject": subject}
-        text = render_template("emails/invite.txt", **context)
-        html = render_template("emails/invite.html", **context)
-    return mail.build_message(sender=mail.default_sender(parent.organisation.sender_name), to=[parent.email],
-                              subject=subject, text=text, html=html, calendar=calendar, calendar_method=method,
-                              language=parent.language)
+    """The session's local start as a readable date and time in `language` (local_datetime)."""
+    return local_datetime(workshop_session.starts_at, workshop_session.timezone, language)

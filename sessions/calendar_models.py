@@ -32,6 +32,7 @@ class FailureReason(enum.Enum):
     uncertain = "uncertain"  # no answer after sending: it may have arrived, so it is not retried by itself
     cancelled = "cancelled"  # the session was cancelled before the send: nothing to show the trainer
     too_late = "too_late"  # the session had started before a retry could send it
+    no_channel = "no_channel"  # no e-mail address and no SMS or WhatsApp: the parent can't be reached
     other = "other"
 
 
@@ -66,20 +67,26 @@ def status_indexes(table: str) -> tuple[Index, Index]:
 
 
 class InviteDelivery(ParentInSession, DeliveryState, db.Model):
-    """One iTIP message (REQUEST or CANCEL) for one session, parent and SEQUENCE."""
+    """One iTIP message (REQUEST or CANCEL) for one session, parent, SEQUENCE and channel."""
 
     __tablename__ = "invite_deliveries"
-    __table_args__ = (UniqueConstraint("session_id", "parent_id", "sequence", "method"), *status_indexes(__tablename__))
+    __table_args__ = (UniqueConstraint("session_id", "parent_id", "sequence", "method", "channel"),
+                      *status_indexes(__tablename__))
 
     sequence: Mapped[int]
     #: REQUEST or CANCEL.
     method: Mapped[str] = mapped_column(String(8))
+    #: "email", "sms", "whatsapp", or "none": the parent had no channel (recorded failed, `no_channel`).
+    channel: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
+    #: A change message's earlier times, JSON {session id: [start, end]} (ISO, UTC), so a resend says them too.
+    changed_from: Mapped[str | None] = mapped_column(Text)
     status: Mapped[DeliveryStatus] = mapped_column(
         Enum(DeliveryStatus, name="invite_delivery_status"), default=DeliveryStatus.pending
     )
 
     def __repr__(self) -> str:
-        return f"<InviteDelivery {self.id} {self.method} s{self.session_id} p{self.parent_id} #{self.sequence}>"
+        return (f"<InviteDelivery {self.id} {self.method}/{self.channel} s{self.session_id} p{self.parent_id} "
+                f"#{self.sequence}>")
 
 
 class ReminderDelivery(ParentInSession, DeliveryState, db.Model):
@@ -126,6 +133,17 @@ def insert_once(model: type[InviteDelivery] | type[ReminderDelivery], **values) 
     values.setdefault("created_at", utcnow())
     statement = _insert(model).values(status=DeliveryStatus.pending, attempts=0, **values)
     return db.session.scalar(statement.on_conflict_do_nothing().returning(model.id))
+
+
+def insert_many_once(model: type[InviteDelivery] | type[ReminderDelivery], rows: list[dict]) -> list[int]:
+    """INSERT many delivery rows in one statement, skipping those whose unique key exists (any worker); returns the
+    new ids. The same claim as insert_once, at one round trip per batch instead of one per row."""
+    if not rows:
+        return []
+    now = utcnow()
+    values = [{"status": DeliveryStatus.pending, "attempts": 0, "created_at": now, **row} for row in rows]
+    statement = _insert(model).values(values).on_conflict_do_nothing().returning(model.id)
+    return list(db.session.scalars(statement))
 
 
 def upsert_rsvp(session_id: int, parent_id: int, answer: RsvpAnswer) -> None:

@@ -157,7 +157,7 @@ class FailedDelivery:
     kind: str  # INVITE or REMINDER
     id: int
     parent: Parent
-    channel: str  # email, sms or whatsapp
+    channel: str  # email, sms or whatsapp; "none" for an invite to a parent who can't be reached
     #: REQUEST/CANCEL for invites; the offset in minutes for reminders ("1440").
     detail: str
     reason: FailureReason

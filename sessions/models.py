@@ -6,7 +6,7 @@ import enum
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, Text, select, true
+from sqlalchemy import JSON, Column, Enum, ForeignKey, Index, String, Table, Text, select, text, true
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from core import tenancy
@@ -32,6 +32,15 @@ class AttendanceKind(enum.Enum):
     join_click = "join_click"
     joined = "joined"
     left = "left"
+    #: The page is still in the conference: one row per joined interval, moved forward by each heartbeat.
+    heartbeat = "heartbeat"
+
+
+class AttendanceSource(enum.Enum):
+    """Who said it: the parent's lobby page (IFrame API events and heartbeats) or a JaaS webhook."""
+
+    page = "page"
+    jaas = "jaas"
 
 
 #: The chosen parents of a session that does not invite the whole course.
@@ -75,6 +84,8 @@ class WorkshopSession(db.Model):
     series_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_series.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: The trainer's own versions per parent language: {"ar": {"title": ..., "description": ...}}; Dutch otherwise.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     kind: Mapped[SessionKind] = mapped_column(Enum(SessionKind, name="session_kind"), default=SessionKind.workshop)
     status: Mapped[SessionStatus] = mapped_column(
         Enum(SessionStatus, name="session_status"), default=SessionStatus.scheduled
@@ -93,6 +104,8 @@ class WorkshopSession(db.Model):
     sequence: Mapped[int] = mapped_column(default=0)
     #: False: only `invitees` are invited.
     invite_whole_course: Mapped[bool] = mapped_column(default=True, server_default=true())
+    #: What the trainer told the invitees when cancelling (optional; shown in the cancellation messages).
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -116,12 +129,16 @@ class WorkshopSession(db.Model):
     def local_end(self) -> datetime:
         return self.ends_at.astimezone(ZoneInfo(self.timezone))
 
+    def text_in(self, language: str | None, name: str) -> str:
+        """`title` or `description` in `language` when the trainer wrote it, else the Dutch (main) text."""
+        return ((self.translations or {}).get(language) or {}).get(name) or getattr(self, name)
+
     def __repr__(self) -> str:
         return f"<WorkshopSession {self.id} {self.starts_at:%Y-%m-%d %H:%M}Z>"
 
 
 class ParentInSession:
-    """The keys of a row about one parent in one session (consent, attendance, deliveries, answers), and its parent."""
+    """The keys of a row about one parent in one session (attendance, deliveries, answers), and its parent."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("workshop_session.id", ondelete="CASCADE"), index=True)
@@ -132,22 +149,29 @@ class ParentInSession:
         return relationship(Parent)
 
 
-class RecordingConsent(ParentInSession, db.Model):
-    """One consent or objection to a session's recording, as the parent gave it; the latest counts."""
-
-    __tablename__ = "recording_consents"
-
-    objected: Mapped[bool]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class AttendanceEvent(ParentInSession, db.Model):
-    """A join click or an IFrame joined/left event, bound to the parent's personal link."""
+    """A join click, a joined/left event or a heartbeat of the lobby page (bound to the parent's personal link), or a
+    JaaS PARTICIPANT_JOINED/LEFT webhook."""
 
     __tablename__ = "attendance_events"
+    #: A visit's heartbeat row (the max id of a parent's heartbeats in a session) in one index lookup; also a
+    #: parent's events in a session, for the minutes.
+    __table_args__ = (Index("ix_attendance_events_session_parent_kind", "session_id", "parent_id", "kind", "id"),)
 
     kind: Mapped[AttendanceKind] = mapped_column(Enum(AttendanceKind, name="attendance_kind"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Where the event came from; the figures say so (sessions.presence).
+    source: Mapped[AttendanceSource] = mapped_column(Enum(AttendanceSource, name="attendance_source"),
+                                                     default=AttendanceSource.page, server_default="page")
+
+
+class HelpRequest(ParentInSession, db.Model):
+    """A parent's "I can't get in" for a session: mailed to the trainers and shown on the live page until handled."""
+
+    __tablename__ = "help_requests"
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RoomSample(db.Model):
@@ -169,5 +193,5 @@ def sessions_of(organisation_id: int):
 tenancy.register(WorkshopSeries, lambda org: WorkshopSeries.course_id.in_(courses_of(org)))
 tenancy.register(WorkshopSession, lambda org: WorkshopSession.course_id.in_(courses_of(org)))
 tenancy.register(RoomSample, lambda org: RoomSample.session_id.in_(sessions_of(org)))
-for _model in (RecordingConsent, AttendanceEvent):
-    tenancy.register(_model, lambda org, m=_model: m.parent_id.in_(parents_of(org)))
+tenancy.register(AttendanceEvent, lambda org: AttendanceEvent.parent_id.in_(parents_of(org)))
+tenancy.register(HelpRequest, lambda org: HelpRequest.parent_id.in_(parents_of(org)))

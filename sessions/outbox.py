@@ -1,15 +1,19 @@
-"""The calendar outbox: schedule changes become queued invite deliveries (enqueued after commit).
+"""The calendar outbox: schedule changes become queued invite deliveries (enqueued after commit), one per parent
+and channel (e-mail, SMS, WhatsApp; a parent with none gets one recorded as "can't be reached").
 
 sessions.scheduling announces each scheduled, moved or cancelled date with a signal; the receivers here queue the
 REQUEST or CANCEL of a single session at once. What a change of a series sends is decided once per transaction, at
 commit (`_flush_series_changes`): a one-date move is the override alone (what Outlook applies,
 nextcloud/calendar#4727), a one-date cancel is a CANCEL with its RECURRENCE-ID, no date left is a CANCEL of the UID,
-anything else is master + all overrides.
+anything else is master + all overrides. A move's earlier times are noted at flush (`_note_earlier_times`), so the
+change message can say them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from datetime import datetime, timedelta
+
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from core.extensions import db
@@ -17,23 +21,69 @@ from core.queue import enqueue_after_commit
 from courses.models import Parent
 from sessions.calendar import CANCEL_ALL, CANCEL_ONE, CANCEL_SCOPES, FULL, OVERRIDE, is_cancelled
 from sessions.calendar_models import InviteDelivery
-from sessions.invite_tasks import send_cancel, send_invite, send_series_invite
+from sessions.invite_messages import NONE, Previous, dumps_previous
+from sessions.invite_tasks import channels_of, send_cancel, send_invite, send_series_invite
 from sessions.models import SessionStatus, WorkshopSeries, WorkshopSession
 from sessions.scheduling import session_cancelled, session_rescheduled, session_scheduled
 from sessions.services import invitees
 
 _SERIES_CHANGES = "ouderkamer.series_changes"
-
-
-def _mail_invitees(workshop_session: WorkshopSession) -> list[Parent]:
-    return [p for p in invitees(workshop_session) if "email" in p.channels]
+_EARLIER = "ouderkamer.earlier_times"
 
 
 def _invited_before(*where) -> list[Parent]:
-    """Everyone a REQUEST was recorded for under these conditions, with an e-mail address."""
+    """Everyone a REQUEST was recorded for on a channel under these conditions, who has a channel now."""
     query = select(Parent).join(InviteDelivery, InviteDelivery.parent_id == Parent.id).where(
-        InviteDelivery.method == "REQUEST", *where).distinct()
-    return [p for p in db.session.scalars(query) if p.email]
+        InviteDelivery.method == "REQUEST", InviteDelivery.channel != NONE, *where).distinct()
+    return [p for p in db.session.scalars(query) if p.channels]
+
+
+def _enqueue(parents: list[Parent], task_fn, *args, changed_from: str | None = None) -> int:
+    """Enqueue (after commit) the task once per parent and channel, as task_fn(args[0], the parent's id, *args[1:],
+    channel=…, changed_from=…); returns how many parents."""
+    head, *rest = args
+    for parent in parents:
+        for channel in channels_of(parent):
+            enqueue_after_commit(db.session, task_fn, head, parent.id, *rest, channel=channel,
+                                 changed_from=changed_from)
+    return len(parents)
+
+
+# --- the earlier times of a move --------------------------------------------------------------------------------
+
+
+@event.listens_for(Session, "before_flush")
+def _note_earlier_times(db_session: Session, _context, _instances) -> None:
+    # Here, because a move writes the row before its signal: the first earlier time in a transaction counts.
+    for obj in db_session.dirty:
+        if isinstance(obj, WorkshopSession):
+            earlier = _earlier_times(obj)
+            if earlier is not None:
+                db_session.info.setdefault(_EARLIER, {}).setdefault(obj.id, earlier)
+
+
+def _earlier_times(workshop_session: WorkshopSession) -> tuple[datetime, datetime] | None:
+    attrs = inspect(workshop_session).attrs
+    start, minutes = attrs.starts_at.history, attrs.duration_minutes.history
+    if not (start.deleted or minutes.deleted):
+        return None
+    old_start = (start.deleted or start.unchanged or [None])[0]
+    old_minutes = (minutes.deleted or minutes.unchanged or [None])[0]
+    if old_start is None or old_minutes is None:
+        return None  # not loaded before the change: unknown
+    return old_start, old_start + timedelta(minutes=old_minutes)
+
+
+def earlier_times(sessions: list[WorkshopSession]) -> Previous:
+    """The times these sessions had before this transaction moved them (those still at another time now)."""
+    noted = db.session.info.get(_EARLIER, {})
+    return {s.id: noted[s.id] for s in sessions if s.id in noted and noted[s.id] != (s.starts_at, s.ends_at)}
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_earlier_times(db_session: Session) -> None:
+    if not db_session.in_nested_transaction():
+        db_session.info.pop(_EARLIER, None)
 
 
 # --- single sessions -----------------------------------------------------------------------------------------
@@ -49,10 +99,9 @@ def notify_scheduled(scheduled: WorkshopSession | WorkshopSeries) -> int:
     if workshop_session.series is not None:
         note_series_change(workshop_session, "scheduled")
         return 0
-    parents = _mail_invitees(workshop_session)
-    for parent in parents:
-        enqueue_after_commit(db.session, send_invite, workshop_session.id, parent.id, workshop_session.sequence)
-    return len(parents)
+    changed_from = dumps_previous(earlier_times([workshop_session]))
+    return _enqueue(invitees(workshop_session), send_invite, workshop_session.id, workshop_session.sequence,
+                    changed_from=changed_from)
 
 
 def notify_changed(workshop_session: WorkshopSession) -> int:
@@ -68,11 +117,10 @@ def notify_cancelled(workshop_session: WorkshopSession) -> int:
     if workshop_session.series is not None:
         note_series_change(workshop_session, "cancelled")
         return 0
-    parents = {p.id: p for p in _mail_invitees(workshop_session)}
+    parents = {p.id: p for p in invitees(workshop_session)}
     parents.update({p.id: p for p in _invited_before(InviteDelivery.session_id == workshop_session.id)})
-    for parent_id in sorted(parents):
-        enqueue_after_commit(db.session, send_cancel, workshop_session.id, parent_id, workshop_session.sequence)
-    return len(parents)
+    return _enqueue([parents[key] for key in sorted(parents)], send_cancel, workshop_session.id,
+                    workshop_session.sequence)
 
 
 # --- series changes, decided once per transaction -------------------------------------------------------------
@@ -100,7 +148,7 @@ def series_scope(series: WorkshopSeries, changes: dict[int, str]) -> tuple[str, 
 
 def _series_recipients(series: WorkshopSeries, scope: str) -> list[Parent]:
     held = [s for s in series.sessions if s.status is not SessionStatus.cancelled] or list(series.sessions)
-    parents = {p.id: p for s in held for p in _mail_invitees(s)}
+    parents = {p.id: p for s in held for p in invitees(s)}
     if scope in CANCEL_SCOPES:
         in_series = select(WorkshopSession.id).where(WorkshopSession.series_id == series.id)
         parents.update({p.id: p for p in _invited_before(InviteDelivery.session_id.in_(in_series))})
@@ -113,9 +161,10 @@ def notify_series(series: WorkshopSeries, changes: dict[int, str]) -> int:
     if bump:
         series.sequence += 1
     parents = _series_recipients(series, scope)
-    for parent in parents:
-        enqueue_after_commit(db.session, send_series_invite, series.id, parent.id, series.sequence, scope, session_id)
-    return len(parents)
+    moved = [s for s in series.sessions if changes.get(s.id) == "rescheduled"]
+    changed_from = dumps_previous(earlier_times(moved)) if scope not in CANCEL_SCOPES else None
+    return _enqueue(parents, send_series_invite, series.id, series.sequence, scope, session_id,
+                    changed_from=changed_from)
 
 
 @event.listens_for(Session, "before_commit")
@@ -131,6 +180,7 @@ def _flush_series_changes(db_session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_series_changes(db_session: Session, previous_transaction) -> None:
     db_session.info.pop(_SERIES_CHANGES, None)
+    db_session.info.pop(_EARLIER, None)
 
 
 # --- the scheduling signals ----------------------------------------------------------------------------------

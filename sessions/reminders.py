@@ -19,7 +19,7 @@ from core.queue import enqueue_after_commit, periodic_task, task
 from courses.models import Course, Enrolment, Parent
 from courses.services import DEFAULT_REMINDERS, REMINDER_OFFSETS
 from sessions import reminder_messages
-from sessions.calendar_models import DeliveryStatus, FailureReason, ReminderDelivery, insert_once
+from sessions.calendar_models import DeliveryStatus, FailureReason, ReminderDelivery, insert_many_once
 from sessions.deliveries import REMINDER, RETRIES, DeliveryKind, attempt, fail, is_ahead, register
 from sessions.models import SessionStatus, WorkshopSession, session_invitees
 
@@ -31,6 +31,7 @@ EMAIL, SMS, WHATSAPP = "email", "sms", "whatsapp"
 #: Sessions of the reminder window read per statement, and due sessions claimed per chunk (the tick commits each).
 WINDOW_BATCH = 500
 CLAIM_BATCH = 50
+INSERT_BATCH = 500  # rows per INSERT: 6 values each, far below SQLite's and PostgreSQL's parameter limits
 #: A run starts no new chunk after this long; the next tick goes on, soonest sessions first.
 RUN_SECONDS = 120
 
@@ -145,7 +146,7 @@ def offset_of(kind: str) -> int:
 def _claim_chunk(due: list[tuple[Row, int]], now: datetime) -> list[int]:
     parents = _invitees([row for row, _offset in due])
     last = _last_reminded([row.id for row, _offset in due])
-    claimed = []
+    wanted = []
     for row, offset in due:
         due_at = row.starts_at - timedelta(minutes=offset)
         for parent in parents[row.id]:
@@ -153,12 +154,14 @@ def _claim_chunk(due: list[tuple[Row, int]], now: datetime) -> list[int]:
                 previous = last.get((row.id, parent.id, channel))
                 if previous is not None and previous >= due_at:
                     continue  # reminded since this reminder fell due (the offsets changed): once per window is enough
-                # The unique row is the claim: a second run, or another worker, inserts nothing.
-                delivery_id = insert_once(ReminderDelivery, session_id=row.id, parent_id=parent.id,
-                                          kind=reminder_kind(offset, row), channel=channel, created_at=now)
-                if delivery_id is not None:
-                    enqueue_after_commit(db.session, send_reminder, delivery_id)
-                    claimed.append(delivery_id)
+                wanted.append({"session_id": row.id, "parent_id": parent.id, "kind": reminder_kind(offset, row),
+                               "channel": channel, "created_at": now})
+    claimed = []
+    # The unique rows are the claim: a second run, or another worker, inserts nothing. One statement per batch.
+    for start in range(0, len(wanted), INSERT_BATCH):
+        claimed += insert_many_once(ReminderDelivery, wanted[start:start + INSERT_BATCH])
+    for delivery_id in claimed:
+        enqueue_after_commit(db.session, send_reminder, delivery_id)
     return claimed
 
 

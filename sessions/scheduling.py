@@ -23,6 +23,7 @@ from sessions.models import SessionKind, SessionStatus, WorkshopSeries, Workshop
 MAX_SERIES_COUNT = 52
 MIN_DURATION, MAX_DURATION = 5, 8 * 60
 MAX_LOBBY_MINUTES = 120
+MAX_REASON_LENGTH = 300
 
 
 _signals = Namespace()
@@ -46,19 +47,52 @@ def zone(tzid: str) -> ZoneInfo:
         raise ScheduleError(_l("Onbekende tijdzone: %(tz)s", tz=tzid), field="timezone") from None
 
 
-def weekly_starts(first_local: datetime, tzid: str, count: int) -> list[datetime]:
+class AmbiguousTimeError(ScheduleError):
+    """A local time occurs twice on a date (the hour repeated when the clocks go back): the caller must say which."""
+
+    def __init__(self, message, field: str | None = None, *, local: datetime, tzid: str,
+                 offsets: tuple[timedelta, timedelta]):
+        super().__init__(message, field)
+        self.local, self.tzid, self.offsets = local, tzid, offsets
+
+
+def weekly_starts(first_local: datetime, tzid: str, count: int, *, fold: int | None = None) -> list[datetime]:
     """UTC start times of `count` weekly dates that keep the same local wall-clock time across DST; ScheduleError
-    when a date's wall-clock time does not exist there (the hour skipped when the clocks go forward)."""
+    when a date's wall-clock time does not exist there (the hour skipped when the clocks go forward), and
+    AmbiguousTimeError when it occurs twice and `fold` (0: the first, summer time; 1: the second) is not given."""
     tz = zone(tzid)
     naive = first_local.replace(tzinfo=None)
+    if fold is None and getattr(first_local.tzinfo, "key", None) == tzid:
+        fold = first_local.fold  # an aware time in the zone itself says which occurrence it is
     try:
         starts = [(naive + timedelta(weeks=i)).replace(tzinfo=tz) for i in range(count)]
         for local in starts:
             _check_exists(local)
-        # An ambiguous time (the hour repeated when the clocks go back) takes its first occurrence (fold=0).
-        return [local.astimezone(ZoneInfo("UTC")) for local in starts]
+        if fold is None and (twice := next((local for local in starts if _offsets(local)), None)):
+            raise _ambiguous(twice, tzid)
+        return [local.replace(fold=fold or 0).astimezone(ZoneInfo("UTC")) for local in starts]
     except OverflowError:  # near the year 1 or 9999 the weeks or the zone's offset leave the calendar
         raise ScheduleError(_l("Deze datum klopt niet."), field="starts_at") from None
+
+
+def _offsets(local: datetime) -> tuple[timedelta, timedelta] | None:
+    """The two UTC offsets of an aware local time that occurs twice (first, second), or None."""
+    first, second = local.replace(fold=0).utcoffset(), local.replace(fold=1).utcoffset()
+    return (first, second) if first != second else None
+
+
+def _ambiguous(local: datetime, tzid: str) -> AmbiguousTimeError:
+    return AmbiguousTimeError(
+        _l("Op %(date)s komt %(time)s twee keer voor: de klok gaat die nacht een uur terug. Kies hieronder welke "
+           "tijd je bedoelt.", date=local.strftime("%d-%m-%Y"), time=local.strftime("%H:%M")),
+        field="starts_at", local=local.replace(tzinfo=None, fold=0), tzid=tzid, offsets=_offsets(local))
+
+
+def offsets_at(local: datetime, tzid: str) -> tuple[timedelta, timedelta]:
+    """The zone's UTC offsets at a local time: of its first and its second occurrence (equal unless it occurs
+    twice)."""
+    tz, naive = zone(tzid), local.replace(tzinfo=None)
+    return naive.replace(tzinfo=tz, fold=0).utcoffset(), naive.replace(tzinfo=tz, fold=1).utcoffset()
 
 
 def _check_exists(local: datetime) -> None:
@@ -91,9 +125,11 @@ def _check_texts(*, title: str, description: str | None) -> None:
 def schedule_session(course: Course, *, title: str, starts_local: datetime, timezone: str,
                      duration_minutes: int = 60, kind: SessionKind = SessionKind.workshop, recorded: bool = False,
                      description: str = "", lobby_minutes: int = 15, series: WorkshopSeries | None = None,
-                     invitees: list[Parent] | None = None, allow_past: bool = False) -> WorkshopSession:
-    """Schedule one live session at a local time in a zone (invitees None: the whole course); flushes."""
-    starts_at = weekly_starts(starts_local, timezone, 1)[0]
+                     invitees: list[Parent] | None = None, allow_past: bool = False,
+                     fold: int | None = None) -> WorkshopSession:
+    """Schedule one live session at a local time in a zone (invitees None: the whole course; `fold` picks the
+    occurrence of a time that occurs twice, see weekly_starts); flushes."""
+    starts_at = weekly_starts(starts_local, timezone, 1, fold=fold)[0]
     _check(title=title, duration_minutes=duration_minutes, starts_at=starts_at, allow_past=allow_past)
     _check_texts(title=title, description=description)
     _check_lobby(lobby_minutes)
@@ -150,13 +186,11 @@ def weeks_until(first_local: datetime, until: date) -> int:
 def schedule_series(course: Course, *, title: str, first_local: datetime, timezone: str, count: int | None = None,
                     until: date | None = None, duration_minutes: int = 60, recorded: bool = False,
                     description: str = "", kind: SessionKind = SessionKind.workshop, lobby_minutes: int = 15,
-                    invitees: list[Parent] | None = None, allow_past: bool = False) -> WorkshopSeries:
+                    invitees: list[Parent] | None = None, allow_past: bool = False,
+                    fold: int | None = None) -> WorkshopSeries:
     """Schedule a weekly series of `count` sessions (or up to `until`) at the same local time; flushes."""
-    if until is not None:
-        count = weeks_until(first_local, until)
-    if count is None or not 1 <= count <= MAX_SERIES_COUNT:
-        raise ScheduleError(_l("Kies tussen 1 en %(n)d keer.", n=MAX_SERIES_COUNT), field="count")
-    starts = weekly_starts(first_local, timezone, count)
+    starts = planned_starts(first_local, timezone, count=count, until=until, fold=fold)
+    count = len(starts)
     _check_texts(title=title, description=description)
     series = WorkshopSeries(course=course, title=title.strip(), timezone=timezone, count=count)
     db.session.add(series)
@@ -165,20 +199,30 @@ def schedule_series(course: Course, *, title: str, first_local: datetime, timezo
         workshop_session = schedule_session(
             course, title=title, starts_local=local, timezone=timezone, series=series, recorded=recorded,
             duration_minutes=duration_minutes, description=description, kind=kind, lobby_minutes=lobby_minutes,
-            invitees=invitees, allow_past=allow_past)
+            invitees=invitees, allow_past=allow_past, fold=local.fold)
         workshop_session.original_starts_at = workshop_session.starts_at
     db.session.flush()
     return series
 
 
+def planned_starts(first_local: datetime, timezone: str, *, count: int | None = None, until: date | None = None,
+                   fold: int | None = None) -> list[datetime]:
+    """The UTC starts of a weekly series of `count` dates (or up to `until`), before anything is written."""
+    if until is not None:
+        count = weeks_until(first_local, until)
+    if count is None or not 1 <= count <= MAX_SERIES_COUNT:
+        raise ScheduleError(_l("Kies tussen 1 en %(n)d keer.", n=MAX_SERIES_COUNT), field="count")
+    return weekly_starts(first_local, timezone, count, fold=fold)
+
+
 def reschedule_session(workshop_session: WorkshopSession, *, starts_local: datetime, timezone: str | None = None,
-                       duration_minutes: int | None = None) -> WorkshopSession:
+                       duration_minutes: int | None = None, fold: int | None = None) -> WorkshopSession:
     """Move one date (the rest of its series stays); raises the calendar SEQUENCE; flushes."""
     timezone = timezone or workshop_session.timezone
     duration_minutes = duration_minutes or workshop_session.duration_minutes
     if workshop_session.status is SessionStatus.cancelled:
         raise ScheduleError(_l("Deze bijeenkomst is geannuleerd."))
-    starts_at = weekly_starts(starts_local, timezone, 1)[0]
+    starts_at = weekly_starts(starts_local, timezone, 1, fold=fold)[0]
     _check(title=workshop_session.title, duration_minutes=duration_minutes, starts_at=starts_at, allow_past=False)
     workshop_session.starts_at, workshop_session.timezone = starts_at, timezone
     workshop_session.duration_minutes = duration_minutes
@@ -188,22 +232,38 @@ def reschedule_session(workshop_session: WorkshopSession, *, starts_local: datet
     return workshop_session
 
 
-def cancel_session(workshop_session: WorkshopSession) -> None:
-    """Cancel one date (the rest of its series stays); raises the calendar SEQUENCE; flushes."""
+def clean_reason(reason: str | None) -> str | None:
+    """A cancellation reason stripped (None when empty); ScheduleError on `reason` if too long or with control chars."""
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ScheduleError(_l("Schrijf de reden in hoogstens %(n)d tekens.", n=MAX_REASON_LENGTH), field="reason")
+    if has_control_chars(reason, multi_line=True):
+        raise ScheduleError(_l("Deze tekst bevat een teken dat niet kan."), field="reason")
+    return reason or None
+
+
+def cancel_session(workshop_session: WorkshopSession, *, reason: str | None = None) -> None:
+    """Cancel one date (the rest of its series stays) with an optional reason for the invitees; raises the calendar
+    SEQUENCE; flushes."""
+    reason = clean_reason(reason)
     if workshop_session.status is SessionStatus.cancelled:
         return
     workshop_session.status = SessionStatus.cancelled
+    workshop_session.cancellation_reason = reason
     workshop_session.sequence += 1
     db.session.flush()
     session_cancelled.send(workshop_session)
 
 
-def cancel_series(series: WorkshopSeries, *, now: datetime | None = None) -> list[WorkshopSession]:
-    """Cancel every date of a series that has not ended yet; returns those cancelled; flushes."""
+def cancel_series(series: WorkshopSeries, *, now: datetime | None = None,
+                  reason: str | None = None) -> list[WorkshopSession]:
+    """Cancel every date of a series that has not ended yet, with an optional reason; returns those cancelled;
+    flushes."""
     now = now or utcnow()
+    reason = clean_reason(reason)
     todo = [s for s in series.sessions if s.ends_at > now and s.status is not SessionStatus.cancelled]
     for workshop_session in todo:
-        cancel_session(workshop_session)
+        cancel_session(workshop_session, reason=reason)
     series.sequence += 1
     db.session.flush()
     return todo

@@ -9,25 +9,25 @@ from itertools import groupby
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, func, or_, select, union_all
-from sqlalchemy.orm import joinedload
 
 from accounts.models import User
+from core.cache import get_cache
 from core.db import utcnow
 from core.errors import DomainError
 from core.extensions import db
-from core.jitsi import JitsiError, get_jitsi, iframe_setup, mint_token, room_url
+from core.jitsi import JitsiError, cached_token, get_jitsi, iframe_setup, room_url
 from core.queue import enqueue_after_commit
-from courses.models import Enrolment, Parent
+from courses import consent
+from courses.models import CourseConsent, Enrolment, Parent
 from courses.services import course_parents
+from sessions import help_requests, presence
 from sessions.models import (
     AttendanceEvent,
     AttendanceKind,
-    RecordingConsent,
     SessionStatus,
     WorkshopSession,
     session_invitees,
 )
-from sessions.scheduling import ScheduleError
 from sessions.tasks import send_help_notice
 
 # --- Who is invited -------------------------------------------------------------------------------------------
@@ -108,7 +108,8 @@ def join_setup(workshop_session: WorkshopSession, person: Parent | User, *, lang
     moderator = isinstance(person, User)
     # Trainers open the room; their token is valid from the same opening time as the parents'.
     try:
-        token = mint_token(settings, room=workshop_session.room_name, user_id=jitsi_user_id(person),
+        # Minted once per person and session window, then read from the cache (a polled lobby asks again).
+        token = cached_token(settings, get_cache(), room=workshop_session.room_name, user_id=jitsi_user_id(person),
                            name=person.name, email=person.email, moderator=moderator,
                            opens_at=workshop_session.opens_at, ends_at=workshop_session.ends_at, now=now)
     except JitsiError as exc:
@@ -123,39 +124,56 @@ def join_setup(workshop_session: WorkshopSession, person: Parent | User, *, lang
     return setup
 
 
-# --- Recording consent -----------------------------------------------------------------------------------------
+# --- Recording consent (per parent per course: courses.consent) --------------------------------------------------
 
 
-def record_consent(workshop_session: WorkshopSession, parent: Parent, *, objected: bool) -> RecordingConsent:
-    """Log a parent's consent or objection to this session's recording, with its time; flushes."""
-    if not workshop_session.recorded:
-        raise ScheduleError(_l("Deze bijeenkomst wordt niet opgenomen."))
-    entry = RecordingConsent(session_id=workshop_session.id, parent_id=parent.id, objected=objected)
-    db.session.add(entry)
-    db.session.flush()
-    return entry
+def record_consent(workshop_session: WorkshopSession, parent: Parent, *, objected: bool) -> CourseConsent:
+    """Record a parent's answer given in a session's lobby: it holds for the whole course; flushes."""
+    return consent.record_consent(workshop_session.course_id, parent, consented=not objected)
 
 
-def consent_log(workshop_session: WorkshopSession) -> list[RecordingConsent]:
-    """Every consent and objection for a session, oldest first."""
-    query = (select(RecordingConsent).where(RecordingConsent.session_id == workshop_session.id)
-             .options(joinedload(RecordingConsent.parent)))  # the page names every parent in the log
-    return list(db.session.scalars(query.order_by(RecordingConsent.created_at, RecordingConsent.id)))
+def lacks_consent(workshop_session: WorkshopSession, parent: Parent) -> bool:
+    """True when the session is recorded and the parent has not consented for its course: they join with the
+    camera off and a notice; one query of one column (none for a session that is not recorded)."""
+    return workshop_session.recorded and not consent.has_consent(workshop_session.course_id, parent)
 
 
-def has_objected(workshop_session: WorkshopSession, parent: Parent) -> bool:
-    """True when the parent's latest word on this recording is an objection."""
-    # Only this parent's latest row: the lobby asks on every load, and the log grows with the whole course.
-    query = (select(RecordingConsent.objected)
-             .where(RecordingConsent.session_id == workshop_session.id, RecordingConsent.parent_id == parent.id)
-             .order_by(RecordingConsent.created_at.desc(), RecordingConsent.id.desc()).limit(1))
-    return bool(db.session.scalar(query))
+@dataclass(frozen=True)
+class ConsentOverview:
+    """Who of a session's invitees consented to being recorded, who did not, and the course's history."""
+
+    states: list[consent.ConsentState]
+    without: list[Parent]
+    history: list[CourseConsent]
 
 
-def objections(workshop_session: WorkshopSession) -> list[Parent]:
-    """The parents whose latest word on this recording is an objection, by name."""
-    latest = {c.parent_id: c for c in consent_log(workshop_session)}
-    return sorted((c.parent for c in latest.values() if c.objected), key=lambda p: p.name)
+def consent_overview(workshop_session: WorkshopSession, invitees: list[Parent]) -> ConsentOverview:
+    """The invitees' standing answers (by name), those without consent, and their history; two queries."""
+    states = consent.consent_states(workshop_session.course_id, invitees)
+    ordered = sorted(states.values(), key=lambda s: s.parent.name)
+    return ConsentOverview(ordered, [s.parent for s in ordered if not s.consented],
+                           consent.consent_history(workshop_session.course_id, [p.id for p in invitees]))
+
+
+def present_parents(workshop_session: WorkshopSession) -> list[Parent]:
+    """The parents the room said joined this session (a `joined` event, never a click), by name; one query."""
+    joined = (select(AttendanceEvent.parent_id).where(AttendanceEvent.session_id == workshop_session.id,
+                                                      AttendanceEvent.kind == AttendanceKind.joined))
+    return list(db.session.scalars(select(Parent).where(Parent.id.in_(joined)).order_by(Parent.name, Parent.id)))
+
+
+def consent_at_recording(workshop_session: WorkshopSession, *, now: datetime | None = None) -> dict:
+    """Who was present and whether each had consented for the course when the session ended (or now, if it has
+    not ended): plain values to store with a recording; three queries. `without_consent` also names those who
+    withdrew since: their recording is not used without the trainer's confirmation either."""
+    now = now or utcnow()
+    at = min(now, workshop_session.ends_at)
+    present = present_parents(workshop_session)
+    then = consent.consent_states(workshop_session.course_id, present, at=at)
+    current = consent.consent_states(workshop_session.course_id, present) if at < now else then
+    return {"at": at.isoformat(), "session_id": workshop_session.id,
+            "present": [{"parent_id": p.id, "consented": then[p.id].consented} for p in present],
+            "without_consent": [p.id for p in present if not (then[p.id].consented and current[p.id].consented)]}
 
 
 # --- Attendance ---------------------------------------------------------------------------------------------------
@@ -163,22 +181,32 @@ def objections(workshop_session: WorkshopSession) -> list[Parent]:
 
 @dataclass(frozen=True)
 class AttendanceRow:
-    """One invited parent's attendance: attended yes/no and minutes in the room."""
+    """One invited parent's attendance: attended yes/no, minutes in the room, and who said so (`sources`)."""
 
     parent: Parent
     attended: bool
     minutes: int
+    sources: frozenset = frozenset()
+
+    @property
+    def source_labels(self) -> list[str]:
+        """Where these figures come from, in words ("uit de videokamer", "van JaaS"); empty without events."""
+        return presence.source_labels(self.sources)
 
 
 def record_attendance(workshop_session: WorkshopSession, parent: Parent, kind: AttendanceKind, *,
                       user_id: str | None = None, now: datetime | None = None) -> AttendanceEvent:
-    """Log a join click or a joined/left event for the parent of this link; refuses another parent's id; flushes."""
+    """Log a join click or a joined/left event for the parent of this link; refuses another parent's id; flushes.
+    A `joined` also starts the visit's heartbeat row, which the page's heartbeats move on (sessions.presence)."""
     if user_id is not None and user_id != jitsi_user_id(parent):
         raise AttendanceError(_l("Dit bericht hoort niet bij deze link."), field="user_id")
     if lobby_state(workshop_session, now=now) != OPEN:
         raise AttendanceError(_l("De bijeenkomst is nu niet open."))
     event = AttendanceEvent(session_id=workshop_session.id, parent_id=parent.id, kind=kind, at=now or utcnow())
     db.session.add(event)
+    if kind is AttendanceKind.joined:
+        db.session.add(AttendanceEvent(session_id=workshop_session.id, parent_id=parent.id,
+                                       kind=AttendanceKind.heartbeat, at=event.at))
     db.session.flush()
     return event
 
@@ -187,32 +215,24 @@ class AttendanceError(DomainError):
     """An attendance event that does not belong to this link or session."""
 
 
-def _minutes(events: list[AttendanceEvent], until: datetime) -> int:
-    total, since = timedelta(), None
-    for event in events:
-        if event.kind is AttendanceKind.joined and since is None:
-            since = event.at
-        elif event.kind is AttendanceKind.left and since is not None:
-            total += event.at - since
-            since = None
-    if since is not None:
-        total += max(until - since, timedelta())
-    return int(total.total_seconds() // 60)
-
-
 #: The room's own events: a parent counts as present only when Jitsi said they joined (IFrame
-#: videoConferenceJoined, or a JaaS PARTICIPANT_JOINED webhook), never from a click on the join link.
-PRESENCE = (AttendanceKind.joined, AttendanceKind.left)
+#: videoConferenceJoined, or a JaaS PARTICIPANT_JOINED webhook), never from a click on the join link; the page's
+#: heartbeats bound a visit that never said it left (sessions.presence).
+PRESENCE = presence.PRESENCE_KINDS
 
 
-def _minutes_by(rows, key, until) -> dict:
-    """Minutes per key(row) of those with a `joined` event, from event rows (with .kind and .at) sorted by that key,
-    then time: one pass."""
+def _minutes_by(rows, key, until, sources: dict | None = None) -> dict:
+    """Minutes per key(row) of those with a `joined` event, from event rows (with .kind, .at and .source) sorted by
+    that key, then time: one pass; page and JaaS intervals of the same visit count once. Fills `sources` (key ->
+    the sources of its joined events) when given."""
     found = {}
     for k, own in groupby(rows, key=key):
         events = list(own)
-        if any(event.kind is AttendanceKind.joined for event in events):
-            found[k] = _minutes(events, until(k))
+        joined = frozenset(event.source for event in events if event.kind is AttendanceKind.joined)
+        if joined:
+            found[k] = presence.minutes_of(presence.intervals(events, until(k)))
+            if sources is not None:
+                sources[k] = joined
     return found
 
 
@@ -220,7 +240,7 @@ def attendance(workshop_session: WorkshopSession, *, parents: list[Parent] | Non
                now: datetime | None = None) -> list[AttendanceRow]:
     """Per invited parent (or per given parent, e.g. one page of them): attended (the room said they joined) and
     minutes between joined and left events; one query for the events."""
-    query = (select(AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at)
+    query = (select(AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at, AttendanceEvent.source)
              .where(AttendanceEvent.session_id == workshop_session.id, AttendanceEvent.kind.in_(PRESENCE))
              .order_by(AttendanceEvent.parent_id, AttendanceEvent.at, AttendanceEvent.id))
     if parents is None:
@@ -229,13 +249,17 @@ def attendance(workshop_session: WorkshopSession, *, parents: list[Parent] | Non
         query = query.where(AttendanceEvent.parent_id.in_([p.id for p in parents]))
     end = min(now or utcnow(), workshop_session.ends_at)
     rows = db.session.execute(query) if parents else []
-    minutes = _minutes_by(rows, lambda row: row.parent_id, lambda _parent_id: end)
-    return [AttendanceRow(parent=p, attended=p.id in minutes, minutes=minutes.get(p.id, 0)) for p in parents]
+    sources: dict = {}
+    minutes = _minutes_by(rows, lambda row: row.parent_id, lambda _parent_id: end, sources)
+    return [AttendanceRow(parent=p, attended=p.id in minutes, minutes=minutes.get(p.id, 0),
+                          sources=sources.get(p.id, frozenset())) for p in parents]
 
 
 def request_help(workshop_session: WorkshopSession, parent: Parent) -> None:
-    """Tell the course's trainers that this parent cannot get in; mail enqueued after commit."""
-    enqueue_after_commit(db.session, send_help_notice, workshop_session.id, parent.id)
+    """Store that this parent cannot get in (the trainer's live page shows it) and, unless theirs is still open,
+    mail the course's trainers after commit; flushes."""
+    if help_requests.add_request(workshop_session, parent) is not None:
+        enqueue_after_commit(db.session, send_help_notice, workshop_session.id, parent.id)
 
 
 def course_attendance(sessions: list[WorkshopSession], parent_ids: list[int], *,
@@ -249,7 +273,8 @@ def course_attendance(sessions: list[WorkshopSession], parent_ids: list[int], *,
     pairs = invited_pairs(WorkshopSession.id.in_(list(opened))).subquery()
     mine = pairs.c.parent_id.in_(parent_ids)
     totals = {parent_id: (0, 0) for parent_id in db.session.scalars(select(pairs.c.parent_id).where(mine).distinct())}
-    events = (select(AttendanceEvent.session_id, AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at)
+    events = (select(AttendanceEvent.session_id, AttendanceEvent.parent_id, AttendanceEvent.kind, AttendanceEvent.at,
+                     AttendanceEvent.source)
               .join(pairs, (pairs.c.session_id == AttendanceEvent.session_id)
                     & (pairs.c.parent_id == AttendanceEvent.parent_id))
               .where(mine, AttendanceEvent.kind.in_(PRESENCE))
@@ -264,17 +289,38 @@ def course_attendance(sessions: list[WorkshopSession], parent_ids: list[int], *,
 
 
 def session_attendance_counts(session_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Per session id (of those given, with any invitee): (parents invited, parents the room saw join); one query."""
+    """Per session id (of those given, with any invitee): (parents invited, parents the room saw join); two queries
+    whose cost follows the number of sessions and joins, not sessions x invitees."""
     if not session_ids:
         return {}
-    pairs = invited_pairs(WorkshopSession.id.in_(session_ids)).subquery()
-    # The parents who joined, per session, once each: one pass over the sessions' events instead of a probe per
-    # (session, invitee) pair, which cost a second at a course of 1,000 parents.
-    joined = (select(AttendanceEvent.session_id, AttendanceEvent.parent_id)
-              .where(AttendanceEvent.session_id.in_(session_ids), AttendanceEvent.kind == AttendanceKind.joined)
-              .distinct().subquery())
-    query = (select(pairs.c.session_id, func.count(), func.count(joined.c.parent_id))
-             .outerjoin(joined, (joined.c.session_id == pairs.c.session_id)
-                        & (joined.c.parent_id == pairs.c.parent_id))
-             .group_by(pairs.c.session_id))
-    return {session_id: (invited, int(present or 0)) for session_id, invited, present in db.session.execute(query)}
+    chosen = (select(session_invitees.c.session_id, func.count())
+              .join(WorkshopSession, WorkshopSession.id == session_invitees.c.session_id)
+              .where(WorkshopSession.id.in_(session_ids), WorkshopSession.invite_whole_course.is_(False))
+              .group_by(session_invitees.c.session_id))
+    # A whole-course session invites the course's enrolments: one count per course, not one row per pair (the
+    # pairs of ten sessions of a 1,000-parent course cost a third of a second to join and count).
+    enrolled = (select(Enrolment.course_id.label("course_id"), func.count().label("n"))
+                .where(Enrolment.course_id.in_(select(WorkshopSession.course_id)
+                                               .where(WorkshopSession.id.in_(session_ids))))
+                .group_by(Enrolment.course_id).subquery())
+    whole = (select(WorkshopSession.id, enrolled.c.n)
+             .join(enrolled, enrolled.c.course_id == WorkshopSession.course_id)
+             .where(WorkshopSession.id.in_(session_ids), WorkshopSession.invite_whole_course.is_(True)))
+    invited = {session_id: n for session_id, n in db.session.execute(union_all(chosen, whole))}
+    # The parents who joined, once each, and only those invited (a parent may have left the course since).
+    present = (select(AttendanceEvent.session_id, func.count(AttendanceEvent.parent_id.distinct()))
+               .join(WorkshopSession, WorkshopSession.id == AttendanceEvent.session_id)
+               .where(AttendanceEvent.session_id.in_(session_ids), AttendanceEvent.kind == AttendanceKind.joined,
+                      invited_parent(AttendanceEvent.parent_id))
+               .group_by(AttendanceEvent.session_id))
+    joined = dict(db.session.execute(present).all())
+    return {session_id: (n, int(joined.get(session_id, 0))) for session_id, n in invited.items() if n}
+
+
+def invited_parent(parent_id):
+    """SQL condition on a row joined to its WorkshopSession: the parent id column names a parent invited to it."""
+    enrolled = exists().where(Enrolment.course_id == WorkshopSession.course_id, Enrolment.parent_id == parent_id)
+    chosen = exists().where(session_invitees.c.session_id == WorkshopSession.id,
+                            session_invitees.c.parent_id == parent_id)
+    whole = WorkshopSession.invite_whole_course.is_(True)
+    return or_(and_(whole, enrolled), and_(~whole, chosen))

@@ -28,7 +28,7 @@ def send_help_notice(session_id: int, parent_id: int) -> None:
     parent = db.session.get(Parent, parent_id)
     if workshop_session is None or parent is None:
         return
-    link = external_url("dashboard.session", session_id=workshop_session.id)
+    link = external_url("sessions.join", session_id=workshop_session.id)  # the live page lists the open requests
     for trainer in workshop_session.course.trainers:
         with force_locale(trainer.language):
             subject = _("%(name)s komt niet binnen bij %(title)s", name=parent.name, title=workshop_session.title)

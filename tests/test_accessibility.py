@@ -61,11 +61,13 @@ def test_route_map_has_no_serious_violations(live_server, page, axe_js, parent_l
                                              language, direction):
     create_workshop_session(title="Samen lezen")
     token = parent_link(language)
+    violations = []
 
-    page.goto(f"{live_server}/p/{token}")
-
-    violations = serious_violations(page, axe_js)
-    assert document_language(page) == (language, direction)
+    # The route map and the privacy pages behind it ("my data", the deletion request).
+    for path in ("", "/data", "/delete"):
+        page.goto(f"{live_server}/p/{token}{path}")
+        violations += serious_violations(page, axe_js)
+        assert document_language(page) == (language, direction)
     assert violations == [], "\n".join(violations)
 
 

@@ -87,7 +87,7 @@ def test_watch_page_first_visit_stays_under_the_cap_and_loads_hls_to_play(live_s
     traffic = _first_visit(page, f"{live_server}/p/{token}/watch/{recording.uuid}")
     first_visit = traffic.page_bytes()
     fonts = traffic.fonts()
-    with page.expect_request_finished(lambda request: request.url.endswith("/hls.min.js")):
+    with page.expect_request_finished(lambda request: urlsplit(request.url).path.endswith("/hls.min.js")):
         page.locator("[data-play]").click()
     page.wait_for_function("() => document.querySelector('video').currentTime > 0.5")
 

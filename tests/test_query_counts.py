@@ -15,8 +15,8 @@ from core.db import utcnow
 from courses import links
 from courses import services as courses
 from courses.links import parent_feed_token
+from courses.models import CourseConsent
 from sessions import services
-from sessions.models import RecordingConsent
 from tests.fixtures.sql import statements
 
 
@@ -69,15 +69,15 @@ def test_lobby_reads_only_this_parents_latest_consent(db, client, course, create
     def note(target, _context):
         loaded.append(target.parent_id)
 
-    event.listen(RecordingConsent, "load", note)
+    event.listen(CourseConsent, "load", note)
     try:
         response = client.get(f"/p/{token}/s/{open_session.id}")
     finally:
-        event.remove(RecordingConsent, "load", note)
+        event.remove(CourseConsent, "load", note)
 
     assert response.status_code == 200
     assert loaded == []  # one column of this parent's latest row, not the whole course's consent log
-    assert services.has_objected(open_session, parent) is True
+    assert services.lacks_consent(open_session, parent) is True
 
 
 def test_route_map_reads_each_table_once_however_many_courses_and_sessions(db, client, create_course,

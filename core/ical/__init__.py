@@ -45,6 +45,8 @@ class EventSpec:
     tzid: str = "Europe/Amsterdam"
     description: str = ""
     join_url: str | None = None
+    #: What the join link is, in the reader's language ("Meedoen met de bijeenkomst"); the link goes bare without.
+    join_label: str | None = None
     attendee: Person | None = None
     weekly_count: int | None = None
     weekly_until: datetime | None = None
@@ -176,7 +178,7 @@ def _event(spec: EventSpec) -> Event:
         description=replace_control_chars(_description(spec), multi_line=True) or None,
         status=spec.status,
         recurrence_id=spec.recurrence_id.astimezone(zone) if spec.recurrence_id else None,
-        **_join_fields(spec.join_url),
+        **_join_fields(spec.join_url, spec.join_label),
     )
     if spec.attendee:
         event.add("ATTENDEE", _attendee(spec.attendee))
@@ -188,7 +190,8 @@ def _event(spec: EventSpec) -> Event:
 
 def _description(spec: EventSpec) -> str:
     # The link goes first: many clients show only the first line, and LOCATION/URL are not shown everywhere.
-    return "\n\n".join(part for part in (spec.join_url, spec.description) if part)
+    link = f"{spec.join_label}: {spec.join_url}" if spec.join_label and spec.join_url else spec.join_url
+    return "\n\n".join(part for part in (link, spec.description) if part)
 
 
 def _line(text: str) -> str:
@@ -197,10 +200,10 @@ def _line(text: str) -> str:
     return replace_control_chars(text)
 
 
-def _join_fields(join_url: str | None) -> dict:
+def _join_fields(join_url: str | None, label: str | None = None) -> dict:
     if not join_url:
         return {}
-    conference = Conference(join_url, feature=["VIDEO", "AUDIO"], label="Join link")
+    conference = Conference(join_url, feature=["VIDEO", "AUDIO"], label=_line(label or "Join link"))
     return {"location": join_url, "url": join_url, "conferences": [conference]}
 
 

@@ -37,6 +37,7 @@ from core.jitsi.tokens import (
     NBF_LEEWAY_S,
     PARENT_FEATURES,
     TRAINER_FEATURES,
+    cached_token,
     features_for,
     mint_token,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "JitsiError",
     "JitsiSettings",
     "JitsiSignatureError",
+    "cached_token",
     "check_room_name",
     "features_for",
     "get_jitsi",

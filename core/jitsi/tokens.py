@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from datetime import datetime
 
@@ -59,6 +61,37 @@ def mint_token(
         return jwt.encode(claims, settings.app_secret, algorithm="HS256", headers={"typ": "JWT"})
     key = rsa_key(settings.jaas_private_key)
     return jwt.encode(claims, key, algorithm="RS256", headers={"typ": "JWT", "kid": settings.jaas_kid})
+
+
+#: A cached token is handed out until this many seconds before its `exp`, then a fresh one is minted.
+TOKEN_REFRESH_BEFORE_EXP_S = 300
+
+
+def cached_token(settings: JitsiSettings, cache, **claims) -> str | None:
+    """`mint_token(settings, **claims)`, minted once and kept in `cache` (core.cache) until shortly before `exp`.
+
+    The cache key covers every input of the token and a fingerprint of the signing key, so a changed name,
+    window or key mints anew; a lobby polled every few seconds signs one token per person and session window.
+    """
+    if settings.mode == PUBLIC:
+        return None
+    now = claims.get("now")
+    window = _token_window(settings, claims["opens_at"], claims["ends_at"], now)
+    current = time.time() if now is None else _unix(now)
+    ttl = window["exp"] - TOKEN_REFRESH_BEFORE_EXP_S - current
+    signing = settings.app_secret if settings.mode == TOKEN else settings.jaas_private_key + settings.jaas_kid
+    inputs = [settings.mode, settings.app_id, settings.jaas_app_id, settings.xmpp_host,
+              hashlib.sha256(signing.encode()).hexdigest(), claims["room"], str(claims["user_id"]), claims["name"],
+              claims["email"], bool(claims["moderator"]), window]
+    key = "jitsi-token:" + hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    if ttl > 0:
+        (found,) = cache.get_many([key])
+        if found:
+            return found
+    token = mint_token(settings, **claims)
+    if ttl > 0:
+        cache.set(key, token, ttl)
+    return token
 
 
 def features_for(*, moderator: bool) -> dict[str, str]:

@@ -3,6 +3,7 @@
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from core.media.ladder import mp4_name
 from core.media.run import MediaError
@@ -61,6 +62,49 @@ def _read_playlist(path: Path) -> tuple[str, list[tuple[str, float]]]:
     return init, segments
 
 
+class ByteRange(NamedTuple):
+    """One part of a byte-range playlist (`EXT-X-BYTERANGE`): `length` bytes of `uri` from `offset`."""
+
+    uri: str
+    offset: int
+    length: int
+    seconds: float = 0.0
+
+
+def byte_ranges(path: Path) -> tuple[ByteRange, list[ByteRange]]:
+    """The init section and the media segments of a byte-range media playlist (ffmpeg's `single_file`); raise
+    MediaError when a part has no byte range (RFC 8216 §4.3.2.2: an offset left out follows the previous range)."""
+    init, segments, seconds, pending, end = None, [], 0.0, None, 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#EXT-X-MAP:"):
+            uri = line.split('URI="', 1)[1].split('"', 1)[0] if 'URI="' in line else ""
+            spec = line.split('BYTERANGE="', 1)[1].split('"', 1)[0] if 'BYTERANGE="' in line else ""
+            if not uri or not spec:
+                raise MediaError(f"{path.name}: the EXT-X-MAP has no URI or no BYTERANGE")
+            length, _, offset = spec.partition("@")
+            init = ByteRange(uri, int(offset or 0), int(length))
+        elif line.startswith("#EXTINF:"):
+            seconds = float(line[len("#EXTINF:") :].split(",")[0])
+        elif line.startswith("#EXT-X-BYTERANGE:"):
+            length, _, offset = line[len("#EXT-X-BYTERANGE:") :].partition("@")
+            pending = (int(offset) if offset else end, int(length))
+        elif line and not line.startswith("#"):
+            if pending is None:
+                raise MediaError(f"{path.name}: segment {line} has no EXT-X-BYTERANGE")
+            segments.append(ByteRange(line, pending[0], pending[1], seconds))
+            end, pending = pending[0] + pending[1], None
+    if init is None or not segments:
+        raise MediaError(f"{path.parent.name}/{path.name} lists no init section or no media segments")
+    return init, segments
+
+
+def range_rates(segments: list[ByteRange]) -> tuple[int, int]:
+    """Peak segment rate and overall mean rate in bit/s of byte-range segments (RFC 8216 §4.3.4.2)."""
+    peak = max(segment.length * 8 / segment.seconds for segment in segments)
+    mean = sum(segment.length for segment in segments) * 8 / sum(segment.seconds for segment in segments)
+    return math.ceil(peak), math.ceil(mean)
+
+
 def _rates(playlist: Path) -> tuple[int, int]:
     """Peak segment rate and overall mean rate in bit/s (RFC 8216 §4.3.4.2)."""
     _, segments = _read_playlist(playlist)
@@ -70,8 +114,11 @@ def _rates(playlist: Path) -> tuple[int, int]:
     return math.ceil(peak), math.ceil(mean)
 
 
-def _avc1_codec(init: Path) -> str:
-    data = init.read_bytes()
+def _avc1_codec(init: Path, *, offset: int = 0, length: int | None = None) -> str:
+    # The init section only: in a single-file rendition it is the first `length` bytes of the whole recording.
+    with open(init, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(-1 if length is None else length)
     # avcC: size, type, then configurationVersion followed by profile, compatibility and level bytes.
     at = data.find(b"avcC")
     if at < 0:

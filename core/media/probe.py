@@ -10,6 +10,10 @@ from core.media.run import AUDIO_FORMATS, SOURCE_FORMATS, STDERR_TAIL_BYTES, Med
 
 MAX_ENCODE_FPS = 30  # also the frame rate assumed for a stream that states none
 TRUNCATION_SLACK_S = 1.0
+#: A sampled probe reads the packets of the first and the last this many seconds of an MP4 only.
+SAMPLE_HEAD_S, SAMPLE_TAIL_S = 120.0, 30.0
+#: Containers whose sample index lets ffprobe seek to the tail without reading what comes before it.
+INDEXED_FORMATS = ("mov", "mp4")
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,19 @@ class ProbeResult:
     audio_codec: str
     audio_profile: str
     max_keyframe_interval_s: float
+    #: Degrees a player turns the picture (a phone's display matrix); 0 for most recordings.
+    rotation: int = 0
+    #: True when `max_keyframe_interval_s` comes from the first and last minutes only (`probe(sample=True)`).
+    keyframes_sampled: bool = False
 
 
-def probe(path: str | os.PathLike, *, min_side: int = 16, max_side: int = 4096) -> ProbeResult:
-    """Describe a source with two ffprobe runs (no decoding); raise MediaError when it is unusable."""
+def probe(path: str | os.PathLike, *, min_side: int = 16, max_side: int = 4096, sample: bool = False) -> ProbeResult:
+    """Describe a source with two ffprobe runs (no decoding); raise MediaError when it is unusable.
+
+    With `sample`, a long MP4's packets are read only in its first SAMPLE_HEAD_S and last SAMPLE_TAIL_S seconds
+    (a fraction of a second instead of seconds for 90 minutes): the truncation check still sees the end, but the
+    keyframe interval is that of the first minutes (`keyframes_sampled`); a full probe gives the exact one.
+    """
     facts = _probe_streams(path)
     duration = float(facts.get("format", {}).get("duration") or 0)
     if duration <= 0:
@@ -41,7 +54,10 @@ def probe(path: str | os.PathLike, *, min_side: int = 16, max_side: int = 4096) 
     width, height = video.get("width", 0), video.get("height", 0)
     if not (min_side <= width <= max_side and min_side <= height <= max_side):
         raise MediaError(f"the video is {width}x{height}; each side must be {min_side} to {max_side} pixels")
-    keyframes, video_end, warnings = _probe_packets(path, video["index"])
+    container = set(facts.get("format", {}).get("format_name", "").split(","))
+    sampled = sample and bool(container & set(INDEXED_FORMATS)) and duration > 2 * (SAMPLE_HEAD_S + SAMPLE_TAIL_S)
+    windows = (f"%+{SAMPLE_HEAD_S:g},{duration - SAMPLE_TAIL_S:.3f}%",) if sampled else ()
+    keyframes, video_end, warnings = _probe_packets(path, video["index"], *windows)
     if "partial file" in warnings or video_end < duration - TRUNCATION_SLACK_S:
         raise MediaError("the file is truncated")
     audio = first_stream(facts, "audio") or {}
@@ -56,14 +72,17 @@ def probe(path: str | os.PathLike, *, min_side: int = 16, max_side: int = 4096) 
         has_audio=bool(audio),
         audio_codec=audio.get("codec_name", ""),
         audio_profile=audio.get("profile", ""),
-        max_keyframe_interval_s=_max_interval(keyframes, video_end),
+        max_keyframe_interval_s=(_sampled_interval(keyframes, video_end, duration - SAMPLE_TAIL_S) if sampled
+                                 else _max_interval(keyframes, video_end)),
+        rotation=_rotation(video),
+        keyframes_sampled=sampled,
     )
 
 
 def _probe_streams(path) -> dict:
     entries = (
         "stream=index,codec_type,codec_name,profile,pix_fmt,width,height,avg_frame_rate,r_frame_rate"
-        ":stream_disposition=attached_pic:format=duration"
+        ":stream_disposition=attached_pic:stream_side_data=rotation:format=duration,format_name"
     )
     done = run_ffprobe(path, "-show_entries", entries, "-of", "json")
     if done.returncode == 0:
@@ -73,9 +92,10 @@ def _probe_streams(path) -> dict:
     raise MediaError("the file is truncated" if truncated else "not a media file", done.stderr[-STDERR_TAIL_BYTES:])
 
 
-def _probe_packets(path, index: int) -> tuple[list[float], float, str]:
+def _probe_packets(path, index: int, *intervals: str) -> tuple[list[float], float, str]:
     entries = "packet=pts_time,duration_time,flags"
-    done = run_ffprobe(path, "-select_streams", str(index), "-show_entries", entries, "-of", "csv=p=0")
+    window = ("-read_intervals", ",".join(intervals)) if intervals else ()
+    done = run_ffprobe(path, "-select_streams", str(index), *window, "-show_entries", entries, "-of", "csv=p=0")
     keyframes, end = [], 0.0
     for row in done.stdout.splitlines():
         pts, _, rest = row.partition(",")
@@ -108,9 +128,23 @@ def _frame_rate(stream: dict) -> float:
     return float(MAX_ENCODE_FPS)
 
 
+def _rotation(stream: dict) -> int:
+    turns = [side.get("rotation") for side in stream.get("side_data_list", []) if "rotation" in side]
+    return int(float(turns[0])) % 360 if turns else 0
+
+
 def _max_interval(keyframes: list[float], end: float) -> float:
     # The last keyframe to the end is a segment too.
     return round(max(b - a for a, b in pairwise([*(keyframes or [0.0]), end])), 3)
+
+
+def _sampled_interval(keyframes: list[float], end: float, tail_from: float) -> float:
+    # The two windows' own gaps: the head's between its keyframes (its last GOP runs on past the window), the
+    # tail's from the keyframe ffprobe sought back to up to the end; never the unread middle.
+    head = [k for k in keyframes if k < tail_from - SAMPLE_TAIL_S]
+    tail = [k for k in keyframes if k >= tail_from - SAMPLE_TAIL_S]
+    gaps = [b - a for a, b in (*pairwise(head), *pairwise([*tail, end]))]
+    return round(max(gaps), 3) if gaps else _max_interval(keyframes, end)
 
 
 def media_kind(path: str | os.PathLike) -> str | None:

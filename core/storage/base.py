@@ -59,6 +59,15 @@ class Storage(ABC):
             raise StorageError(f"{os.fspath(path)!r} changed before it was stored as {key!r}", key=key)
         return stored
 
+    def adopt_file(
+        self, key: str, path: str | os.PathLike, *, content_type: str, cache_control: str | None = None
+    ) -> StoredObject:
+        """Store the local file at `path` under `key` and take it: the file is gone afterwards (LocalStorage moves
+        it into place instead of copying when it can); verifies the size after."""
+        stored = self.put_file(key, path, content_type=content_type, cache_control=cache_control)
+        os.unlink(path)
+        return stored
+
     def put_bytes(self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None) -> StoredObject:
         """Store `data` under `key`; overwrites; verifies the size after."""
         return self.put_stream(key, io.BytesIO(data), content_type=content_type, cache_control=cache_control)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import hmac
 import json
@@ -49,13 +50,40 @@ class LocalStorage(Storage):
         target = self.path(key)
         with _local_errors(key):
             self._write_atomic(target, lambda out: _copy(reader, out))
-            meta = {"content_type": content_type, "cache_control": cache_control, "sha256": reader.sha256}
-            self._write_atomic(self._meta_path(key), lambda out: out.write(json.dumps(meta).encode()))
+            self._write_meta(key, content_type, cache_control, reader.sha256)
         stored = StoredObject(key, reader.size, reader.sha256)
         self.verify(key, size=stored.size)
         return stored
 
-    def _write_atomic(self, target: Path, write) -> None:
+    def adopt_file(
+        self, key: str, path: str | os.PathLike, *, content_type: str, cache_control: str | None = None
+    ) -> StoredObject:
+        """Move the local file at `path` into place under `key` (hashed once, fsync'd once, renamed: no copy);
+        copies when it is on another filesystem. The file is gone afterwards; verifies the size after."""
+        target = self.path(key)
+        with _local_errors(key):
+            with open(path, "rb", buffering=0) as fh:
+                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+                os.fsync(fh.fileno())  # the writer (e.g. ffmpeg) did not: a crash must not leave half of it
+                size = os.fstat(fh.fileno()).st_size
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(path, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                return super().adopt_file(key, path, content_type=content_type, cache_control=cache_control)
+            self._write_meta(key, content_type, cache_control, sha256)
+        self.verify(key, size=size)
+        return StoredObject(key, size, sha256)
+
+    def _write_meta(self, key: str, content_type: str, cache_control: str | None, sha256: str) -> None:
+        # Atomic but not fsync'd: after a crash a lost or empty metadata file reads as defaults (head), which the
+        # publish step's check sees as "not stored" and uploads again; the object itself was fsync'd.
+        meta = {"content_type": content_type, "cache_control": cache_control, "sha256": sha256}
+        self._write_atomic(self._meta_path(key), lambda out: out.write(json.dumps(meta).encode()), durable=False)
+
+    def _write_atomic(self, target: Path, write, *, durable: bool = True) -> None:
         # The temp file lives in `root/tmp`, on the same filesystem as the target, so os.replace is an atomic
         # rename: a crash leaves the old object or the new one, never half of one, and list() never sees it.
         tmp_dir = self.root / "tmp"
@@ -66,7 +94,8 @@ class LocalStorage(Storage):
             with os.fdopen(fd, "wb") as out:
                 write(out)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             os.replace(tmp_name, target)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)

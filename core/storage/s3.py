@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import io
@@ -20,7 +21,7 @@ from botocore.config import Config
 
 from core.storage.base import DEFAULT_CONTENT_TYPE, ObjectInfo, Storage, StoredObject
 from core.storage.errors import ObjectNotFoundError, StorageError
-from core.storage.hashing import CHUNK_SIZE, PART_SIZE, HashingReader, file_sha256
+from core.storage.hashing import CHUNK_SIZE, PART_SIZE, FileSlice, HashingReader, SmallReads, file_sha256
 from core.storage.keys import check_key, check_prefix, check_ttl, content_disposition
 
 _THROTTLING_CODES = {
@@ -93,8 +94,9 @@ class S3Storage(Storage):
     ) -> StoredObject:
         """Hash the file (unless `sha256` is given), upload it with the hash in its metadata, then HEAD the size.
 
-        s3transfer reads a file's parts from disk as it sends them; a stream's parts would be buffered in memory
-        (up to 4 x 16 MB), which is what kept a worker's RSS growing with the size of the original.
+        The file is read from disk in small pieces as it is sent (one PUT, or 16 MB parts one after the other):
+        no buffer grows with the file, so several uploads at once keep a worker's RSS flat. A stream's parts would
+        be buffered in memory (up to 4 x 16 MB), which is what kept a worker's RSS growing with the original.
         """
         sha256 = (sha256 or file_sha256(path)).lower()
         before = os.stat(path)
@@ -102,14 +104,33 @@ class S3Storage(Storage):
         with _s3_errors(check_key(key)):
             if before.st_size < PART_SIZE:  # one PUT: no transfer manager and its threads for a small file
                 with open(path, "rb") as body:
-                    self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=SmallReads(body), **extra)
             else:
-                self.client.upload_file(os.fspath(path), self.bucket, key, ExtraArgs=extra,
-                                        Config=self.transfer_config)
+                self._put_parts(key, path, before.st_size, extra)
         after = os.stat(path)
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise StorageError(f"{os.fspath(path)!r} changed while it was being uploaded to {key!r}", key=key)
         return self._verified(StoredObject(key, before.st_size, sha256))
+
+    def _put_parts(self, key: str, path: str | os.PathLike, size: int, extra: dict) -> None:
+        # One part after the other, each read from disk in small pieces as it is sent: the memory of an upload
+        # stays the same whatever the file's size (s3transfer's threads each buffered a part's reads).
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)["UploadId"]
+        parts = []
+        try:
+            with open(path, "rb") as fh:
+                for number, start in enumerate(range(0, size, PART_SIZE), start=1):
+                    length = min(PART_SIZE, size - start)
+                    answer = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                     PartNumber=number, ContentLength=length,
+                                                     Body=FileSlice(fh, start, length))
+                    parts.append({"ETag": answer["ETag"], "PartNumber": number})
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            with contextlib.suppress(botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str, cache_control: str | None = None) -> StoredObject:
         """Upload `data` with its hash in the metadata, then HEAD to check the size."""

@@ -1,5 +1,7 @@
-/* Watch page player: hls.js where Media Source Extensions exist, else native HLS, else the MP4 <source>.
-   hls.js (about 190 KB gzipped) is fetched on the first play, so opening the page stays light on a phone. */
+/* Watch page player: the smallest thing that plays the stream, fetched on the first tap, never on page load.
+   Native HLS where the browser plays it well (Safari, iOS: no script at all); elsewhere the hls.js build the page
+   names in data-hls-js (the light build for audio-only, which needs no video or alternate-audio code; the full build
+   for video, whose audio is an alternate rendition the light build cannot play); else the MP4 <source>. */
 (function () {
   "use strict";
   var video = document.querySelector("video[data-hls-src]");
@@ -12,7 +14,12 @@
   var progressUrl = video.getAttribute("data-progress-url");
   var PROGRESS_EVERY_MS = 10000;
   var hlsJsUrl = video.getAttribute("data-hls-js");
-  var useHlsJs = !!((window.MediaSource || window.ManagedMediaSource) && hlsJsUrl);
+  var mse = !!(window.MediaSource || window.ManagedMediaSource);
+  var apple = /Apple/.test(navigator.vendor || "") || !!window.ManagedMediaSource;
+  // Safari and iOS play HLS themselves (iOS before 17 has no MSE at all); Chromium's newer native HLS cannot be
+  // capped to the player's size, so it gets hls.js like the other browsers with MSE.
+  var nativeHls = !!video.canPlayType("application/vnd.apple.mpegurl") && (apple || !mse);
+  var useHlsJs = !nativeHls && mse && !!hlsJsUrl;
   var loading = null;
 
   function loadHlsJs() {
@@ -66,10 +73,32 @@
     hls.loadSource(src);
   }
 
+  // The browser's estimate of the connection (bits/s), where it gives one; hls.js measures from then on.
+  function estimate() {
+    var downlink = navigator.connection && navigator.connection.downlink;
+    return downlink > 0 ? downlink * 1e6 * 0.7 : 300000;
+  }
+
+  // The largest level that fits the player on this screen and the estimated bandwidth; else the smallest.
+  function fittingLevel(levels) {
+    var height = (video.clientHeight || 0) * (window.devicePixelRatio || 1);
+    var best = 0;
+    levels.forEach(function (level, index) {
+      if ((!level.height || level.height <= height) && (level.bitrate || 0) <= estimate()) { best = index; }
+    });
+    return best;
+  }
+
   function startHlsJs() {
     var Hls = window.Hls;
-    // startPosition makes hls.js seek to where the parent stopped once the manifest is parsed.
-    hls = new Hls({ startLevel: 0, capLevelToPlayerSize: true, startPosition: start > 0 ? start : -1 });
+    // Start low (levels are listed smallest first) and never above what the player shows on this screen; a short
+    // buffer ahead keeps a 3G connection free for the segment being watched.
+    hls = new Hls({ startLevel: 0, capLevelToPlayerSize: true, autoStartLoad: false,
+      abrEwmaDefaultEstimate: estimate(), maxBufferLength: 12, backBufferLength: 30 });
+    hls.once(Hls.Events.MANIFEST_PARSED, function (event, data) {
+      hls.startLevel = fittingLevel(data.levels);
+      hls.startLoad(start > 0 ? start : -1);  // seeks to where the parent stopped
+    });
     hls.on(Hls.Events.ERROR, function (event, data) {
       var expired = data.type === Hls.ErrorTypes.NETWORK_ERROR && data.response &&
         (data.response.code === 403 || data.response.code === 404);
@@ -106,7 +135,7 @@
   if (useHlsJs) {
     // Until hls.js runs, the browser's own controls would start its native HLS or the MP4 instead.
     video.controls = false;
-  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+  } else if (nativeHls) {
     video.src = src;
   }
   video.addEventListener("loadedmetadata", seekToStart);

@@ -9,6 +9,7 @@
   var box = document.getElementById("upload-progress");
   var bar = document.getElementById("upload-bar");
   var status = document.getElementById("upload-status");
+  var confirm = document.getElementById("confirm_without_consent");
 
   function headers(extra) {
     var h = extra || {};
@@ -39,7 +40,9 @@
     return fetch(form.dataset.startUrl, {
       method: "POST", credentials: "same-origin",
       headers: headers({ "Content-Type": "application/json" }),
-      body: JSON.stringify({ filename: file.name, size: file.size })
+      // The trainer's tick when parents present had not consented to being recorded (the server asks again).
+      body: JSON.stringify({ filename: file.name, size: file.size,
+                             confirm_without_consent: !!(confirm && confirm.checked) })
     }).then(json).then(function (r) {
       if (r.status !== 201) throw new Error(r.body.error || form.dataset.msgFailed);
       localStorage.setItem(key(file), r.body.url);

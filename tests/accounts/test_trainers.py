@@ -121,7 +121,7 @@ def test_create_account_sends_one_invitation_whose_link_sets_the_password(app, c
     chosen = client.post(path, data={"password": "my own secret 1", "confirm": "my own secret 1"})
 
     assert chosen.headers["Location"] == "/login"
-    assert auth.login("nieuw@example.org", "my own secret 1").headers["Location"] == "/courses"
+    assert auth.login("nieuw@example.org", "my own secret 1").headers["Location"] == "/home"
     assert client.get(path).status_code == 404
 
 
@@ -178,7 +178,7 @@ def test_reactivated_user_can_log_in_again(client, auth, db, coordinator, other)
     client.post(f"/trainers/{other.id}/activate")
     auth.logout()
 
-    assert auth.login(other.email).headers["Location"] == "/courses"
+    assert auth.login(other.email).headers["Location"] == "/home"
 
 
 def test_coordinator_cannot_deactivate_themselves(client, auth, db, coordinator):

@@ -12,7 +12,7 @@ def test_login_with_right_password_opens_the_course_list(client, auth, course):
     page = client.get("/courses")
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/courses"
+    assert response.headers["Location"] == "/home"
     assert "Voorlezen" in page.get_data(as_text=True)
 
 
@@ -27,7 +27,7 @@ def test_login_with_wrong_password_is_refused_with_a_message(client, auth, train
 def test_login_ignores_an_offsite_next_parameter(client, trainer):
     response = client.post("/login?next=//evil.example/x", data={"email": trainer.email, "password": "correct horse battery"})
 
-    assert response.headers["Location"] == "/courses"
+    assert response.headers["Location"] == "/home"
 
 
 def test_logout_ends_the_session(client, auth, trainer):

@@ -72,7 +72,7 @@ def test_nudge_sends_one_message_per_non_responder_in_their_language(app, client
     post_answer(client, family["Sanne"][1], activity, text="Gedaan")
     auth.login(trainer.email)
 
-    response = client.post(f"/courses/{activity.course_id}/activities/{activity.id}/nudge")
+    response = client.post(f"/courses/{activity.course_id}/activities/{activity.id}/nudge", data={"confirmed": "1"})
 
     assert response.status_code == 302
     assert [m["To"] for m in mails] == ["elif@example.org"]
@@ -92,10 +92,11 @@ def test_nudge_again_soon_sends_nothing_and_a_rerun_task_sends_nothing(client, a
                                                                        outboxes):
     mails, texts = outboxes
     auth.login(trainer.email)
-    client.post(f"/courses/{activity.course_id}/activities/{activity.id}/nudge")
+    client.post(f"/courses/{activity.course_id}/activities/{activity.id}/nudge", data={"confirmed": "1"})
     sent = (len(mails), len(texts))
 
-    again = client.post(f"/courses/{activity.course_id}/activities/{activity.id}/nudge", follow_redirects=True)
+    again = client.post(f"/courses/{activity.course_id}/activities/{activity.id}/nudge", data={"confirmed": "1"},
+                        follow_redirects=True)
     for nudge in _db.session.query(ActivityNudge):
         tasks.send_nudge.call_local(nudge.id)
 

@@ -13,6 +13,9 @@ from PIL import Image
 from activities.media import MSG_CORRUPT, MSG_EMPTY, MSG_NOT_ASKED, MSG_NOT_MEDIA
 from activities.models import ActivityResponse, MediaState, ResponseKind
 from core.extensions import db as _db
+from courses.models import Parent
+from parents import privacy
+from parents import tasks as parent_tasks
 from tests.activities.helpers import (
     all_objects,
     make_activity,
@@ -252,12 +255,17 @@ def test_deleting_the_parents_data_removes_their_answer_files(client, local_stor
     _sanne, token = family["Sanne"]
     post_answer(client, token, activity, data=photo_with_gps())
     [answer] = _responses()
-    export = client.get(f"/p/{token}/export.json").get_json()
+    export, name = client.get(f"/p/{token}/export.json").get_json(), f"antwoorden/{answer.id}-photo.jpg"
 
-    client.post(f"/p/{token}/delete")
+    client.post(f"/p/{token}/delete")  # a request: deleted by the periodic task after the grace period
+    kept = (len(_responses()), len(all_objects(local_storage)))
+    sanne = _db.session.get(Parent, _sanne.id)
+    sanne.deletion_requested_at -= privacy.GRACE
+    _db.session.commit()
+    parent_tasks.delete_requested_parents.call_local()
 
-    assert export["home_activity_responses"][0]["files"] == [answer.media_key]
-    assert answer.media_key in export["stored_files"]
+    assert (export["home_activity_responses"][0]["file"], export["files"]) == (name, [name])
+    assert kept == (1, 1)
     assert (_responses(), all_objects(local_storage)) == ([], [])
 
 

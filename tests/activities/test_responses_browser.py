@@ -63,7 +63,8 @@ def test_parent_answers_with_a_photo_and_the_trainer_sees_it_and_nudges_the_othe
     trainer_page.wait_for_function(IMAGE_LOADED, arg="#answered img.answer-media", timeout=30000)
     answered = trainer_page.locator("#answered h3").all_inner_texts()
     waiting = [t.split("\n")[0].strip() for t in trainer_page.locator("#waiting > li").all_inner_texts()]
-    trainer_page.locator("form[action$='/nudge'] button").click()
+    trainer_page.locator("a#nudge").click()
+    trainer_page.locator("form input[name=confirmed] ~ button[type=submit]").click()
     trainer_page.wait_for_selector(".flash-info")
     mails, texts = outboxes
 

@@ -115,6 +115,23 @@ def test_put_file_stores_content_type_cache_control_and_sha256(storage, tmp_path
     )
 
 
+def test_adopt_file_stores_the_file_and_takes_it(storage, tmp_path):
+    source = tmp_path / "work" / "media.mp4"
+    source.parent.mkdir()
+    source.write_bytes(b"\x00\x00\x00\x18ftypiso6" * 300)
+    expected = StoredObject("recordings/2/first/media.mp4", 3600, hashlib.sha256(source.read_bytes()).hexdigest())
+    inode = source.stat().st_ino
+
+    stored = storage.adopt_file(expected.key, source, content_type="video/mp4", cache_control="private, immutable")
+
+    info = storage.head(expected.key)
+    assert stored == expected and not source.exists()
+    assert (info.size, info.content_type, info.cache_control, info.sha256) == (
+        3600, "video/mp4", "private, immutable", expected.sha256)
+    if isinstance(storage, LocalStorage):  # moved into place on the same filesystem, not copied
+        assert storage.path(expected.key).stat().st_ino == inode
+
+
 def test_put_stream_reads_in_bounded_chunks(storage):
     source = GeneratedStream(3 * MiB)
 
@@ -447,3 +464,43 @@ def test_get_storage_builds_once_per_app(tmp_path):
     assert first is second
     assert app.extensions["storage"] is first
     assert isinstance(first, LocalStorage)
+
+
+
+@pytest.mark.adapter
+def test_s3_put_file_of_40_mb_sends_parts_read_from_disk_in_small_pieces(s3_storage, tmp_path, monkeypatch):
+    from core.storage import s3
+
+    path = tmp_path / "fallback.mp4"
+    with open(path, "wb") as fh:
+        for _ in range(40):
+            fh.write(random.randbytes(MiB))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    reads = []
+
+    class Spy:
+        def __init__(self, fh):
+            self._fh = fh
+
+        def read(self, size=-1):
+            data = self._fh.read(size)
+            reads.append(len(data))
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self._fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._fh.close()
+
+    monkeypatch.setattr(s3, "open", lambda *args, **kwargs: Spy(open(*args, **kwargs)), raising=False)
+
+    stored = s3_storage.put_file("recordings/4/fallback.mp4", path, content_type="video/mp4", sha256=digest)
+    info = s3_storage.verify("recordings/4/fallback.mp4", size=40 * MiB, sha256=digest)
+
+    assert stored == StoredObject("recordings/4/fallback.mp4", 40 * MiB, digest)
+    assert info.etag.endswith("-3")  # 16 + 16 + 8 MiB
+    assert sum(reads) >= 40 * MiB and max(reads) <= 64 * 1024  # no part, nor a 1 MiB piece of one, in memory

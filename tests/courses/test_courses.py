@@ -105,7 +105,7 @@ def test_edit_page_changes_the_course(client, auth, trainer, course, db):
 def test_archive_takes_the_course_off_the_list(client, auth, trainer, course, db):
     auth.login(trainer.email)
 
-    response = client.post(f"/courses/{course.id}/archive")
+    response = client.post(f"/courses/{course.id}/archive", data={"confirmed": "1"})
 
     db.session.refresh(course)
     assert response.headers["Location"] == "/courses"
@@ -141,7 +141,7 @@ def test_trainer_creates_a_course_and_enrols_a_parent_in_the_browser(live_server
     page.get_by_label("Wachtwoord").fill("correct horse battery")
     page.get_by_role("button", name="Inloggen").click()
     page.get_by_role("link", name="Nieuwe cursus").click()
-    page.get_by_label("Titel").fill("Samen spelen")
+    page.get_by_label("Titel", exact=True).fill("Samen spelen")
     page.get_by_label("Begindatum").fill("2027-01-10")
     page.get_by_label("Einddatum").fill("2027-02-10")
     page.get_by_role("button", name="Opslaan").click()

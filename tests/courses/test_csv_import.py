@@ -182,3 +182,17 @@ def test_the_template_file_imports_as_it_is(client, auth, trainer, course, db):
 
     assert template.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert [r.error for r in rows] == [None, None, None]
+
+
+def test_the_preview_says_who_gets_what_on_which_channel(client, auth, trainer, course, db, create_parent):
+    create_parent("Sanne", course=course, email="sanne@example.org")
+    auth.login(trainer.email)
+    raw = (b"naam;e-mail;telefoon;kanalen\r\nSanne;sanne@example.org;;\r\nAmina;;0612345678;whatsapp sms\r\n"
+           b"Elif;elif@example.org;;\r\nNoor;;0612345679;email\r\n")
+
+    html = _upload(client, course, raw).get_data(as_text=True)
+
+    cells = re.findall(r'<td class="import-channels" data-channels="([^"]*)">(.*?)</td>', html)
+    assert cells == [("email", "berichten via e-mail"), ("sms whatsapp", "welkom via sms, WhatsApp"),
+                     ("email", "welkom via e-mail"),
+                     ("", '<span class="error">niet te bereiken: vul een e-mailadres in of kies sms</span>')]

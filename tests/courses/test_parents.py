@@ -126,7 +126,7 @@ def test_remove_takes_the_parent_out_of_the_course_only(client, auth, trainer, c
     sanne = create_parent("Sanne", course=course)
     auth.login(trainer.email)
 
-    response = client.post(f"/courses/{course.id}/parents/{sanne.id}/remove")
+    response = client.post(f"/courses/{course.id}/parents/{sanne.id}/remove", data={"confirmed": "1"})
 
     assert response.headers["Location"] == f"/courses/{course.id}"
     assert services.course_parents(course) == []

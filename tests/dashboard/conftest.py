@@ -33,7 +33,8 @@ def figures_course(db, course, create_parent, create_workshop_session):
     for kind, minute in ((joined, 0), (left, 20), (joined, 30), (joined, 31), (left, 45), (left, 50)):
         event(first, anna, kind, minute)  # 20 + 15 minutes: the second join and the last left change nothing
     event(second, anna, AttendanceKind.join_click, 0)  # a click on the link only: not present
-    event(first, bram, joined, 10)  # never left: counted until the end of the session
+    event(first, bram, joined, 10)  # never left, but the page's heartbeats ran on: counted until the end
+    event(first, bram, AttendanceKind.heartbeat, 59)
     event(second, cees, joined, 0)  # not invited to it: not counted
     event(second, cees, left, 10)
     recordings = [Recording(course=course, session=s, source=RecordingSource.upload, state=RecordingState.published,

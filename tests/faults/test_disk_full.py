@@ -80,8 +80,9 @@ def workshop_session(create_workshop_session):
 
 
 @pytest.fixture
-def queued(db, local_storage, workshop_session, clip_360p, small_disk, monkeypatch):
+def queued(app, db, local_storage, workshop_session, clip_360p, small_disk, monkeypatch):
     """A recording probed and waiting for its transcode; its local copy of the original is on the small disk."""
+    monkeypatch.setitem(app.config, "MEDIA_FIRST_PLAYABLE_MAX_GOP_S", 0)  # the transcode path, no first version
     copy = small_disk.root / "incoming" / "upload.mp4"  # where uploads land, on the same disk as the work folder
     copy.parent.mkdir()
     shutil.copyfile(clip_360p, copy)

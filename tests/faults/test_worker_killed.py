@@ -46,7 +46,7 @@ def _worker_env(app, *, s3_endpoint: str, bucket: str, smtp_port: int, redis_url
         "S3_BUCKET": bucket, "S3_ENDPOINT_URL": s3_endpoint, "S3_REGION": S3_REGION,
         "S3_ACCESS_KEY_ID": S3_TEST_KEY_ID, "S3_SECRET_ACCESS_KEY": S3_TEST_SECRET,
         "MAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMS_TRANSPORT": "log",
-        "MEDIA_SMALL_LADDER": "true", "PYTHONUNBUFFERED": "1",
+        "MEDIA_SMALL_LADDER": "true", "MEDIA_FIRST_PLAYABLE_MAX_GOP_S": "0", "PYTHONUNBUFFERED": "1",
     })
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -76,6 +76,8 @@ def test_worker_killed_mid_transcode_and_mid_publish_ends_published_once(
                                     access_key_id=S3_TEST_KEY_ID, secret_access_key=S3_TEST_SECRET))
     parent = create_parent(course=course)
     workshop_session = create_workshop_session(title="Voorlezen met peuters")
+    # The transcoding path: no first playable version (tests/recordings/test_first_playable.py kills that ladder).
+    monkeypatch.setitem(app.config, "MEDIA_FIRST_PLAYABLE_MAX_GOP_S", 0)
     with monkeypatch.context() as m:
         m.setitem(queue.TASKS, "recordings.transcode", lambda recording_id: None)  # the transcode belongs to the workers
         copy = tmp_path / "upload.mp4"

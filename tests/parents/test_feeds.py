@@ -136,7 +136,7 @@ def test_join_link_of_a_cancelled_session_says_so(db, client, create_workshop_se
     response = client.get(f"/c/{token}/join/{session.id}")
 
     assert response.status_code == 200
-    assert "<h1>Voorlezen</h1>" in response.get_data(as_text=True)
+    assert "<h1><bdi>Voorlezen</bdi></h1>" in response.get_data(as_text=True)
 
 
 def test_join_link_for_another_courses_session_is_404(client, create_course, create_workshop_session, token):

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.mail import get_mail_transport
 from courses import links
+from courses.models import CourseConsent
 from sessions import rooms, scheduling, services
-from sessions.models import AttendanceEvent, AttendanceKind, RecordingConsent, RoomSample, SessionKind
+from sessions.models import AttendanceEvent, AttendanceKind, RoomSample, SessionKind
 
 SECRET = "s" * 40
 TENANT = "vpaas-magic-cookie-0123abcd"
@@ -222,7 +223,7 @@ def test_attendance_without_events_is_no_and_zero_minutes(db, open_session, pare
     assert [(r.parent.id, r.attended, r.minutes) for r in rows] == [(parent.id, False, 0)]
 
 
-def test_recorded_session_objection_is_logged_offered_camera_off_and_listed_first_for_the_trainer(
+def test_recorded_session_objection_holds_for_the_course_offered_camera_off_and_listed_first_for_the_trainer(
         db, client, auth, trainer, jitsi, create_workshop_session, parent_link):
     jitsi(JITSI_BASE_URL="https://meet.example.org")
     start = (utcnow() + timedelta(minutes=10)).replace(second=0, microsecond=0)
@@ -235,14 +236,15 @@ def test_recorded_session_objection_is_logged_offered_camera_off_and_listed_firs
     auth.login(trainer.email)
     join_html = client.get(f"/sessions/{session.id}/join").get_data(as_text=True)
 
-    log = db.session.scalars(select(RecordingConsent).order_by(RecordingConsent.id)).all()
-    assert [(c.parent_id, c.objected) for c in log] == [(parent.id, False), (parent.id, True)]
+    log = db.session.scalars(select(CourseConsent).order_by(CourseConsent.id)).all()
+    assert [(c.course_id, c.parent_id, c.consented) for c in log] == [
+        (session.course_id, parent.id, True), (session.course_id, parent.id, False)]
     assert all(c.created_at is not None for c in log)
     assert "Deze bijeenkomst wordt opgenomen" in html
-    assert 'id="objected"' in html
+    assert 'id="camera-off-notice"' in html
     assert _setup(html)["options"]["configOverwrite"]["startWithVideoMuted"] is True
-    assert '<ul id="objections"><li>Sanne</li></ul>' in join_html
-    assert join_html.index('id="objections"') < join_html.index('id="start-recording"')
+    assert '<ul id="without-consent"><li>Sanne</li></ul>' in join_html
+    assert join_html.index('id="without-consent"') < join_html.index('id="start-recording"')
 
 
 def test_help_button_mails_the_trainer_naming_parent_and_session(db, client, trainer, open_session, parent_link):

@@ -81,6 +81,8 @@ def test_lobby_counts_down_then_embeds_jitsi_with_room_and_token_and_posts_joine
     jitsi = page.evaluate("window.__jitsi")
     frames = page.locator("#jitsi iframe").count()
     waiting_hidden = page.locator("#waiting").is_hidden()
+    page.locator("#room-connected").wait_for(state="visible", timeout=5000)  # the room's page answered
+    failed_hidden = page.locator("#room-failed").is_hidden()
     page.evaluate("window.__jitsiListeners.videoConferenceJoined({})")
     for _ in range(50):
         db.session.expire_all()
@@ -97,6 +99,7 @@ def test_lobby_counts_down_then_embeds_jitsi_with_room_and_token_and_posts_joine
     assert (claims["room"], claims["context"]["user"]["moderator"]) == (session.room_name, "false")
     assert jitsi["userInfo"] == {"displayName": "Sanne"}
     assert jitsi["configOverwrite"]["prejoinConfig"] == {"enabled": False}
-    assert (frames, waiting_hidden) == (1, True)
-    assert kinds == [AttendanceKind.join_click, AttendanceKind.joined]
+    assert (frames, waiting_hidden, failed_hidden) == (1, True, True)
+    # a joined starts the visit's heartbeat row (sessions.presence)
+    assert kinds == [AttendanceKind.join_click, AttendanceKind.joined, AttendanceKind.heartbeat]
     assert [e for e in errors if "Content Security Policy" in e] == []

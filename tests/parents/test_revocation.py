@@ -33,6 +33,10 @@ URLS = {
     "parents.route_map": ("/p/{personal}", "personal"),
     "parents.delete": ("/p/{personal}/delete", "personal"),
     "parents.export": ("/p/{personal}/export.json", "personal"),
+    "parents.export_archive": ("/p/{personal}/export.zip", "personal"),
+    "parents.my_data": ("/p/{personal}/data", "personal"),
+    "parents.cancel_delete": ("/p/{personal}/delete/cancel", "personal"),
+    "parents.consent": ("/p/{personal}/consent/{course_id}", "personal"),
     "responses.show": ("/p/{token}/activities/{activity_id}", "both"),
     "responses.respond": ("/p/{token}/activities/{activity_id}", "both"),
     "responses.media_file": ("/p/{token}/activities/{activity_id}/media/{media_id}/file", "both"),
@@ -43,6 +47,7 @@ URLS = {
     "lobby.event": ("/p/{token}/s/{session_id}/events", "both"),
     "lobby.cannot_get_in": ("/p/{token}/s/{session_id}/help", "both"),
     "lobby.join_json": ("/p/{token}/s/{session_id}/join.json", "both"),
+    "presence.heartbeat": ("/p/{token}/s/{session_id}/presence", "both"),
     "watch.parent_watch": ("/p/{token}/watch/{recording_uuid}", "both"),
     "watch.parent_file": ("/p/{token}/watch/{recording_uuid}/master.m3u8", "both"),
     "watch.parent_progress": ("/p/{token}/watch/{recording_uuid}/progress", "both"),
@@ -108,7 +113,9 @@ def _urls(world: dict, endpoint: str) -> list[str]:
 
 def _call(client, method: str, url: str):
     data = {"answer": "coming", "objected": "n", "kind": "joined", "position": "1", "client_key": "k" * 24}
-    return client.open(url, method=method, data=data if method == "POST" else None)
+    response = client.open(url, method=method, data=data if method == "POST" else None)
+    response.close()  # as a server does: e.g. the data export's spooled ZIP
+    return response
 
 
 def test_revoking_the_link_cuts_off_every_url_the_parent_had(app, client, db, world):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from flask_babel import force_locale
 
 from core.db import utcnow
 from courses import services as courses
-from parents.routemap import SessionItem, route_map_context
+from parents.routemap import SessionItem, route_map_context, urgent_card
 from sessions.models import SessionStatus, WorkshopSession
 
 UPCOMING_AT = datetime(2030, 3, 5, 18, 30, tzinfo=UTC)  # 19:30 in Amsterdam (CET)
@@ -49,7 +51,7 @@ def test_route_map_context_two_courses_splits_upcoming_and_past(app, db, two_cou
     ids = {s.title: s.id for s in db.session.query(WorkshopSession)}
     assert context["upcoming"] == [SessionItem(id=ids["Samen lezen"], title="Samen lezen", course_title="Voorlezen",
                                                date="dinsdag 5 maart 2030", time="19:30", lobby_open=False,
-                                               recorded=False)]
+                                               recorded=False, starts_in="over 5 jaar")]
     assert context["past"] == [SessionItem(id=ids["Grenzen stellen"], title="Grenzen stellen", course_title="Opvoeden",
                                            date="dinsdag 1 juni 2021", time="18:00", lobby_open=False,
                                            recorded=True)]
@@ -76,25 +78,72 @@ def test_route_map_page_shows_courses_sessions_and_empty_states(client, two_cour
 
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    assert _h3s(html) == ["Opvoeden", "Voorlezen", "Samen lezen", "Grenzen stellen"]
+    assert re.findall(r'<h2 id="now-heading">(?:<bdi>)?(.*?)(?:</bdi>)?</h2>', html) == ["Samen lezen"]
     assert "dinsdag 5 maart 2030</time>, <time>19:30</time>" in html
     assert "De opname komt hier te staan." in html
     assert "Nog geen opdrachten voor thuis." in html
-    assert f'href="/p/{token}/export.json"' in html
+    assert f'href="/p/{token}/data"' in html
     assert f'href="/p/{token}/delete"' in html
-    assert "De lobby is open" not in html
+    assert "Nu meedoen" not in html
 
 
 @pytest.mark.unit
-def test_route_map_page_lobby_open_shows_the_notice(client, create_parent, create_workshop_session, create_link,
-                                                     course):
+def test_route_map_puts_what_matters_now_first_and_the_other_dates_behind_all_dates(
+        client, create_parent, create_workshop_session, create_link, course):
     parent = create_parent(course=course)
     create_workshop_session(starts_at=utcnow() + timedelta(minutes=5), title="Nu bijna")
+    for week in (1, 2, 3):
+        create_workshop_session(starts_at=utcnow() + timedelta(weeks=week), title=f"Week {week}")
     token, _ = create_link(parent)
 
     html = client.get(f"/p/{token}").get_data(as_text=True)
+    urgent = html[html.index('id="now"'):html.index("</section>", html.index('id="now"'))]
+    later = html[html.index('<details class="all-dates"'):html.index("</details>")]
 
-    assert html.count("De lobby is open") == 1
+    assert "Nu live" in urgent and "Nu bijna" in urgent and "Nu meedoen" in urgent
+    assert html.count("Nu meedoen") == 1
+    assert re.findall(r"<h3>(?:<bdi>)?(Week \d)(?:</bdi>)?</h3>", html) == ["Week 1"]  # the next session, in its own card
+    assert re.findall(r"<br>(?:<bdi>)?(Week \d)", later) == ["Week 2", "Week 3"]
+    assert html.index('id="now"') < html.index("Week 1") < html.index('class="all-dates"')
+    assert html.index('class="all-dates"') < html.index('id="privacy-heading"')
+
+
+@pytest.mark.unit
+def test_urgent_card_picks_live_then_today_then_task_then_new_recording_then_next():
+    now = datetime(2030, 3, 5, 9, 0, tzinfo=UTC)
+    item = SessionItem(id=1, title="Later", course_title="C", date="d", time="t", lobby_open=False, recorded=False)
+    live, today = replace(item, id=2, lobby_open=True), replace(item, id=3, today=True)
+    fresh = replace(item, id=4, recording_uuid="u", published_at=now - timedelta(days=2))
+    stale = replace(fresh, id=5, published_at=now - timedelta(days=8))
+    task = SimpleNamespace(answered=False, activity=SimpleNamespace(requested=["photo"], due_on=None))
+    done = SimpleNamespace(answered=True, activity=SimpleNamespace(requested=["photo"], due_on=None))
+
+    def pick(upcoming, past=(), cards=()):
+        card = urgent_card(list(upcoming), list(past), list(cards), now=now)
+        return card and (card["kind"], card.get("session", card.get("card")))
+
+    assert pick([item, today, live], [fresh], [task]) == ("live", live)
+    assert pick([item, today], [fresh], [task]) == ("today", today)
+    assert pick([item], [fresh], [done, task]) == ("task", task)
+    assert pick([item], [fresh], [done]) == ("recording", fresh)
+    assert pick([item], [stale], [done]) == ("next", item)
+    assert pick([], [stale]) is None
+
+
+@pytest.mark.unit
+def test_route_map_names_calendar_apps_once_and_no_per_session_links(client, course, create_parent, create_link,
+                                                                     create_workshop_session):
+    parent = create_parent("Sanne", course=course)
+    for week in (1, 2, 3):
+        create_workshop_session(starts_at=utcnow() + timedelta(weeks=week), title=f"Week {week}")
+    token, _url = create_link(parent)
+
+    html = client.get(f"/p/{token}").get_data(as_text=True)
+
+    assert "Alle data in mijn agenda zetten" in html
+    assert [html.count(name) for name in (">Apple-agenda<", ">Google Agenda<", ">Outlook<")] == [1, 1, 1]
+    assert "https://outlook.live.com/calendar/0/addfromweb?url=" in html
+    assert "/session/" not in html and "action=TEMPLATE" not in html  # no per-session .ics, Google or Outlook
 
 
 @pytest.mark.unit
@@ -140,16 +189,3 @@ def test_route_map_arabic_at_360px_has_no_horizontal_scroll(live_server, page, c
     assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("ar", "rtl")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert "مريم" in page.get_by_role("heading", level=1).inner_text()
-
-
-def test_route_map_offers_ics_google_and_outlook_links_per_upcoming_session(client, db, course, create_parent,
-                                                                            create_link, create_workshop_session):
-    parent = create_parent("Sanne", course=course)
-    session = create_workshop_session(title="Samen lezen")
-    token, _url = create_link(parent)
-
-    html = client.get(f"/p/{token}").get_data(as_text=True)
-
-    assert f"/session/{session.id}.ics" in html
-    assert "https://calendar.google.com/calendar/render?action=TEMPLATE" in html
-    assert "https://outlook.live.com/calendar/0/deeplink/compose?" in html

@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def test_api_raw_body_upload_ends_received(client, db, token, workshop_session, 
     assert response.get_json() == {
         "id": recording.id, "uuid": recording.uuid, "session_id": workshop_session.id, "source": "upload",
         "state": "received", "progress": 0, "error": None, "failed_step": None, "original_sha256": SHA,
-        "original_size": len(DATA), "duration_s": None}
+        "original_size": len(DATA), "duration_s": None, "playable_at": None}
     assert_received(recording, source=RecordingSource.upload, name="les3.mp4")
 
 
@@ -367,7 +368,7 @@ def test_upload_page_offers_resumable_upload_and_plain_form(client, db, logged_i
     assert f'data-start-url="/sessions/{workshop_session.id}/recordings/uploads"' in page
     assert 'enctype="multipart/form-data"' in page
     assert '<input autocomplete="off" id="file" name="file" required type="file">' in page
-    assert '<script src="/static/js/upload.js" defer></script>' in page
+    assert re.search(r'<script src="/static/js/upload\.js\?v=[0-9a-f]{12}" defer></script>', page)
 
 
 @pytest.mark.e2e

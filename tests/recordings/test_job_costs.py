@@ -112,8 +112,9 @@ def _seen(db, run) -> Seen:
 
 def test_the_model_s_running_and_waiting_states_are_the_transition_table_s():
     # The partial indexes spell the states out; the pipeline's table is where they come from.
-    assert set(RUNNING_STATES) == set(pipeline.RUNNING)
-    assert set(WAITING_STATES) == {pipeline.STEPS[step].start for step in pipeline.RUNNING.values()}
+    # The ladder after a first version runs in `playable` itself, marked by its heartbeat.
+    assert set(RUNNING_STATES) == set(pipeline.RUNNING) | {S.playable}
+    assert set(WAITING_STATES) == {pipeline.STEPS[step].start for step in [*pipeline.RUNNING.values(), pipeline.LADDER]}
     assert S.ready_for_review not in WAITING_STATES
 
 
@@ -121,15 +122,15 @@ def test_the_reaper_with_nothing_stale_costs_the_same_for_10_or_100_recordings(d
     _nothing_due(db, course, 1)
     few = _seen(db, tasks.reap_stale_steps.call_local)
     _nothing_due(db, course, 9)
-    assert db.session.scalar(select(func.count()).select_from(Recording)) == 100
+    assert db.session.scalar(select(func.count()).select_from(Recording)) == 10 * len(S)
 
     many = _seen(db, tasks.reap_stale_steps.call_local)
 
     assert enqueued == []
     assert len(few.statements) == len(many.statements) == 2  # one read per part
     running, waiting = (sql for sql, _params in many.reads())
-    assert "IN ('probing', 'transcoding', 'publishing')" in running
-    assert "IN ('received', 'queued', 'transcoded')" in waiting
+    assert "IN ('probing', 'transcoding', 'publishing', 'playable')" in running
+    assert "IN ('received', 'queued', 'transcoded', 'playable')" in waiting
     assert all("LIMIT" in sql for sql, _params in many.reads())
     # The running part walks its whole partial index: the running steps, as many as the workers run at once.
     assert _indexes(many.plans()) == ["ix_recordings_running", "ix_recordings_waiting"]

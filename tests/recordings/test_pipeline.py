@@ -32,6 +32,12 @@ def published(monkeypatch):
 
 
 @pytest.fixture
+def no_first_version(app, monkeypatch):
+    """Sources go the normal way (queued, transcoding): no first playable version by remux."""
+    monkeypatch.setitem(app.config, "MEDIA_FIRST_PLAYABLE_MAX_GOP_S", 0)
+
+
+@pytest.fixture
 def workshop_session(create_workshop_session):
     return create_workshop_session(title="Voorlezen met peuters")
 
@@ -153,6 +159,7 @@ def test_probe_task_of_a_recording_past_probing_does_nothing(db, workshop_sessio
     assert published == [recording_id]
 
 
+@pytest.mark.usefixtures("no_first_version")
 def test_reaper_requeues_transcode_of_dead_worker_and_it_finishes_once(
         db, workshop_session, clip_360p, tmp_path, published, monkeypatch):
     with monkeypatch.context() as m:
@@ -179,6 +186,7 @@ def test_reaper_requeues_transcode_of_dead_worker_and_it_finishes_once(
     assert "v_360p/seg_00009.m4s" not in recording.renditions
 
 
+@pytest.mark.usefixtures("no_first_version")
 def test_reaper_leaves_running_step_with_fresh_heartbeat_alone(db, workshop_session, clip_360p, tmp_path, monkeypatch):
     monkeypatch.setitem(queue.TASKS, "recordings.transcode", lambda recording_id: None)
     recording = reload(db, receive(db, workshop_session, clip_360p, tmp_path))
@@ -221,6 +229,7 @@ def clip_480p_long(media_dir):
     return make_clip(media_dir / "480p-long.mp4", video, TONE, seconds=14, options=[*X264, "-g", "60", *AAC])
 
 
+@pytest.mark.usefixtures("no_first_version")
 def test_worker_killed_mid_transcode_is_requeued_and_ends_transcoded_once(
         app, db, workshop_session, clip_480p_long, tmp_path, published, monkeypatch):
     with monkeypatch.context() as m:

@@ -49,7 +49,7 @@ def test_parent_watch_page_points_the_player_at_our_master_playlist(client, s3_s
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f'data-hls-src="{_watch(recording)}/master.m3u8"' in html
-    assert 'data-hls-js="/static/vendor/hls.min.js"' in html
+    assert re.search(r'data-hls-js="/static/vendor/hls\.min\.js\?v=[0-9a-f]{12}"', html)
     assert '<script src="/static/vendor/hls.min.js"' not in html  # fetched on the first play only
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -208,7 +208,9 @@ def test_listen_only_mode_plays_the_audio_playlist(client, local_storage, publis
     html = client.get(_watch(recording) + "?mode=audio").get_data(as_text=True)
 
     assert f'data-hls-src="{_watch(recording)}/v_audio/index.m3u8"' in html
-    assert "poster=" not in html
+    # A small headphones picture instead of a black box, never the video's still (data for nothing).
+    assert re.search(r'poster="/static/img/audio-poster\.svg[^"]*" class="audio-only"', html)
+    assert "poster.jpg" not in html
 
 
 def test_expired_recording_is_gone_and_its_page_says_so(client, s3_storage, use_storage, published, parent):
@@ -328,6 +330,24 @@ def test_rewrite_playlist_signs_init_and_segments_and_keeps_playlists():
 
     assert rewritten == ('#EXTM3U\n#EXT-X-MAP:URI="https://s/recordings/u/v_360p/init.mp4?sig"\n#EXTINF:6.0,\n'
                          "https://s/recordings/u/v_360p/seg_00000.m4s?sig\n#EXT-X-ENDLIST\n")
+
+
+def test_rewrite_playlist_signs_a_byte_range_file_once_and_keeps_its_ranges():
+    text = ('#EXTM3U\n#EXT-X-MAP:URI="media.mp4",BYTERANGE="1357@0"\n#EXTINF:8.333333,\n#EXT-X-BYTERANGE:158586@1357\n'
+            "media.mp4\n#EXTINF:5.333333,\n#EXT-X-BYTERANGE:104166@159943\nmedia.mp4\n#EXT-X-ENDLIST\n")
+    signed = []
+
+    def sign(key: str) -> str:  # a new URL per call, as when the clock ticks between two lines
+        signed.append(key)
+        return f"https://s/{key}?sig={len(signed)}"
+
+    rewritten = rewrite_playlist(text, "v_source/index.m3u8", "recordings/u/", sign)
+
+    url = "https://s/recordings/u/v_source/media.mp4?sig=1"
+    assert signed == ["recordings/u/v_source/media.mp4"]
+    assert rewritten == (f'#EXTM3U\n#EXT-X-MAP:URI="{url}",BYTERANGE="1357@0"\n#EXTINF:8.333333,\n'
+                         f"#EXT-X-BYTERANGE:158586@1357\n{url}\n#EXTINF:5.333333,\n#EXT-X-BYTERANGE:104166@159943\n"
+                         f"{url}\n#EXT-X-ENDLIST\n")
 
 
 def test_watch_page_plays_in_chromium(live_server, page, local_storage, published, parent, hls_js):

@@ -21,14 +21,15 @@ STATE_WRITE = re.compile(r"(?:\bstate\s*|\.state\s*,[^=]*)=\s*(?:RecordingState|
 
 TABLE = {  # state: (allowed next states, the step that runs from it)
     S.received: ({S.received, S.probing, S.failed, S.expired}, "probing"),
-    S.probing: ({S.queued, S.received, S.failed, S.expired}, None),
+    S.probing: ({S.queued, S.playable, S.received, S.failed, S.expired}, None),
+    S.playable: ({S.playable, S.transcoded, S.failed, S.expired}, "transcoding_playable"),
     S.queued: ({S.transcoding, S.expired}, "transcoding"),
     S.transcoding: ({S.transcoded, S.queued, S.failed, S.expired}, None),
     S.transcoded: ({S.publishing, S.expired}, "publishing"),
     S.publishing: ({S.ready_for_review, S.published, S.transcoded, S.failed, S.expired}, None),
     S.ready_for_review: ({S.published, S.failed, S.expired}, None),
     S.published: ({S.ready_for_review, S.failed, S.expired}, None),
-    S.failed: ({S.received, S.queued, S.expired}, None),
+    S.failed: ({S.received, S.queued, S.playable, S.expired}, None),
     S.expired: (set(), None),
 }
 TASKS = {"downloading": "recordings.download", "probing": "recordings.probe", "transcoding": "recordings.transcode",
@@ -71,6 +72,7 @@ def test_table_row_of_each_state(state):
     ("downloading", "recordings.download", S.received, S.received, S.received),
     ("probing", "recordings.probe", S.received, S.probing, S.queued),
     ("transcoding", "recordings.transcode", S.queued, S.transcoding, S.transcoded),
+    ("transcoding_playable", "recordings.transcode", S.playable, S.playable, S.transcoded),
     ("publishing", "recordings.publish", S.transcoded, S.publishing, S.ready_for_review),
 ])
 def test_each_step_runs_its_task_from_its_start_and_its_moves_are_in_the_table(step, task, start, running, done):
@@ -130,9 +132,11 @@ def recording(db, create_workshop_session) -> Recording:
     ("downloading", S.received, "recordings.probe"),  # the original is stored by now: probe it
     ("probing", S.received, "recordings.probe"),
     ("transcoding", S.queued, "recordings.transcode"),
+    ("transcoding_playable", S.playable, "recordings.transcode"),  # its first version still plays
     ("publishing", S.received, "recordings.probe"),  # from the original: the work copy may be gone
 ])
 def test_retry_from_each_failed_step_goes_to_the_tables_state(db, recording, enqueued, step, retry_state, task):
+    recording.first_prefix = "orgs/1/recordings/x/first/"  # a first version is stored
     pipeline.fail(recording, step, "Het ging mis.")
     db.session.commit()
 
@@ -225,3 +229,42 @@ def test_remove_leaves_a_download_with_a_fresh_heartbeat(db, recording):
     assert pipeline.claim(recording, "downloading")
 
     assert (pipeline.is_running(recording), pipeline.remove(recording)) == (True, False)
+
+
+def test_the_ladder_after_a_first_version_runs_in_playable_once_and_blocks_delete_while_its_heartbeat_is_fresh(
+        db, recording):
+    recording.state, recording.first_prefix = S.playable, "orgs/1/recordings/x/first/"
+    db.session.commit()
+    deletable_while_waiting = not pipeline.is_running(recording)
+
+    claims = [pipeline.claim(recording, "transcoding_playable"), pipeline.claim(recording, "transcoding_playable")]
+
+    assert deletable_while_waiting and claims == [True, False]
+    assert (recording.state, pipeline.is_running(recording), pipeline.remove(recording)) == (S.playable, True, False)
+
+
+def test_retry_of_a_failed_ladder_whose_first_version_is_gone_transcodes_from_queued(db, recording, enqueued):
+    pipeline.fail(recording, "transcoding_playable", "Het ging mis.")
+    db.session.commit()
+
+    pipeline.retry_recording(recording)
+    db.session.commit()
+
+    assert (recording.state, enqueued) == (S.queued, [("recordings.transcode", recording.id)])
+
+
+@pytest.mark.parametrize(("first_prefix", "scheduled"), [("orgs/1/recordings/x/first/", True), (None, False)])
+def test_a_publish_that_replaces_a_first_version_schedules_its_removal_a_url_lifetime_later(
+        app, db, recording, enqueued, monkeypatch, first_prefix, scheduled):
+    calls = []
+    monkeypatch.setitem(queue.TASKS, pipeline.REMOVE_FIRST_VERSION, type("Task", (), {
+        "schedule": staticmethod(lambda **kwargs: calls.append(kwargs))}))
+    monkeypatch.setitem(app.config, "PLAYBACK_URL_TTL_SECONDS", 120)
+    recording.state, recording.first_prefix = S.publishing, first_prefix
+    db.session.commit()
+
+    pipeline.finish(recording, "publishing")
+    db.session.commit()
+
+    expected = [{"args": (recording.id,), "delay": 120 + pipeline.FIRST_VERSION_GRACE_S}] if scheduled else []
+    assert (recording.state, calls) == (S.ready_for_review, expected)

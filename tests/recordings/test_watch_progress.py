@@ -138,7 +138,7 @@ def test_progress_beacon_needs_no_csrf_token_but_other_posts_still_do(app, clien
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         beacon = client.post(_progress_url(recording), json={"position": 5, "duration": 100}).status_code
-        archive = client.post(f"/courses/{recording.course_id}/archive").status_code
+        archive = client.post(f"/courses/{recording.course_id}/archive", data={"confirmed": "1"}).status_code
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
 

@@ -18,7 +18,8 @@ from accounts import services as accounts
 from accounts.audit import AuditEntry
 from core.db import utcnow
 from courses import links, services
-from parents.privacy import delete_parent
+from parents.privacy import GRACE, delete_parent
+from parents.tasks import delete_requested_parents
 from tests.activities.helpers import make_activity
 from tests.fixtures.sql import statements
 
@@ -56,7 +57,7 @@ def test_trainer_page_actions_are_recorded_with_who_what_and_where(client, auth,
     client.post(f"{base}/{parent.id}/edit", data={"name": "Sanne", "email": "sanne.nieuw@example.org",
                                                   "language": "nl", "contact_email": "y"})
     client.post(f"{base}/{parent.id}/link")
-    client.post(f"{base}/{parent.id}/link/revoke")
+    client.post(f"{base}/{parent.id}/link/revoke", data={"confirmed": "1"})
     client.post(f"{base}/{parent.id}/move", data={"course_id": str(world["second"].id)})
 
     who = ("staff", "Test Trainer")
@@ -149,12 +150,16 @@ def test_the_parents_own_export_and_deletion_are_recorded_and_the_name_forgotten
     parent_id = parent.id
 
     client.get(f"/p/{token}/export.json")
-    client.post(f"/p/{token}/delete")
+    client.post(f"/p/{token}/delete")  # a request, carried out by the periodic task after the grace period
+    db.session.expire_all()
+    parent.deletion_requested_at -= GRACE
+    db.session.commit()
+    delete_requested_parents.call_local()
 
     entries = _entries(db)
     assert [(e.action, e.actor_kind, e.parent_id, e.parent_name) for e in entries] == [
         ("parent.updated", "system", parent_id, None), ("parent.exported", "parent", parent_id, None),
-        ("parent.deleted", "parent", parent_id, None)]
+        ("parent.deletion_requested", "parent", parent_id, None), ("parent.deleted", "system", parent_id, None)]
 
 
 def test_audit_rows_hold_no_token_or_contact_details(client, auth, db, trainer, world):

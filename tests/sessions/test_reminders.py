@@ -20,6 +20,7 @@ from courses.models import Course, Enrolment
 from sessions import reminder_messages, reminders
 from sessions.calendar import join_url, local_when
 from sessions.calendar_models import DeliveryStatus, FailureReason, ReminderDelivery
+from sessions.invite_messages import session_span
 from sessions.models import SessionStatus, WorkshopSession
 from sessions.rsvp import rsvp_urls
 from sessions.scheduling import reschedule_session
@@ -34,7 +35,10 @@ def mails():
 
 
 def texts():
-    return sms.get_sms_transport().outbox
+    """Text and WhatsApp messages that are reminders (they carry the one-tap answers), not the invites the app sends
+    on scheduling."""
+    return [m for m in sms.get_sms_transport().outbox
+            if "/r/" in (m.text if isinstance(m, sms.SmsMessage) else " ".join(m.variables.values()))]
 
 
 def claims(db):
@@ -307,7 +311,7 @@ def test_whatsapp_reminder_is_the_template_of_the_parents_language(db, whatsapp_
 
     links = rsvp_urls(whatsapp_parent, session)
     assert texts() == [sms.WhatsAppMessage("+31687654321", "HX-ar", {
-        "1": "Amina", "2": session.title, "3": local_when(session, "ar"),
+        "1": "Amina", "2": f"\u2068{session.title}\u2069", "3": session_span(session, "ar"),
         "4": join_url(whatsapp_parent, session), "5": links["yes"], "6": links["no"]})]
     assert mails() == []
 
@@ -443,11 +447,19 @@ def test_a_tick_after_every_reminder_is_claimed_costs_the_same_statements_for_10
 def test_a_backlog_of_due_reminders_is_claimed_and_committed_a_chunk_at_a_time(db, monkeypatch, course, parent):
     monkeypatch.setattr(reminders, "CLAIM_BATCH", 2)
     _add_sessions(db, course, 5, first=utcnow().replace(microsecond=0) + timedelta(minutes=30))
-    inserted, at_commits = [], []
+    inserted, statements, at_commits = [], [], []
+    insert_many_once = reminders.insert_many_once
+
+    def insert_and_count(model, rows):
+        new_ids = insert_many_once(model, rows)
+        inserted.extend(new_ids)
+        return new_ids
+
+    monkeypatch.setattr(reminders, "insert_many_once", insert_and_count)
 
     def note_insert(_conn, _cursor, statement, *_args):
         if statement.lstrip().upper().startswith("INSERT INTO REMINDER_DELIVERIES"):
-            inserted.append(1)
+            statements.append(1)
 
     def note_commit(_session):
         if not at_commits or at_commits[-1] != len(inserted):
@@ -463,4 +475,5 @@ def test_a_backlog_of_due_reminders_is_claimed_and_committed_a_chunk_at_a_time(d
 
     assert claimed == 10
     assert at_commits == [4, 8, 10]  # two sessions (e-mail + SMS each) per commit; their sends start there
+    assert len(statements) == 3  # one INSERT per chunk, not one per parent and channel
     assert len(mails()) == len(texts()) == 5

@@ -164,5 +164,5 @@ def test_whatsapp_reminder_reaches_twilio_as_the_approved_template(app, db, cour
     assert (form["To"], form["From"], form["ContentSid"]) == (
         f"whatsapp:{NUMBER}", "whatsapp:+3197010000000", "HX" + "a" * 32)
     assert (variables["1"], variables["2"], variables["5"], variables["6"]) == (
-        "Amina", "Voorlezen", links["yes"], links["no"])
+        "Amina", "\u2068Voorlezen\u2069", links["yes"], links["no"])  # isolated inside the Arabic template
     assert reminder_row(db).status is DeliveryStatus.sent

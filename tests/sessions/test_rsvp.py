@@ -61,7 +61,7 @@ def test_get_shows_the_question_but_records_nothing(client, db, links):
     assert (response.status_code, head.status_code) == (200, 200)
     assert answers(db) == []
     assert f'<form method="post" action="{links["yes"]}" data-auto-submit>' in html
-    assert 'src="/static/js/rsvp.js"' in html
+    assert 'src="/static/js/rsvp.js?v=' in html
     assert response.headers["Cache-Control"] == "no-store"
 
 

@@ -95,23 +95,6 @@ def test_create_view_one_to_one_needs_exactly_one_parent(db, client, auth, train
     assert _count(db, WorkshopSession) == 0
 
 
-def test_create_view_double_booking_warns_and_still_schedules(db, client, auth, trainer, course, create_course):
-    other = create_course("Spelen")
-    start = (utcnow() + timedelta(days=3)).astimezone(AMS).replace(hour=19, minute=0, second=0, microsecond=0)
-    scheduling.schedule_session(other, title="Al gepland", starts_local=start.replace(tzinfo=None),
-                              timezone="Europe/Amsterdam")
-    db.session.commit()
-    auth.login(trainer.email)
-
-    response = client.post(f"/courses/{course.id}/sessions/new", data=_form(), follow_redirects=True)
-
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert 'class="flash flash-warning"' in html
-    assert "Let op: er is al een bijeenkomst op dat moment: Al gepland" in html
-    assert _count(db, WorkshopSession) == 2
-
-
 def test_edit_view_moves_one_date_and_leaves_the_rest_of_the_series(db, client, auth, trainer, course):
     series = scheduling.schedule_series(course, title="Reeks", first_local=datetime(2027, 1, 7, 10),
                                       timezone="Europe/Amsterdam", count=3)
@@ -120,7 +103,8 @@ def test_edit_view_moves_one_date_and_leaves_the_rest_of_the_series(db, client, 
     auth.login(trainer.email)
 
     response = client.post(f"/sessions/{second.id}/edit", data={
-        "starts_at": "2027-01-15T14:00", "ends_at": "15:30", "timezone": "Europe/Amsterdam"})
+        "title": "Reeks", "starts_at": "2027-01-15T14:00", "ends_at": "15:30", "timezone": "Europe/Amsterdam",
+        "scope": "one"})
 
     db.session.expire_all()
     assert response.status_code == 302
@@ -134,7 +118,7 @@ def test_cancel_view_cancels_one_date_only(db, client, auth, trainer, course):
     db.session.commit()
     auth.login(trainer.email)
 
-    client.post(f"/sessions/{series.sessions[0].id}/cancel")
+    client.post(f"/sessions/{series.sessions[0].id}/cancel", data={"confirmed": "1"})
 
     db.session.expire_all()
     assert [s.status for s in series.sessions] == [SessionStatus.cancelled, SessionStatus.scheduled]
@@ -146,7 +130,7 @@ def test_cancel_series_view_cancels_every_remaining_date(db, client, auth, train
     db.session.commit()
     auth.login(trainer.email)
 
-    response = client.post(f"/sessions/series/{series.id}/cancel")
+    response = client.post(f"/sessions/series/{series.id}/cancel", data={"confirmed": "1"})
 
     db.session.expire_all()
     assert response.headers["Location"] == f"/courses/{course.id}"
