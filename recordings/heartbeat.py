@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import utcnow
@@ -17,6 +17,9 @@ from recordings.models import Recording
 from recordings.pipeline import STEPS
 
 log = logging.getLogger(__name__)
+
+#: How long a beat waits for the recording's row lock before it is skipped (SQLite waits its busy timeout).
+LOCK_TIMEOUT_MS = 500
 
 
 def heartbeat(recording: Recording, progress: float | None = None) -> None:
@@ -37,6 +40,10 @@ def heartbeats(recording_id: int, step: str) -> Iterator[None]:
         while not stop.wait(pipeline.HEARTBEAT_EVERY_S):  # read at each beat: tests shorten it
             try:
                 with engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # The step's own transaction may hold the row (it flushed a result) until after this block,
+                        # which waits for this thread: skip the beat instead of waiting for the lock (a deadlock).
+                        conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
                     conn.execute(update(Recording).where(running).values(heartbeat_at=utcnow()))
             except SQLAlchemyError as exc:  # a missed beat is harmless; the next one may get through
                 log.warning("recording %s: %s heartbeat failed: %s", recording_id, step, exc)
