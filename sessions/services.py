@@ -62,11 +62,7 @@ def invited_pairs(*where) -> Select:
 
 def invited_clause(parent: Parent):
     """SQL condition on WorkshopSession: the parent is invited (for a list of sessions in one query)."""
-    enrolled = exists().where(Enrolment.course_id == WorkshopSession.course_id, Enrolment.parent_id == parent.id)
-    chosen = exists().where(session_invitees.c.session_id == WorkshopSession.id,
-                            session_invitees.c.parent_id == parent.id)
-    whole = WorkshopSession.invite_whole_course.is_(True)
-    return or_(and_(whole, enrolled), and_(~whole, chosen))
+    return invited_parent(parent.id)
 
 
 def invitees(workshop_session: WorkshopSession) -> list[Parent]:
@@ -318,7 +314,8 @@ def session_attendance_counts(session_ids: list[int]) -> dict[int, tuple[int, in
 
 
 def invited_parent(parent_id):
-    """SQL condition on a row joined to its WorkshopSession: the parent id column names a parent invited to it."""
+    """SQL condition on a row joined to its WorkshopSession: `parent_id` (a column or a value) names a parent
+    invited to it."""
     enrolled = exists().where(Enrolment.course_id == WorkshopSession.course_id, Enrolment.parent_id == parent_id)
     chosen = exists().where(session_invitees.c.session_id == WorkshopSession.id,
                             session_invitees.c.parent_id == parent_id)
